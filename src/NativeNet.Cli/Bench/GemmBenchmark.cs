@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using NativeNet.Core.Gemm;
+using NativeNet.Core.Memory;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Cli.Bench;
+
+/// <summary>One measured GEMM shape. Shapes are M x K x N with row-major storage.</summary>
+internal sealed record GemmResult(int M, int N, int K, bool TransA, bool TransB, int Threads, string Kernel,
+    double Gflops, double? OpenBlasGflops, long AllocatedBytesPerCall);
+
+/// <summary>
+/// Times SGEMM per shape: warm up, then repeat until at least <c>minSeconds</c> have passed and take
+/// the best of several such rounds (the machine is shared and noisy; the best round is the least disturbed).
+/// </summary>
+internal static unsafe class GemmBenchmark
+{
+    /// <summary>The default shape list (M, K, N): squares and the book's network shapes.</summary>
+    public static readonly (int M, int K, int N)[] DefaultShapes =
+    [
+        (64, 64, 64), (128, 128, 128), (256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
+        (10, 784, 30), (10, 30, 10), (100, 784, 100), (10, 640, 100), (40, 500, 640), (20, 25, 5760),
+    ];
+
+    public static IEnumerable<GemmResult> Run(IEnumerable<(int M, int K, int N, bool TransB)> shapes, int threads, bool compareOpenBlas, double minSeconds = 0.2)
+    {
+        using var pool = new WorkerPool(threads);
+        if (compareOpenBlas) OpenBlas.SetThreads(threads);
+        foreach (var (m, k, n, tb) in shapes)
+            yield return Measure(m, k, n, tb, threads, pool, compareOpenBlas, minSeconds);
+    }
+
+    private static GemmResult Measure(int m, int k, int n, bool tb, int threads, WorkerPool pool, bool compareOpenBlas, double minSeconds)
+    {
+        {
+            using var a = Fill(m * k, 1);
+            using var b = Fill(k * n, 2);
+            using var c = new NativeBuffer((long)m * n);
+            int lda = k, ldb = tb ? k : n;
+            float* pa = a.Pointer, pb = b.Pointer, pc = c.Pointer;
+            double flops = 2.0 * m * n * k;
+            double ours = Time(() => Sgemm.MultiplyUnchecked(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n, pool), flops, minSeconds);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Sgemm.MultiplyUnchecked(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n, pool);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            double? blas = compareOpenBlas
+                ? Time(() => OpenBlas.Sgemm(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n), flops, minSeconds)
+                : null;
+            return new GemmResult(m, n, k, false, tb, threads, Sgemm.DefaultKernel.ToString(), ours, blas, allocated);
+        }
+    }
+
+    private static NativeBuffer Fill(int length, int seed)
+    {
+        var buf = new NativeBuffer(length);
+        var rng = new Random(seed);
+        foreach (ref float x in buf.Span) x = (float)rng.NextDouble() - 0.5f;
+        return buf;
+    }
+
+    /// <summary>GFLOP/s of the best of five rounds, each at least minSeconds/5 long.</summary>
+    private static double Time(Action call, double flops, double minSeconds)
+    {
+        for (int i = 0; i < 3; i++) call();
+        double best = double.MaxValue;
+        for (int round = 0; round < 5; round++)
+        {
+            long reps = 0;
+            var sw = Stopwatch.StartNew();
+            do { call(); reps++; } while (sw.Elapsed.TotalSeconds < minSeconds / 5);
+            best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
+        }
+        return flops / best / 1e9;
+    }
+}

@@ -1,0 +1,83 @@
+using System.ComponentModel;
+using System.Text.Json;
+using NativeNet.Cli.Bench;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace NativeNet.Cli.Commands;
+
+internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
+{
+    internal sealed class Settings : CommandSettings
+    {
+        [CommandOption("--threads <N>")]
+        [Description("Worker threads (default: all cores).")]
+        public int Threads { get; init; } = Environment.ProcessorCount;
+
+        [CommandOption("--compare <LIB>")]
+        [Description("Also time another implementation in the same run: 'openblas' (cblas_sgemm from libopenblas).")]
+        public string? Compare { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print a JSON array instead of a table.")]
+        public bool Json { get; init; }
+
+        [CommandOption("--seconds <S>")]
+        [Description("Minimum timed seconds per shape and implementation (default 0.2).")]
+        public double Seconds { get; init; } = 0.2;
+
+        public override ValidationResult Validate()
+        {
+            if (Threads < 1 || Threads > Environment.ProcessorCount * 4)
+                return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
+            if (Compare is not null && Compare != "openblas")
+                return ValidationResult.Error($"--compare knows only 'openblas', not '{Compare}'.");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellation)
+    {
+        bool compare = settings.Compare == "openblas";
+        if (compare && !OpenBlas.TryLoad(out var error))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error}");
+            return 2;
+        }
+        var shapes = new List<(int, int, int, bool)>();
+        foreach (var (m, k, n) in GemmBenchmark.DefaultShapes)
+        {
+            shapes.Add((m, k, n, false));
+            if (m != k || k != n) shapes.Add((m, k, n, true));
+        }
+        var results = new List<GemmResult>();
+        if (settings.Json)
+        {
+            results.AddRange(GemmBenchmark.Run(shapes, settings.Threads, compare, settings.Seconds));
+            Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
+            {
+                m = r.M, n = r.N, k = r.K, transA = r.TransA, transB = r.TransB, threads = r.Threads, kernel = r.Kernel,
+                gflops = Math.Round(r.Gflops, 2), openblas_gflops = r.OpenBlasGflops is double g ? Math.Round(g, 2) : (double?)null,
+                allocated_bytes = r.AllocatedBytesPerCall,
+            })));
+            return 0;
+        }
+        var table = new Table().AddColumns("M x K x N", "op", "threads", "kernel", "GFLOP/s");
+        if (compare) table.AddColumns("OpenBLAS GFLOP/s", "ratio");
+        table.AddColumn("alloc B/call");
+        bool live = !Console.IsOutputRedirected;
+        void Show(Action<Action> body) { if (live) AnsiConsole.Live(table).Start(ctx => body(ctx.Refresh)); else { body(() => { }); AnsiConsole.Write(table); } }
+        Show(refresh =>
+        {
+            foreach (var r in GemmBenchmark.Run(shapes, settings.Threads, compare, settings.Seconds))
+            {
+                var row = new List<string> { $"{r.M} x {r.K} x {r.N}", r.TransB ? "NT" : "NN", r.Threads.ToString(), r.Kernel, r.Gflops.ToString("F1") };
+                if (compare) row.AddRange([r.OpenBlasGflops!.Value.ToString("F1"), (r.Gflops / r.OpenBlasGflops.Value).ToString("F2")]);
+                row.Add(r.AllocatedBytesPerCall.ToString());
+                table.AddRow(row.ToArray());
+                refresh();
+            }
+        });
+        return 0;
+    }
+}

@@ -1,0 +1,215 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeNet.Core.Gemm;
+
+/// <summary>Which register-blocked micro-kernel the packed GEMM uses.</summary>
+public enum GemmKernelKind
+{
+    /// <summary>The widest kernel the CPU supports (NATIVENET_GEMM_KERNEL=avx512|avx2|scalar overrides).</summary>
+    Auto,
+    Avx512,
+    Avx2,
+    Scalar,
+}
+
+/// <summary>
+/// One micro-kernel and the cache blocking that suits it. The micro-kernel sees only packed
+/// panels: A as kc columns of MR floats, B as kc rows of NR floats, and computes the MR x NR tile
+/// <c>C = alpha * A*B + beta * C</c> (C row-major with stride ldc; when beta == 0, C is never read).
+/// </summary>
+internal sealed unsafe class GemmKernel
+{
+    public required GemmKernelKind Kind { get; init; }
+    public required int MR { get; init; }
+    public required int NR { get; init; }
+    /// <summary>Rows of A packed per block (a multiple of MR; the block lives in L2).</summary>
+    public required int MC { get; init; }
+    /// <summary>Depth of one packed block (a B micro-panel of KC x NR stays in L1).</summary>
+    public required int KC { get; init; }
+    /// <summary>Columns of B packed per block (a multiple of NR; the block lives in L3).</summary>
+    public required int NC { get; init; }
+    public required delegate*<int, float*, float*, float*, int, float, float, void> Tile { get; init; }
+
+    // Block sizes, one row per instruction set. Zen 5: 48 KiB L1d, 1 MiB L2 per core.
+    // AVX-512: B micro-panel 256 x 32 floats = 32 KiB (L1); A block 144 x 256 = 144 KiB (L2).
+    public static readonly GemmKernel Avx512 = new()
+    {
+        Kind = GemmKernelKind.Avx512, MR = 6, NR = 32, MC = 144, KC = 256, NC = 3072,
+        Tile = &MicroKernels.Avx512_6x32,
+    };
+
+    public static readonly GemmKernel Avx2 = new()
+    {
+        Kind = GemmKernelKind.Avx2, MR = 6, NR = 16, MC = 144, KC = 256, NC = 3072,
+        Tile = &MicroKernels.Avx2_6x16,
+    };
+
+    public static readonly GemmKernel Scalar = new()
+    {
+        Kind = GemmKernelKind.Scalar, MR = 4, NR = 4, MC = 128, KC = 256, NC = 2048,
+        Tile = &MicroKernels.Scalar_4x4,
+    };
+
+    public static bool IsSupported(GemmKernelKind kind) => kind switch
+    {
+        GemmKernelKind.Avx512 => Vector512.IsHardwareAccelerated,
+        GemmKernelKind.Avx2 => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported,
+        _ => true,
+    };
+
+    public static GemmKernel For(GemmKernelKind kind)
+    {
+        if (kind == GemmKernelKind.Auto) kind = DefaultKind;
+        if (!IsSupported(kind))
+            throw new PlatformNotSupportedException($"The {kind} GEMM kernel needs instructions this CPU (or DOTNET_Enable* settings) does not offer.");
+        return kind switch
+        {
+            GemmKernelKind.Avx512 => Avx512,
+            GemmKernelKind.Avx2 => Avx2,
+            _ => Scalar,
+        };
+    }
+
+    /// <summary>The widest supported kernel, unless NATIVENET_GEMM_KERNEL names another.</summary>
+    public static readonly GemmKernelKind DefaultKind = ChooseDefault();
+
+    private static GemmKernelKind ChooseDefault()
+    {
+        var forced = Environment.GetEnvironmentVariable("NATIVENET_GEMM_KERNEL");
+        if (!string.IsNullOrEmpty(forced))
+        {
+            if (!Enum.TryParse<GemmKernelKind>(forced, ignoreCase: true, out var kind) || kind == GemmKernelKind.Auto)
+                throw new InvalidOperationException($"NATIVENET_GEMM_KERNEL='{forced}' is not one of avx512, avx2, scalar.");
+            return kind;
+        }
+        if (IsSupported(GemmKernelKind.Avx512)) return GemmKernelKind.Avx512;
+        if (IsSupported(GemmKernelKind.Avx2)) return GemmKernelKind.Avx2;
+        return GemmKernelKind.Scalar;
+    }
+}
+
+/// <summary>
+/// The register-blocked inner loops. Each keeps its whole C tile in registers for the kc loop:
+/// one broadcast of A and NR/width loads of B feed MR * NR/width independent FMAs per step.
+/// </summary>
+internal static unsafe class MicroKernels
+{
+    // 6 x 32 tile: 12 zmm accumulators, 2 zmm of B, 1 broadcast of A.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512_6x32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var ai = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
+            ai = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
+            ai = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
+            ai = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(ai, b0, c30); c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
+            ai = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(ai, b0, c40); c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
+            ai = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(ai, b0, c50); c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
+            a += 6;
+            b += 32;
+        }
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
+            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
+            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
+            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
+            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
+            (c50 * va).Store(c); (c51 * va).Store(c + 16);
+            return;
+        }
+        var vb = Vector512.Create(beta);
+        Update512(c, c00, c01, va, vb); c += ldc;
+        Update512(c, c10, c11, va, vb); c += ldc;
+        Update512(c, c20, c21, va, vb); c += ldc;
+        Update512(c, c30, c31, va, vb); c += ldc;
+        Update512(c, c40, c41, va, vb); c += ldc;
+        Update512(c, c50, c51, va, vb);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Update512(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta)
+    {
+        Vector512.FusedMultiplyAdd(x0, alpha, Vector512.Load(c) * beta).Store(c);
+        Vector512.FusedMultiplyAdd(x1, alpha, Vector512.Load(c + 16) * beta).Store(c + 16);
+    }
+
+    // 6 x 16 tile: 12 ymm accumulators, 2 ymm of B, 1 broadcast of A.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx2_6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            var ai = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(ai, b0, c00); c01 = Vector256.FusedMultiplyAdd(ai, b1, c01);
+            ai = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(ai, b0, c10); c11 = Vector256.FusedMultiplyAdd(ai, b1, c11);
+            ai = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(ai, b0, c20); c21 = Vector256.FusedMultiplyAdd(ai, b1, c21);
+            ai = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(ai, b0, c30); c31 = Vector256.FusedMultiplyAdd(ai, b1, c31);
+            ai = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(ai, b0, c40); c41 = Vector256.FusedMultiplyAdd(ai, b1, c41);
+            ai = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); c51 = Vector256.FusedMultiplyAdd(ai, b1, c51);
+            a += 6;
+            b += 16;
+        }
+        var va = Vector256.Create(alpha);
+        if (beta == 0f)
+        {
+            (c00 * va).Store(c); (c01 * va).Store(c + 8); c += ldc;
+            (c10 * va).Store(c); (c11 * va).Store(c + 8); c += ldc;
+            (c20 * va).Store(c); (c21 * va).Store(c + 8); c += ldc;
+            (c30 * va).Store(c); (c31 * va).Store(c + 8); c += ldc;
+            (c40 * va).Store(c); (c41 * va).Store(c + 8); c += ldc;
+            (c50 * va).Store(c); (c51 * va).Store(c + 8);
+            return;
+        }
+        var vb = Vector256.Create(beta);
+        Update256(c, c00, c01, va, vb); c += ldc;
+        Update256(c, c10, c11, va, vb); c += ldc;
+        Update256(c, c20, c21, va, vb); c += ldc;
+        Update256(c, c30, c31, va, vb); c += ldc;
+        Update256(c, c40, c41, va, vb); c += ldc;
+        Update256(c, c50, c51, va, vb);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Update256(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta)
+    {
+        Vector256.FusedMultiplyAdd(x0, alpha, Vector256.Load(c) * beta).Store(c);
+        Vector256.FusedMultiplyAdd(x1, alpha, Vector256.Load(c + 8) * beta).Store(c + 8);
+    }
+
+    /// <summary>The portable reference kernel: plain loops over a 4 x 4 tile.</summary>
+    public static void Scalar_4x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        float* acc = stackalloc float[16];
+        for (int t = 0; t < 16; t++) acc[t] = 0f;
+        for (int p = 0; p < kc; p++, a += 4, b += 4)
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                    acc[i * 4 + j] = MathF.FusedMultiplyAdd(a[i], b[j], acc[i * 4 + j]);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++)
+                c[i * ldc + j] = beta == 0f ? alpha * acc[i * 4 + j] : alpha * acc[i * 4 + j] + beta * c[i * ldc + j];
+    }
+}

@@ -1,0 +1,179 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+
+namespace NativeNet.Core.Threading;
+
+/// <summary>
+/// A unit of parallel work. <see cref="Execute"/> is called once for each worker index
+/// 0..workers-1; the item decides from the index which static slice it owns, so a given
+/// worker count always produces the same partition (and therefore the same bits).
+/// Items are unmanaged structs: the pool passes a pointer to the caller's copy, never boxes.
+/// </summary>
+public interface IParallelWork
+{
+    void Execute(int worker, int workers);
+}
+
+/// <summary>
+/// Long-lived worker threads for data-parallel kernels. The calling thread takes part as
+/// worker 0, so a pool of degree 1 runs everything inline. <see cref="Run{T}"/> allocates
+/// nothing. If the pool is already busy (another thread is using it, or a work item calls back
+/// into it), the call runs inline on the caller with one worker: safe, never deadlocks, and
+/// kernels whose results do not depend on the worker count return the same bits.
+/// </summary>
+public sealed unsafe class WorkerPool : IDisposable
+{
+    private static WorkerPool? s_shared;
+    private static readonly object s_sharedLock = new();
+
+    private readonly Thread[] _threads;
+    private readonly ManualResetEventSlim[] _start;
+    private readonly ManualResetEventSlim _done = new(false, 2000);
+    private readonly object _runLock = new();
+    private delegate*<void*, int, int, void> _fn;
+    private void* _state;
+    private int _activeWorkers;
+    private int _pending;
+    private volatile bool _disposed;
+    private ExceptionDispatchInfo? _error;
+
+    public WorkerPool(int degreeOfParallelism)
+    {
+        if (degreeOfParallelism < 1 || degreeOfParallelism > Environment.ProcessorCount * 4)
+            throw new ArgumentOutOfRangeException(nameof(degreeOfParallelism), degreeOfParallelism,
+                $"Degree of parallelism must be between 1 and {Environment.ProcessorCount * 4}.");
+        DegreeOfParallelism = degreeOfParallelism;
+        _threads = new Thread[degreeOfParallelism - 1];
+        _start = new ManualResetEventSlim[degreeOfParallelism - 1];
+        for (int i = 0; i < _threads.Length; i++)
+        {
+            _start[i] = new ManualResetEventSlim(false, 2000);
+            int worker = i + 1;
+            _threads[i] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"NativeNet worker {worker}" };
+            _threads[i].Start();
+        }
+    }
+
+    public int DegreeOfParallelism { get; }
+
+    /// <summary>
+    /// The process-wide pool used by kernels when none is given. Its degree is the core count,
+    /// or NATIVENET_THREADS when set; <see cref="SetSharedDegree"/> replaces it.
+    /// </summary>
+    public static WorkerPool Shared
+    {
+        get
+        {
+            var pool = Volatile.Read(ref s_shared);
+            if (pool is not null) return pool;
+            lock (s_sharedLock)
+            {
+                s_shared ??= new WorkerPool(DefaultDegree());
+                return s_shared;
+            }
+        }
+    }
+
+    /// <summary>Replaces the shared pool with one of the given degree (1..core count x 4).</summary>
+    public static void SetSharedDegree(int degree)
+    {
+        lock (s_sharedLock)
+        {
+            if (s_shared?.DegreeOfParallelism == degree) return;
+            var old = s_shared;
+            s_shared = new WorkerPool(degree);
+            old?.Dispose();
+        }
+    }
+
+    private static int DefaultDegree()
+    {
+        var env = Environment.GetEnvironmentVariable("NATIVENET_THREADS");
+        return int.TryParse(env, out int n) && n >= 1 ? Math.Min(n, Environment.ProcessorCount * 4) : Environment.ProcessorCount;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on <paramref name="workers"/> workers (clamped to the pool's degree) and waits.</summary>
+    public void Run<T>(ref T work, int workers) where T : unmanaged, IParallelWork
+    {
+        workers = Math.Clamp(workers, 1, DegreeOfParallelism);
+        if (workers == 1 || !Monitor.TryEnter(_runLock))
+        {
+            work.Execute(0, 1);
+            return;
+        }
+        try
+        {
+            fixed (T* state = &work)
+            {
+                _fn = &Invoke<T>;
+                _state = state;
+                _activeWorkers = workers;
+                _error = null;
+                _pending = workers - 1;
+                _done.Reset();
+                for (int i = 0; i < workers - 1; i++) _start[i].Set();
+                try
+                {
+                    work.Execute(0, workers);
+                }
+                catch (Exception e)
+                {
+                    _error ??= ExceptionDispatchInfo.Capture(e);
+                }
+                _done.Wait();
+                _state = null;
+            }
+            _error?.Throw();
+        }
+        finally
+        {
+            Monitor.Exit(_runLock);
+        }
+    }
+
+    private static void Invoke<T>(void* state, int worker, int workers) where T : unmanaged, IParallelWork
+        => Unsafe.AsRef<T>(state).Execute(worker, workers);
+
+    private void WorkerLoop(int worker)
+    {
+        var start = _start[worker - 1];
+        while (true)
+        {
+            start.Wait();
+            start.Reset();
+            if (_disposed) return;
+            try
+            {
+                _fn(_state, worker, _activeWorkers);
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+            }
+        }
+    }
+
+    /// <summary>The [start, end) slice of <paramref name="total"/> items that <paramref name="worker"/> owns, in multiples of <paramref name="grain"/>.</summary>
+    public static (int Start, int End) Partition(int total, int worker, int workers, int grain = 1)
+    {
+        int units = (total + grain - 1) / grain;
+        int start = (int)((long)units * worker / workers) * grain;
+        int end = (int)((long)units * (worker + 1) / workers) * grain;
+        return (Math.Min(start, total), Math.Min(end, total));
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        lock (_runLock)
+        {
+            _disposed = true;
+            foreach (var s in _start) s.Set();
+        }
+        foreach (var t in _threads) t.Join();
+    }
+}

@@ -1,0 +1,155 @@
+using NativeNet.Core.Gemm;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Core.Tests;
+
+public class SgemmTests
+{
+    public static IEnumerable<object[]> Kernels()
+    {
+        foreach (var kind in new[] { GemmKernelKind.Avx512, GemmKernelKind.Avx2, GemmKernelKind.Scalar })
+            if (GemmKernel.IsSupported(kind)) yield return [kind];
+    }
+
+    private static readonly int[] SmallSizes = [0, 1, 2, 3, 5, 6, 7, 13, 16, 17, 31, 32, 33, 47, 64, 71];
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void AllTransposes_SweptSmallShapes_MatchNaiveReference(GemmKernelKind kind)
+    {
+        int seed = 0;
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
+        foreach (int m in SmallSizes)
+        foreach (int n in new[] { 1, 7, 16, 33, 71 })
+        foreach (int k in new[] { 0, 1, 5, 29, 64 })
+            CheckAgainstReference(kind, ta, tb, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
+        foreach (int n in SmallSizes)
+        foreach (int m in new[] { 1, 6, 19 })
+            CheckAgainstReference(kind, false, true, m, n, 37, 1f, 0f, padding: 0, seed++);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void BlockBoundaries_AndLargeLeadingDimensions_MatchNaiveReference(GemmKernelKind kind)
+    {
+        // k crosses KC (256), m crosses MC (144), n crosses several NR tiles.
+        CheckAgainstReference(kind, false, false, 150, 70, 300, 1f, 0f, padding: 5, seed: 1);
+        CheckAgainstReference(kind, true, false, 149, 65, 257, -0.5f, 2f, padding: 0, seed: 2);
+        CheckAgainstReference(kind, false, true, 10, 30, 784, 1f, 1f, padding: 11, seed: 3);
+        CheckAgainstReference(kind, true, true, 97, 101, 513, 0.25f, -1f, padding: 1, seed: 4);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void BetaZero_NeverReadsC_EvenWhenItHoldsNaN(GemmKernelKind kind)
+    {
+        foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 40, 20), (50, 70, 90) })
+        {
+            var a = Reference.Random(m * k, 1);
+            var b = Reference.Random(k * n, 2);
+            var c = Enumerable.Repeat(float.NaN, m * n).ToArray();
+            var expected = new float[m * n];
+            Reference.Gemm(false, false, m, n, k, 1f, a, k, b, n, 0f, expected, n);
+            Sgemm.Multiply(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n, kernel: kind);
+            Reference.AssertClose(expected, c, 1e-4f, $"beta=0 {m}x{n}x{k}");
+        }
+    }
+
+    [Fact]
+    public void AlphaZeroOrKZero_ScalesCByBeta()
+    {
+        var c = new float[] { 1, 2, 3, 4 };
+        Sgemm.Multiply(false, false, 2, 2, 0, 1f, [], 1, [], 2, 3f, c, 2);
+        Assert.Equal(new float[] { 3, 6, 9, 12 }, c);
+        var nan = new float[] { float.NaN, float.NaN };
+        Sgemm.Multiply(false, false, 1, 2, 1, 0f, [1f], 1, [1f, 1f], 2, 0f, nan, 2);
+        Assert.Equal(new float[] { 0, 0 }, nan);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void LargeShapes_PassRandomVectorCheck(GemmKernelKind kind)
+    {
+        // C*t must equal A*(B*t) for a random vector t: O(n^2) to check an O(n^3) product.
+        foreach (var (m, n, k, ta, tb) in new[] { (513, 700, 611, false, false), (300, 1025, 400, true, true), (1024, 64, 800, false, true) })
+        {
+            var a = Reference.Random(m * k, m);
+            var b = Reference.Random(k * n, n);
+            var c = new float[m * n];
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, ta ? m : k, b, tb ? k : n, 0f, c, n, kernel: kind);
+            var t = Reference.Random(n, 99);
+            var bt = new double[k];
+            for (int p = 0; p < k; p++)
+                for (int j = 0; j < n; j++) bt[p] += (tb ? b[j * k + p] : b[p * n + j]) * (double)t[j];
+            for (int i = 0; i < m; i++)
+            {
+                double ct = 0, abt = 0;
+                for (int j = 0; j < n; j++) ct += c[i * n + j] * (double)t[j];
+                for (int p = 0; p < k; p++) abt += (ta ? a[p * m + i] : a[i * k + p]) * bt[p];
+                Assert.True(Math.Abs(ct - abt) <= 1e-3 * (1 + Math.Abs(abt)), $"{kind} {m}x{n}x{k} row {i}: C*t={ct} but A*(B*t)={abt}");
+            }
+        }
+    }
+
+    [Fact]
+    public void SameInputs_GiveIdenticalBits_ForAnyThreadCount()
+    {
+        const int m = 301, n = 257, k = 333;
+        var a = Reference.Random(m * k, 5);
+        var b = Reference.Random(k * n, 6);
+        float[] Run(int threads)
+        {
+            using var pool = new WorkerPool(threads);
+            var c = new float[m * n];
+            Sgemm.Multiply(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n, pool);
+            return c;
+        }
+        var one = Run(1);
+        Assert.Equal(one, Run(1));
+        Assert.Equal(one, Run(2));
+        Assert.Equal(one, Run(3));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void SteadyState_AllocatesNothing(int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        foreach (var (m, n, k) in new[] { (1, 30, 784), (10, 30, 784), (256, 256, 256) })
+        {
+            var a = Reference.Random(m * k, 1);
+            var b = Reference.Random(k * n, 2);
+            var c = new float[m * n];
+            for (int i = 0; i < 3; i++) Sgemm.Multiply(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n, pool);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) Sgemm.Multiply(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n, pool);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
+    [Fact]
+    public void BadShapes_ThrowArgumentException_NamingTheShapes()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Sgemm.Multiply(false, false, 2, 3, 4, 1f, new float[7], 4, new float[12], 3, 0f, new float[6], 3));
+        Assert.Contains("A is m x k = 2 x 4", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Sgemm.Multiply(false, true, 2, 3, 4, 1f, new float[8], 4, new float[12], 3, 0f, new float[6], 3));
+        Assert.Contains("leading dimension of B", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => Sgemm.Multiply(false, false, 2, 3, 4, 1f, new float[8], 4, new float[12], 3, 0f, new float[5], 3));
+        Assert.Contains("C is m x n = 2 x 3", ex.Message);
+        Assert.Throws<ArgumentException>(() => Sgemm.Multiply(false, false, -1, 3, 4, 1f, new float[8], 4, new float[12], 3, 0f, new float[6], 3));
+    }
+
+    private static void CheckAgainstReference(GemmKernelKind kind, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int padding, int seed)
+    {
+        int lda = (ta ? m : k) + padding, ldb = (tb ? k : n) + padding, ldc = n + padding;
+        var a = Reference.Random(Math.Max(1, (ta ? k : m) * lda), seed);
+        var b = Reference.Random(Math.Max(1, (tb ? n : k) * ldb), seed + 1000);
+        var c = Reference.Random(Math.Max(1, m * ldc), seed + 2000);
+        var expected = (float[])c.Clone();
+        Reference.Gemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc));
+        Sgemm.Multiply(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc), kernel: kind);
+        Reference.AssertClose(expected, c, 1e-4f, $"{kind} ta={ta} tb={tb} {m}x{n}x{k} alpha={alpha} beta={beta} pad={padding}");
+    }
+}
