@@ -1,0 +1,118 @@
+using NativeNet.Core.Gemm;
+using NativeNet.Core.Kernels;
+using NativeNet.Core.Memory;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Core.Backends;
+
+/// <summary>The reference backend: host memory and the SIMD kernels of NativeNet.Core, GEMM threaded over a <see cref="WorkerPool"/>.</summary>
+public sealed class CpuBackend : IComputeBackend
+{
+    private readonly WorkerPool? _ownedPool;
+
+    /// <param name="threads">Worker threads for GEMM; null uses the shared pool.</param>
+    /// <param name="kernel">Forces a GEMM micro-kernel (tests use this to cover every instruction set).</param>
+    public CpuBackend(int? threads = null, GemmKernelKind kernel = GemmKernelKind.Auto)
+    {
+        if (threads is int t) _ownedPool = new WorkerPool(t);
+        Kernel = kernel;
+    }
+
+    public WorkerPool Pool => _ownedPool ?? WorkerPool.Shared;
+    public GemmKernelKind Kernel { get; }
+
+    public string Name => $"cpu ({(Kernel == GemmKernelKind.Auto ? Sgemm.DefaultKernel : Kernel).ToString().ToLowerInvariant()}, {Pool.DegreeOfParallelism} threads)";
+
+    public DeviceBuffer Allocate(int length) => new CpuBuffer(this, length);
+
+    /// <summary>The host view of a CPU tensor's first <paramref name="length"/> elements.</summary>
+    public static Span<float> Span(Tensor t, int length)
+    {
+        if (t.Buffer is not CpuBuffer cb)
+            throw new ArgumentException($"Tensor {t} does not live on the CPU backend.", nameof(t));
+        if ((uint)length > (uint)t.Length)
+            throw new ArgumentException($"Tensor {t} has {t.Length} elements; {length} were asked for.", nameof(length));
+        return cb.Native.Slice(t.Offset, length);
+    }
+
+    public static Span<float> Span(Tensor t) => Span(t, t.Length);
+
+    public void Upload(ReadOnlySpan<float> source, Tensor destination, int offset = 0)
+        => source.CopyTo(Span(destination).Slice(offset, source.Length));
+
+    public void Download(Tensor source, Span<float> destination, int offset = 0)
+        => Span(source).Slice(offset, destination.Length).CopyTo(destination);
+
+    public void Fill(Tensor t, float value, int length) => Span(t, length).Fill(value);
+
+    public void Copy(Tensor source, Tensor destination, int length) => Span(source, length).CopyTo(Span(destination, length));
+
+    public unsafe void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c)
+        => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), transA ? m : k, Span(b), transB ? k : n, beta, Span(c), n, Pool, Kernel);
+
+    public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
+    {
+        var zs = Span(z, rows * cols);
+        Elementwise.AddBias(zs, Span(bias), rows, cols, axis);
+        Elementwise.Activate(f, zs, Span(a, rows * cols));
+    }
+
+    public void Softmax(Tensor z, Tensor a, int rows, int cols) => Elementwise.Softmax(Span(z, rows * cols), Span(a, rows * cols), rows, cols);
+
+    public void ActivationBackward(Tensor a, Tensor gradA, Tensor gradZ, int length, Activation f)
+        => Elementwise.ActivationBackward(f, Span(a, length), Span(gradA, length), Span(gradZ, length));
+
+    public void BiasGradient(Tensor gradZ, Tensor gradBias, int rows, int cols, BiasAxis axis, float beta)
+        => Elementwise.BiasGradient(Span(gradZ, rows * cols), Span(gradBias), rows, cols, axis, beta);
+
+    public void OutputDelta(OutputCost cost, Tensor a, Tensor y, Tensor delta, int length)
+        => Elementwise.OutputDelta(cost, Span(a, length), Span(y, length), Span(delta, length));
+
+    public double Cost(OutputCost cost, Tensor a, Tensor y, int length) => Elementwise.Cost(cost, Span(a, length), Span(y, length));
+
+    public double Sum(Tensor x, int length, bool squares)
+    {
+        double s = 0;
+        foreach (float v in Span(x, length)) s += squares ? (double)v * v : Math.Abs(v);
+        return s;
+    }
+
+    public void Multiply(Tensor x, Tensor y, Tensor dst, int length)
+        => System.Numerics.Tensors.TensorPrimitives.Multiply(Span(x, length), Span(y, length), Span(dst, length));
+
+    public void Scale(Tensor x, float s, int length)
+    {
+        var span = Span(x, length);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(span, s, span);
+    }
+
+    public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream) => Dropout.Mask(Span(mask, length), keep, seed, stream);
+
+    public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g);
+
+    public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g);
+
+    public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)
+        => ConvKernels.PoolForward(kind, Span(input), Span(output), Span(argmax), g);
+
+    public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g)
+        => ConvKernels.PoolBackward(kind, Span(input), Span(output), Span(argmax), Span(gradOutput), Span(gradInput), g);
+
+    public void ChannelMajorToBatchMajor(Tensor source, Tensor destination, int channels, int batch, int pixels, bool inverse)
+        => ConvKernels.ChannelMajorToBatchMajor(Span(source), Span(destination), channels, batch, pixels, inverse);
+
+    public void Update(Tensor w, Tensor grad, Tensor? velocity, int length, in UpdateRule rule)
+        => Optimizer.Update(Span(w, length), Span(grad, length), velocity is null ? default : Span(velocity, length), rule);
+
+    public void Synchronize() { }
+
+    public void Dispose() => _ownedPool?.Dispose();
+
+    private sealed class CpuBuffer(CpuBackend backend, int length) : DeviceBuffer
+    {
+        public NativeBuffer Native { get; } = new(length);
+        public override int Length => Native.Length;
+        public override IComputeBackend Backend => backend;
+        public override void Dispose() => Native.Dispose();
+    }
+}

@@ -1,0 +1,59 @@
+using System.Runtime.CompilerServices;
+
+namespace NativeNet.Core.Kernels;
+
+/// <summary>
+/// One gradient-descent step for a parameter tensor. With g = grad * GradientScale + L2 * w + L1 * sign(w):
+/// plain SGD w -= eta g; momentum v = mu v - eta g, w += v; Nesterov v' = mu v - eta g, w += -mu v + (1 + mu) v'.
+/// With GradientScale = 1/m and L2 = lambda/n this is the book's w &lt;- (1 - eta lambda / n) w - (eta / m) sum grad.
+/// </summary>
+public readonly record struct UpdateRule(float LearningRate, float GradientScale, float L2 = 0f, float L1 = 0f, float Momentum = 0f, bool Nesterov = false)
+{
+    public bool UsesVelocity => Momentum != 0f;
+}
+
+public static class Optimizer
+{
+    public static void Update(Span<float> w, ReadOnlySpan<float> grad, Span<float> velocity, in UpdateRule r)
+    {
+        Elementwise.CheckSame(w.Length, grad.Length, nameof(grad));
+        if (r.UsesVelocity) Elementwise.CheckSame(w.Length, velocity.Length, nameof(velocity));
+        float eta = r.LearningRate, mu = r.Momentum;
+        for (int i = 0; i < w.Length; i++)
+        {
+            float wi = w[i];
+            float g = grad[i] * r.GradientScale + r.L2 * wi + (r.L1 == 0f ? 0f : r.L1 * MathF.Sign(wi));
+            if (!r.UsesVelocity) { w[i] = wi - eta * g; continue; }
+            float v = velocity[i], vNew = mu * v - eta * g;
+            velocity[i] = vNew;
+            w[i] = r.Nesterov ? wi - mu * v + (1f + mu) * vNew : wi + vNew;
+        }
+    }
+}
+
+/// <summary>
+/// Dropout masks from a counter-based generator: element i of stream s under seed k is a pure function of
+/// (k, s, i), so the CPU and any device draw the same mask with no state to carry between threads.
+/// </summary>
+public static class Dropout
+{
+    /// <summary>mask[i] = 1 with probability keep, else 0.</summary>
+    public static void Mask(Span<float> mask, float keep, ulong seed, ulong stream)
+    {
+        if (!(keep > 0f && keep <= 1f)) throw new ArgumentOutOfRangeException(nameof(keep), keep, "The keep probability must be in (0, 1].");
+        uint threshold = (uint)Math.Min(keep * 16777216.0, 16777216.0);
+        for (int i = 0; i < mask.Length; i++)
+            mask[i] = Uniform24(seed, stream, (ulong)i) < threshold ? 1f : 0f;
+    }
+
+    /// <summary>The top 24 bits of a SplitMix64-finalized hash of (seed, stream, index).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Uniform24(ulong seed, ulong stream, ulong index)
+    {
+        ulong z = seed + 0x9E3779B97F4A7C15UL * (stream + 1) + 0xD1B54A32D192ED03UL * (index + 1);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (uint)(z >> 40);
+    }
+}
