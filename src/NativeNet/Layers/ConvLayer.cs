@@ -1,0 +1,167 @@
+using NativeNet.Core.Backends;
+using NativeNet.Core.Kernels;
+
+namespace NativeNet.Layers;
+
+/// <summary>
+/// A 2-D convolution with shared weights W [filters x (channels * k * k)] and one bias per filter, followed by the
+/// activation. Activations are channel-major, [C, N, H, W], so forward is one im2col plus one GEMM for the
+/// whole batch: z [F, N*OH*OW] = W cols + b, a = f(z).
+/// </summary>
+public sealed class ConvLayer : Layer
+{
+    private Parameter _w = null!, _b = null!;
+
+    public ConvLayer(int filters, int kernel, Activation activation, int stride = 1, int padding = 0, int poolAreaForInit = 1)
+    {
+        if (filters < 1 || kernel < 1 || stride < 1 || padding < 0)
+            throw new ArgumentOutOfRangeException(nameof(filters), $"Convolution needs filters, kernel and stride >= 1 and padding >= 0 (got {filters}, {kernel}, {stride}, {padding}).");
+        Filters = filters; Kernel = kernel; Activation = activation; Stride = stride; Padding = padding;
+        PoolAreaForInit = poolAreaForInit;
+    }
+
+    public int Filters { get; }
+    public int Kernel { get; }
+    public int Stride { get; }
+    public int Padding { get; }
+    public Activation Activation { get; }
+    /// <summary>The following pool's window area: chapter-6 initialization uses n_out = filters * k^2 / pool area.</summary>
+    public int PoolAreaForInit { get; }
+
+    public Parameter Weights => _w;
+    public Parameter Biases => _b;
+
+    protected override FeatureShape ComputeOutput(FeatureShape input)
+    {
+        var g = Geometry(input, 1);
+        g.Validate();
+        return new FeatureShape(Filters, g.OutHeight, g.OutWidth, ChannelMajor: true);
+    }
+
+    private ConvGeometry Geometry(FeatureShape input, int batch) => new(input.Channels, batch, input.Height, input.Width, Kernel, Kernel, Stride, Padding);
+
+    public override string Describe() => $"Conv {Filters} x {Kernel}x{Kernel}" + (Stride > 1 ? $" stride {Stride}" : "") + (Padding > 0 ? $" pad {Padding}" : "") + $" {Activation.ToString().ToLowerInvariant()}";
+
+    internal override void DeclareParameters(TensorArena arena, bool withVelocity)
+    {
+        int fanIn = Input.Channels * Kernel * Kernel;
+        int fanOut = Filters * Kernel * Kernel / PoolAreaForInit;
+        _w = AddParameter(arena, withVelocity, "W", true, fanIn, fanOut, Filters, fanIn);
+        _b = AddParameter(arena, withVelocity, "b", false, fanIn, fanOut, Filters);
+    }
+
+    internal override void Initialize(IComputeBackend backend, WeightInit rule, Random rng) => Init.Parameters(backend, Parameters, rule, rng);
+
+    /// <summary>A batch-major multi-channel input ([N, C*H*W], e.g. colour images) is permuted to [C, N, H, W] first.</summary>
+    private bool NeedsLayoutChange => !Input.ChannelMajor && Input.Channels > 1;
+
+    private sealed class State(Tensor output, Tensor? gradOutput, Tensor cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted) : LayerState(output, gradOutput)
+    {
+        public Tensor? Permuted { get; } = permuted;
+        public Tensor? GradPermuted { get; } = gradPermuted;
+        /// <summary>[C*k*k, N*OH*OW] unfolded input.</summary>
+        public Tensor Cols { get; } = cols;
+        public Tensor? GradCols { get; } = gradCols;
+    }
+
+    internal override LayerState CreateState(TensorArena arena, int batch, bool training)
+    {
+        var g = Geometry(Input, batch);
+        string p = $"L{Index}";
+        return new State(
+            arena.Allocate($"{p}.a", Filters, batch, Output.Height, Output.Width),
+            training ? arena.Allocate($"{p}.grad", Filters, batch, Output.Height, Output.Width) : null,
+            arena.Allocate($"{p}.cols", g.ColRows, g.ColCols),
+            training ? arena.Allocate($"{p}.gradCols", g.ColRows, g.ColCols) : null,
+            NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
+            NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null);
+    }
+
+    internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
+    {
+        var s = (State)ls;
+        var g = Geometry(Input, step.Batch);
+        if (s.Permuted is not null)
+        {
+            b.ChannelMajorToBatchMajor(input, s.Permuted, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: true);
+            input = s.Permuted;
+        }
+        b.Im2Col(input, s.Cols, g);
+        // z [F, N*P] = W [F, CKK] x cols [CKK, N*P]
+        b.Gemm(false, false, Filters, g.ColCols, g.ColRows, 1f, _w.Value, s.Cols, 0f, s.Output);
+        b.BiasActivation(s.Output, _b.Value, s.Output, Filters, g.ColCols, BiasAxis.PerRow, Activation);
+    }
+
+    internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
+    {
+        var s = (State)ls;
+        var g = Geometry(Input, step.Batch);
+        var dz = s.GradOutput!;
+        b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
+        // dW [F, CKK] = dz [F, N*P] x cols^T;  db [F] = row sums of dz
+        b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols, 0f, _w.Gradient);
+        b.BiasGradient(dz, _b.Gradient, Filters, g.ColCols, BiasAxis.PerRow, 0f);
+        if (gradInput is null) return;
+        // dcols [CKK, N*P] = W^T x dz, folded back onto the input pixels
+        b.Gemm(true, false, g.ColRows, g.ColCols, Filters, 1f, _w.Value, dz, 0f, s.GradCols!);
+        b.Col2Im(s.GradCols!, s.GradPermuted ?? gradInput, g);
+        if (s.GradPermuted is not null)
+            b.ChannelMajorToBatchMajor(s.GradPermuted, gradInput, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: false);
+    }
+}
+
+/// <summary>
+/// 2-D pooling of each map (max, average or the book's L2). Placed after an activated convolution it forms the
+/// book's ConvPoolLayer: the book computes f(maxpool(conv) + b); because adding one bias per map commutes with
+/// max and f is monotone, f(maxpool(conv + b)) = maxpool(f(conv + b)), which is what conv-then-pool computes.
+/// </summary>
+public sealed class PoolLayer : Layer
+{
+    public PoolLayer(int window, PoolKind kind = PoolKind.Max, int? stride = null)
+    {
+        if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), window, "Pooling window must be at least 1.");
+        Window = window; Kind = kind; Stride = stride ?? window;
+    }
+
+    public int Window { get; }
+    public int Stride { get; }
+    public PoolKind Kind { get; }
+
+    private PoolGeometry Geometry(int batch) => new(Input.Channels * batch, Input.Height, Input.Width, Window, Stride);
+
+    protected override FeatureShape ComputeOutput(FeatureShape input)
+    {
+        var g = new PoolGeometry(input.Channels, input.Height, input.Width, Window, Stride);
+        g.Validate();
+        return new FeatureShape(input.Channels, g.OutHeight, g.OutWidth, ChannelMajor: true);
+    }
+
+    public override string Describe() => $"{Kind}Pool {Window}x{Window}" + (Stride != Window ? $" stride {Stride}" : "");
+
+    private sealed class State(Tensor output, Tensor? gradOutput, Tensor argmax) : LayerState(output, gradOutput)
+    {
+        public Tensor Argmax { get; } = argmax;
+    }
+
+    internal override LayerState CreateState(TensorArena arena, int batch, bool training)
+    {
+        string p = $"L{Index}";
+        return new State(
+            arena.Allocate($"{p}.a", Output.Channels, batch, Output.Height, Output.Width),
+            training ? arena.Allocate($"{p}.grad", Output.Channels, batch, Output.Height, Output.Width) : null,
+            arena.Allocate($"{p}.argmax", Output.Channels, batch, Output.Height, Output.Width));
+    }
+
+    internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
+    {
+        var s = (State)ls;
+        b.PoolForward(Kind, input, s.Output, s.Argmax, Geometry(step.Batch));
+    }
+
+    internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
+    {
+        if (gradInput is null) return;
+        var s = (State)ls;
+        b.PoolBackward(Kind, input, s.Output, s.Argmax, s.GradOutput!, gradInput, Geometry(step.Batch));
+    }
+}

@@ -1,0 +1,141 @@
+using NativeNet.Core.Backends;
+using NativeNet.Core.Kernels;
+
+namespace NativeNet.Layers;
+
+/// <summary>
+/// A fully connected layer: z = x W^T + b, a = f(z), with W [units x inputs] (the book's w_jk: row j feeds neuron j).
+/// Optional dropout on the input, as in the book's chapter-6 code: in training each input is kept with probability
+/// 1 - p and left unscaled; at inference the product is scaled by (1 - p) ("halve the weights" for p = 0.5).
+/// As an output layer, <see cref="Cost"/> fixes the activation: sigmoid, softmax or linear.
+/// </summary>
+public sealed class DenseLayer : Layer
+{
+    private Parameter _w = null!, _b = null!;
+
+    public DenseLayer(int units, Activation activation, float dropout = 0f, OutputCost? cost = null)
+    {
+        if (units < 1) throw new ArgumentOutOfRangeException(nameof(units), units, "A dense layer needs at least one unit.");
+        if (dropout < 0f || dropout >= 1f) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "Dropout probability must be in [0, 1).");
+        Units = units;
+        Dropout = dropout;
+        Cost = cost;
+        Activation = cost switch
+        {
+            OutputCost.SigmoidQuadratic or OutputCost.SigmoidCrossEntropy => Activation.Sigmoid,
+            OutputCost.LinearQuadratic => Activation.Identity,
+            OutputCost.SoftmaxLogLikelihood => Activation.Identity, // softmax is applied after the bias
+            _ => activation,
+        };
+    }
+
+    public int Units { get; }
+    public Activation Activation { get; }
+    public float Dropout { get; }
+    /// <summary>Set for the output layer: the cost whose delta the network feeds into <see cref="Backward"/>.</summary>
+    public OutputCost? Cost { get; }
+    public bool IsSoftmax => Cost == OutputCost.SoftmaxLogLikelihood;
+
+    public Parameter Weights => _w;
+    public Parameter Biases => _b;
+
+    protected override FeatureShape ComputeOutput(FeatureShape input) => new(Units, 1, 1);
+
+    public override string Describe()
+    {
+        string act = Cost switch
+        {
+            OutputCost.SigmoidQuadratic => "sigmoid + quadratic cost",
+            OutputCost.SigmoidCrossEntropy => "sigmoid + cross-entropy",
+            OutputCost.SoftmaxLogLikelihood => "softmax + log-likelihood",
+            OutputCost.LinearQuadratic => "linear + quadratic cost",
+            _ => Activation.ToString().ToLowerInvariant(),
+        };
+        return $"Dense {Units} {act}" + (Dropout > 0 ? $", dropout {Dropout} on input" : "");
+    }
+
+    internal override void DeclareParameters(TensorArena arena, bool withVelocity)
+    {
+        int n = Input.Size;
+        _w = AddParameter(arena, withVelocity, "W", isWeight: true, fanIn: n, fanOut: Units, Units, n);
+        _b = AddParameter(arena, withVelocity, "b", isWeight: false, fanIn: n, fanOut: Units, Units);
+    }
+
+    internal override void Initialize(IComputeBackend backend, WeightInit rule, Random rng)
+        => Init.Parameters(backend, Parameters, rule, rng, zeroForChapter6: IsSoftmax);
+
+    private bool NeedsLayoutChange => Input.ChannelMajor && Input.Channels > 1;
+
+    private sealed class State(Tensor output, Tensor? gradOutput, Tensor? flat, Tensor? gradFlat, Tensor? mask, Tensor? masked) : LayerState(output, gradOutput)
+    {
+        /// <summary>[N, inputs] batch-major copy of a channel-major input.</summary>
+        public Tensor? Flat { get; } = flat;
+        public Tensor? GradFlat { get; } = gradFlat;
+        /// <summary>[N, inputs] dropout mask and the masked input it produced.</summary>
+        public Tensor? Mask { get; } = mask;
+        public Tensor? Masked { get; } = masked;
+    }
+
+    internal override LayerState CreateState(TensorArena arena, int batch, bool training)
+    {
+        int n = Input.Size;
+        string p = $"L{Index}";
+        var output = arena.Allocate($"{p}.a", batch, Units);
+        var grad = training ? arena.Allocate($"{p}.grad", batch, Units) : null;
+        var flat = NeedsLayoutChange ? arena.Allocate($"{p}.flat", batch, n) : null;
+        var gradFlat = NeedsLayoutChange && training ? arena.Allocate($"{p}.gradFlat", batch, n) : null;
+        var mask = Dropout > 0 && training ? arena.Allocate($"{p}.mask", batch, n) : null;
+        var masked = Dropout > 0 && training ? arena.Allocate($"{p}.masked", batch, n) : null;
+        return new State(output, grad, flat, gradFlat, mask, masked);
+    }
+
+    // Forward, shapes per batch of N:
+    //   x [N, n] (batch-major; permuted from [C, N, H*W] when the previous layer is convolutional)
+    //   training with dropout: x <- x * mask, mask [N, n] in {0, 1}
+    //   z [N, units] = alpha * x W^T + b, alpha = 1 in training, (1 - p) at inference
+    //   a = f(z), or softmax(z) for the output layer
+    internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
+    {
+        var s = (State)ls;
+        int batch = step.Batch, n = Input.Size;
+        Tensor x = input;
+        if (s.Flat is not null)
+        {
+            b.ChannelMajorToBatchMajor(input, s.Flat, Input.Channels, batch, Input.Height * Input.Width, inverse: false);
+            x = s.Flat;
+        }
+        float alpha = 1f;
+        if (Dropout > 0)
+        {
+            if (step.Training)
+            {
+                b.DropoutMask(s.Mask!, batch * n, 1f - Dropout, step.Seed, step.Step * 1024 + (ulong)Index);
+                b.Multiply(x, s.Mask!, s.Masked!, batch * n);
+                x = s.Masked!;
+            }
+            else alpha = 1f - Dropout;
+        }
+        b.Gemm(false, true, batch, Units, n, alpha, x, _w.Value, 0f, s.Output);
+        b.BiasActivation(s.Output, _b.Value, s.Output, batch, Units, BiasAxis.PerColumn, Activation);
+        if (IsSoftmax) b.Softmax(s.Output, s.Output, batch, Units);
+    }
+
+    // Backward: dz [N, units] = da * f'(a) (the output layer receives dz directly)
+    //   dW [units, n] = dz^T x;  db [units] = column sums of dz;  dx [N, n] = dz W (* mask)
+    internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
+    {
+        var s = (State)ls;
+        int batch = step.Batch, n = Input.Size;
+        var dz = s.GradOutput!;
+        if (Cost is null) b.ActivationBackward(s.Output, dz, dz, batch * Units, Activation);
+        Tensor x = Dropout > 0 ? s.Masked! : s.Flat ?? input;
+        b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, _w.Gradient);
+        b.BiasGradient(dz, _b.Gradient, batch, Units, BiasAxis.PerColumn, 0f);
+        if (gradInput is null) return;
+        var dx = s.GradFlat ?? gradInput;
+        b.Gemm(false, false, batch, n, Units, 1f, dz, _w.Value, 0f, dx);
+        if (Dropout > 0) b.Multiply(dx, s.Mask!, dx, batch * n);
+        if (s.GradFlat is not null)
+            b.ChannelMajorToBatchMajor(s.GradFlat, gradInput, Input.Channels, batch, Input.Height * Input.Width, inverse: true);
+    }
+}

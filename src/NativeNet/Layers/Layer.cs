@@ -1,0 +1,96 @@
+using NativeNet.Core.Backends;
+
+namespace NativeNet.Layers;
+
+/// <summary>
+/// The shape of one example as it flows between layers: Channels x Height x Width (a fully connected layer's
+/// output is Units x 1 x 1). <see cref="ChannelMajor"/> tells how a batch of them is laid out in memory:
+/// convolutional layers use [C, N, H, W] so one GEMM covers the batch; fully connected layers use [N, features].
+/// With one channel the two layouts coincide.
+/// </summary>
+public readonly record struct FeatureShape(int Channels, int Height, int Width, bool ChannelMajor = false)
+{
+    public int Size => Channels * Height * Width;
+    public override string ToString() => Height == 1 && Width == 1 ? $"{Channels}" : $"{Channels}x{Height}x{Width}";
+}
+
+/// <summary>How a layer's weights and biases start.</summary>
+public enum WeightInit
+{
+    /// <summary>Weights and biases N(0, 1): the book's first networks (chapter 1, and "large" init in chapter 3).</summary>
+    StandardNormal,
+    /// <summary>Weights N(0, 1/n_in), biases N(0, 1): the book's improved default (chapter 3).</summary>
+    ScaledByFanIn,
+    /// <summary>Chapter 6's network3: weights N(0, 1/n_out) (a conv layer's n_out is maps * kernel area / pool area), biases N(0, 1); softmax layers start at zero.</summary>
+    Chapter6,
+}
+
+/// <summary>The per-step scalars a layer needs beyond its tensors.</summary>
+public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step);
+
+/// <summary>
+/// One layer: parameters live in the network's parameter arena and are shared by every workspace;
+/// <see cref="LayerState"/> holds the per-workspace activations and gradients sized for a batch capacity.
+/// Forward reads the previous layer's output; backward turns the gradient of this layer's output into parameter
+/// gradients and (when asked) the gradient of its input.
+/// </summary>
+public abstract class Layer
+{
+    public FeatureShape Input { get; private set; }
+    public FeatureShape Output { get; private set; }
+    public int Index { get; private set; }
+
+    /// <summary>Learnable tensors (weights first, then biases), their gradients and momentum buffers. Empty for parameter-free layers.</summary>
+    public IReadOnlyList<Parameter> Parameters => _parameters;
+    private readonly List<Parameter> _parameters = [];
+
+    internal void Attach(int index, FeatureShape input)
+    {
+        Index = index;
+        Input = input;
+        Output = ComputeOutput(input);
+    }
+
+    protected abstract FeatureShape ComputeOutput(FeatureShape input);
+
+    /// <summary>A one-line description such as "Dense 30 sigmoid".</summary>
+    public abstract string Describe();
+
+    /// <summary>Declares parameters in the network's parameter arena.</summary>
+    internal virtual void DeclareParameters(TensorArena arena, bool withVelocity) { }
+
+    protected Parameter AddParameter(TensorArena arena, bool withVelocity, string name, bool isWeight, int fanIn, int fanOut, params int[] dims)
+    {
+        var p = new Parameter(
+            arena.Allocate($"L{Index}.{name}", dims),
+            arena.Allocate($"L{Index}.{name}.grad", dims),
+            withVelocity ? arena.Allocate($"L{Index}.{name}.velocity", dims) : null,
+            isWeight, fanIn, fanOut);
+        _parameters.Add(p);
+        return p;
+    }
+
+    /// <summary>Fills the parameters on the host by the rule and uploads them.</summary>
+    internal virtual void Initialize(IComputeBackend backend, WeightInit rule, Random rng) { }
+
+    /// <summary>Declares this layer's activations (and, for training, gradients) for a batch capacity.</summary>
+    internal abstract LayerState CreateState(TensorArena arena, int batch, bool training);
+
+    internal abstract void Forward(IComputeBackend b, LayerState s, Tensor input, in StepContext step);
+
+    /// <summary>
+    /// s.GradOutput holds dC/d(output); fills parameter gradients and, when <paramref name="gradInput"/> is not null, dC/d(input).
+    /// For the output layer s.GradOutput already holds dC/dz (the network computed it from the cost).
+    /// </summary>
+    internal abstract void Backward(IComputeBackend b, LayerState s, Tensor input, Tensor? gradInput, in StepContext step);
+}
+
+/// <summary>A learnable tensor with its gradient and (for momentum) velocity, all on the backend.</summary>
+public sealed record Parameter(Tensor Value, Tensor Gradient, Tensor? Velocity, bool IsWeight, int FanIn, int FanOut);
+
+/// <summary>A layer's tensors within one workspace: its output and the gradient of that output.</summary>
+internal class LayerState(Tensor output, Tensor? gradOutput)
+{
+    public Tensor Output { get; } = output;
+    public Tensor? GradOutput { get; } = gradOutput;
+}

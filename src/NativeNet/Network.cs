@@ -1,0 +1,207 @@
+using NativeNet.Core.Backends;
+using NativeNet.Core.Kernels;
+using NativeNet.Layers;
+
+namespace NativeNet;
+
+/// <summary>
+/// A feed-forward network: an ordered list of layers whose parameters live in one arena on a backend.
+/// Build one with <see cref="NetworkBuilder"/>; train it with <see cref="Training.SgdTrainer"/>; classify with
+/// <see cref="Predict"/> / <see cref="PredictBatch"/>, which are safe to call from many threads at once
+/// (each thread gets its own workspace on first use) and allocate nothing after that.
+/// </summary>
+public sealed class Network : IDisposable
+{
+    /// <summary>Rows per chunk in <see cref="PredictBatch"/>.</summary>
+    public const int PredictBatchCapacity = 100;
+
+    private readonly TensorArena _parameters;
+    private readonly ThreadLocal<Workspace> _single;
+    private readonly ThreadLocal<Workspace> _batched;
+    private readonly List<Workspace> _workspaces = [];
+
+    internal Network(IComputeBackend backend, FeatureShape input, IReadOnlyList<Layer> layers, bool withVelocity)
+    {
+        Backend = backend;
+        InputShape = input;
+        Layers = layers;
+        var output = (DenseLayer)layers[^1];
+        Cost = output.Cost ?? throw new ArgumentException("The last layer must be an output layer with a cost.");
+        _parameters = new TensorArena(backend);
+        foreach (var layer in layers) layer.DeclareParameters(_parameters, withVelocity);
+        _parameters.Commit();
+        ParameterArray = layers.SelectMany(l => l.Parameters).ToArray();
+        HasVelocity = withVelocity;
+        _single = new ThreadLocal<Workspace>(() => CreateWorkspace(1, training: false));
+        _batched = new ThreadLocal<Workspace>(() => CreateWorkspace(PredictBatchCapacity, training: false));
+    }
+
+    public IComputeBackend Backend { get; }
+    public FeatureShape InputShape { get; }
+    public int InputSize => InputShape.Size;
+    public int OutputSize => Layers[^1].Output.Size;
+    public IReadOnlyList<Layer> Layers { get; }
+    public OutputCost Cost { get; }
+    internal bool HasVelocity { get; }
+
+    /// <summary>Every learnable tensor in layer order (weights before biases).</summary>
+    public IReadOnlyList<Parameter> Parameters => ParameterArray;
+
+    /// <summary>The same list as an array, so hot loops iterate without an enumerator.</summary>
+    internal Parameter[] ParameterArray { get; }
+
+    public long ParameterCount => ParameterArray.Sum(p => (long)p.Value.Length);
+
+    /// <summary>Initializes every parameter from a seeded generator (the same seed gives the same network).</summary>
+    public void Initialize(WeightInit rule, int seed)
+    {
+        var rng = new Random(seed);
+        foreach (var layer in Layers) layer.Initialize(Backend, rule, rng);
+    }
+
+    /// <summary>Activations for a batch capacity; training workspaces also hold gradients and targets.</summary>
+    public Workspace CreateWorkspace(int batch, bool training)
+    {
+        var ws = new Workspace(this, batch, training);
+        lock (_workspaces) _workspaces.Add(ws);
+        return ws;
+    }
+
+    /// <summary>Class scores (probabilities for softmax/sigmoid outputs) of one example.</summary>
+    public void Predict(ReadOnlySpan<float> example, Span<float> output)
+    {
+        CheckLength(example.Length, InputSize, nameof(example));
+        CheckLength(output.Length, OutputSize, nameof(output));
+        var ws = _single.Value!;
+        ws.LoadInputs(example, 1);
+        ws.Forward(1, training: false, seed: 0, step: 0);
+        Backend.Download(ws.Output, output);
+    }
+
+    /// <summary>The most likely class of one example.</summary>
+    public int Classify(ReadOnlySpan<float> example)
+    {
+        var ws = _single.Value!;
+        var scores = ws.HostOutput.AsSpan(0, OutputSize);
+        Predict(example, scores);
+        return System.Numerics.Tensors.TensorPrimitives.IndexOfMax(scores);
+    }
+
+    /// <summary>Scores of many examples: examples [count x InputSize] to outputs [count x OutputSize].</summary>
+    public void PredictBatch(ReadOnlySpan<float> examples, Span<float> outputs)
+    {
+        if (examples.Length % InputSize != 0)
+            throw new ArgumentException($"examples has {examples.Length} floats, not a multiple of the input size {InputSize}.", nameof(examples));
+        int count = examples.Length / InputSize;
+        CheckLength(outputs.Length, count * OutputSize, nameof(outputs));
+        var ws = _batched.Value!;
+        for (int start = 0; start < count; start += ws.Capacity)
+        {
+            int n = Math.Min(ws.Capacity, count - start);
+            ws.LoadInputs(examples.Slice(start * InputSize, n * InputSize), n);
+            ws.Forward(n, training: false, seed: 0, step: 0);
+            Backend.Download(ws.Output, outputs.Slice(start * OutputSize, n * OutputSize));
+        }
+    }
+
+    /// <summary>Copies all parameters to the host in <see cref="Parameters"/> order.</summary>
+    public float[][] ExportParameters() => Parameters.Select(p => { var h = new float[p.Value.Length]; Backend.Download(p.Value, h); return h; }).ToArray();
+
+    /// <summary>Replaces all parameters (same order and sizes as <see cref="ExportParameters"/>).</summary>
+    public void ImportParameters(IReadOnlyList<float[]> values)
+    {
+        var ps = ParameterArray;
+        if (values.Count != ps.Length) throw new ArgumentException($"Expected {ps.Length} parameter tensors, got {values.Count}.");
+        for (int i = 0; i < ps.Length; i++)
+        {
+            CheckLength(values[i].Length, ps[i].Value.Length, $"parameter {ps[i].Value.Name}");
+            Backend.Upload(values[i], ps[i].Value);
+        }
+    }
+
+    public string Describe() => $"input {InputShape} -> " + string.Join(" -> ", Layers.Select(l => l.Describe()));
+
+    internal static void CheckLength(int actual, int expected, string name)
+    {
+        if (actual != expected) throw new ArgumentException($"{name} has {actual} elements; the network expects {expected}.", name);
+    }
+
+    public void Dispose()
+    {
+        lock (_workspaces) foreach (var ws in _workspaces) ws.Dispose();
+        _single.Dispose();
+        _batched.Dispose();
+        _parameters.Dispose();
+    }
+}
+
+/// <summary>
+/// The per-batch tensors of one network: the input batch, every layer's activations and, for training, gradients
+/// and targets, all carved from one arena. One workspace serves one thread at a time.
+/// </summary>
+public sealed class Workspace : IDisposable
+{
+    private readonly Network _net;
+    private readonly TensorArena _arena;
+    private readonly LayerState[] _states;
+
+    internal Workspace(Network net, int capacity, bool training)
+    {
+        if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Batch capacity must be at least 1.");
+        _net = net;
+        Capacity = capacity;
+        Training = training;
+        _arena = new TensorArena(net.Backend);
+        Input = _arena.Allocate("input", capacity, net.InputSize);
+        Target = training ? _arena.Allocate("target", capacity, net.OutputSize) : null;
+        _states = net.Layers.Select(l => l.CreateState(_arena, capacity, training)).ToArray();
+        _arena.Commit();
+        HostOutput = new float[capacity * net.OutputSize];
+        HostTarget = new float[capacity * net.OutputSize];
+    }
+
+    public int Capacity { get; }
+    public bool Training { get; }
+    public Tensor Input { get; }
+    public Tensor? Target { get; }
+    public Tensor Output => _states[^1].Output;
+    internal float[] HostOutput { get; }
+    internal float[] HostTarget { get; }
+    internal LayerState State(int layer) => _states[layer];
+
+    public void LoadInputs(ReadOnlySpan<float> examples, int count)
+    {
+        if (count < 1 || count > Capacity) throw new ArgumentOutOfRangeException(nameof(count), count, $"Batch of {count} does not fit capacity {Capacity}.");
+        Network.CheckLength(examples.Length, count * _net.InputSize, nameof(examples));
+        _net.Backend.Upload(examples, Input);
+    }
+
+    public void Forward(int batch, bool training, ulong seed, ulong step)
+    {
+        if (training && !Training) throw new InvalidOperationException("This workspace was created for inference; create a training workspace to train.");
+        var ctx = new StepContext(training, batch, seed, step);
+        Tensor x = Input;
+        for (int i = 0; i < _states.Length; i++)
+        {
+            _net.Layers[i].Forward(_net.Backend, _states[i], x, ctx);
+            x = _states[i].Output;
+        }
+    }
+
+    /// <summary>Backpropagates from the targets already in <see cref="Target"/>, filling every parameter gradient.</summary>
+    public void Backward(int batch, ulong seed, ulong step)
+    {
+        if (!Training) throw new InvalidOperationException("This workspace was created for inference.");
+        var b = _net.Backend;
+        var ctx = new StepContext(true, batch, seed, step);
+        b.OutputDelta(_net.Cost, Output, Target!, _states[^1].GradOutput!, batch * _net.OutputSize);
+        for (int i = _states.Length - 1; i >= 0; i--)
+        {
+            Tensor input = i == 0 ? Input : _states[i - 1].Output;
+            Tensor? gradInput = i == 0 ? null : _states[i - 1].GradOutput;
+            _net.Layers[i].Backward(b, _states[i], input, gradInput, ctx);
+        }
+    }
+
+    public void Dispose() => _arena.Dispose();
+}

@@ -1,0 +1,80 @@
+using NativeNet.Core.Backends;
+using NativeNet.Core.Kernels;
+using NativeNet.Layers;
+
+namespace NativeNet;
+
+/// <summary>
+/// Describes a network in a few lines:
+/// <code>
+/// using var net = NetworkBuilder.ForInput(784).Dense(30, Activation.Sigmoid).Output(10, OutputCost.SigmoidQuadratic).Build(seed: 1);
+/// using var cnn = NetworkBuilder.ForImages(1, 28, 28).Conv(20, 5, Activation.ReLU).MaxPool(2).Conv(40, 5, Activation.ReLU).MaxPool(2)
+///     .Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed: 1, init: WeightInit.Chapter6);
+/// </code>
+/// </summary>
+public sealed class NetworkBuilder
+{
+    private readonly FeatureShape _input;
+    private readonly List<Layer> _layers = [];
+    private FeatureShape _current;
+    private bool _built;
+
+    private NetworkBuilder(FeatureShape input) { _input = input; _current = input; }
+
+    /// <summary>A network whose examples are flat vectors of <paramref name="features"/> floats.</summary>
+    public static NetworkBuilder ForInput(int features)
+    {
+        if (features < 1) throw new ArgumentOutOfRangeException(nameof(features), features, "Input size must be positive.");
+        return new(new FeatureShape(features, 1, 1));
+    }
+
+    /// <summary>A network whose examples are images, stored per example as [channels, height, width].</summary>
+    public static NetworkBuilder ForImages(int channels, int height, int width)
+    {
+        if (channels < 1 || height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(channels), $"Image shape {channels}x{height}x{width} must be positive.");
+        return new(new FeatureShape(channels, height, width));
+    }
+
+    public NetworkBuilder Add(Layer layer)
+    {
+        if (_layers.Count > 0 && _layers[^1] is DenseLayer { Cost: not null })
+            throw new InvalidOperationException("The output layer must be the last layer.");
+        layer.Attach(_layers.Count, _current);
+        _layers.Add(layer);
+        _current = layer.Output;
+        return this;
+    }
+
+    /// <summary>A hidden fully connected layer; <paramref name="dropout"/> drops its inputs with that probability in training.</summary>
+    public NetworkBuilder Dense(int units, Activation activation, float dropout = 0f) => Add(new DenseLayer(units, activation, dropout));
+
+    /// <summary>The output layer: its activation follows from the cost (sigmoid, softmax or linear).</summary>
+    public NetworkBuilder Output(int units, OutputCost cost, float dropout = 0f) => Add(new DenseLayer(units, Activation.Identity, dropout, cost));
+
+    /// <summary>A convolution; when a pool follows, say its window so chapter-6 initialization can use the book's n_out.</summary>
+    public NetworkBuilder Conv(int filters, int kernel, Activation activation, int stride = 1, int padding = 0, int poolWindowForInit = 1)
+        => Add(new ConvLayer(filters, kernel, activation, stride, padding, poolWindowForInit * poolWindowForInit));
+
+    public NetworkBuilder MaxPool(int window, int? stride = null) => Add(new PoolLayer(window, PoolKind.Max, stride));
+
+    public NetworkBuilder Pool(PoolKind kind, int window, int? stride = null) => Add(new PoolLayer(window, kind, stride));
+
+    /// <summary>The book's ConvPoolLayer: convolution, activation, then max-pooling (see <see cref="PoolLayer"/> for the equivalence).</summary>
+    public NetworkBuilder ConvPool(int filters, int kernel, Activation activation, int pool = 2, PoolKind kind = PoolKind.Max)
+        => Conv(filters, kernel, activation, poolWindowForInit: pool).Pool(kind, pool);
+
+    /// <summary>Makes the network on a backend (the CPU unless given) and initializes it from <paramref name="seed"/>.</summary>
+    /// <param name="withMomentum">Reserve velocity buffers for momentum / Nesterov training.</param>
+    public Network Build(int seed = 0, WeightInit init = WeightInit.ScaledByFanIn, IComputeBackend? backend = null, bool withMomentum = false)
+    {
+        if (_built) throw new InvalidOperationException("This builder already built a network; layers cannot be shared. Use a new builder.");
+        if (_layers.Count == 0 || _layers[^1] is not DenseLayer { Cost: not null })
+            throw new InvalidOperationException("A network must end with an output layer: call Output(units, cost).");
+        var net = new Network(backend ?? DefaultBackend.Value, _input, _layers.ToArray(), withMomentum);
+        _built = true;
+        net.Initialize(init, seed);
+        return net;
+    }
+
+    private static readonly Lazy<IComputeBackend> DefaultBackend = new(() => new CpuBackend());
+}

@@ -1,0 +1,164 @@
+using NativeNet.Core.Backends;
+using NativeNet.Core.Kernels;
+using NativeNet.Layers;
+using NativeNet.Training;
+
+namespace NativeNet.Tests;
+
+public class NetworkTests
+{
+    [Fact]
+    public void Perceptron_ComputesNand()
+    {
+        var nand = Perceptron.Nand();
+        Assert.Equal(1, nand.Fire([0, 0]));
+        Assert.Equal(1, nand.Fire([0, 1]));
+        Assert.Equal(1, nand.Fire([1, 0]));
+        Assert.Equal(0, nand.Fire([1, 1]));
+    }
+
+    [Fact]
+    public void SigmoidNetwork_LearnsXor()
+    {
+        using var net = NetworkBuilder.ForInput(2).Dense(4, Activation.Sigmoid).Output(2, OutputCost.SigmoidCrossEntropy).Build(seed: 1, init: WeightInit.StandardNormal);
+        using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 4, LearningRate = 2f, TrainingSetSize = 4 });
+        float[] x = [0, 0, 0, 1, 1, 0, 1, 1];
+        byte[] labels = [0, 1, 1, 0];
+        for (int i = 0; i < 3000; i++) trainer.Step(x, labels);
+        for (int i = 0; i < 4; i++) Assert.Equal(labels[i], net.Classify(x.AsSpan(i * 2, 2)));
+        Assert.Equal(4, trainer.Evaluate(x, labels).Correct);
+    }
+
+    [Fact]
+    public void Universality_OneHiddenLayer_FitsChapter4Function_ByConstruction()
+    {
+        // Chapter 4's proof: pairs of steep sigmoid neurons make steps; the linear output weights are the jumps of f.
+        static double F(double x) => 0.2 + 0.4 * x * x + 0.3 * x * Math.Sin(15 * x) + 0.05 * Math.Cos(50 * x);
+        const int steps = 200;
+        const float steepness = 20000f;
+        using var net = NetworkBuilder.ForInput(1).Dense(steps, Activation.Sigmoid).Output(1, OutputCost.LinearQuadratic).Build();
+        var w1 = new float[steps]; var b1 = new float[steps]; var w2 = new float[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            double s = (i + 0.5) / steps;                       // step position, between sample points
+            w1[i] = steepness; b1[i] = (float)(-steepness * s);
+            w2[i] = (float)(F((i + 1.0) / steps) - F((double)i / steps));
+        }
+        net.ImportParameters([w1, b1, w2, [(float)F(0)]]);
+        double maxError = 0;
+        var output = new float[1];
+        for (int i = 0; i <= 2000; i++)
+        {
+            double x = i / 2000.0;
+            net.Predict([(float)x], output);
+            maxError = Math.Max(maxError, Math.Abs(output[0] - F(x)));
+        }
+        Assert.True(maxError < 0.05, $"max error {maxError}");
+    }
+
+    [Fact]
+    public void Chapter5_VanishingGradient_FirstHiddenLayerLearnsMuchSlower()
+    {
+        using var net = NetworkBuilder.ForInput(784).Dense(30, Activation.Sigmoid).Dense(30, Activation.Sigmoid).Dense(30, Activation.Sigmoid)
+            .Dense(30, Activation.Sigmoid).Output(10, OutputCost.SigmoidCrossEntropy).Build(seed: 2, init: WeightInit.ScaledByFanIn);
+        const int batch = 1000;
+        var rng = new Random(5);
+        var x = new float[batch * 784];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextDouble() < 0.2 ? (float)rng.NextDouble() : 0f;
+        var y = new float[batch * 10];
+        for (int i = 0; i < batch; i++) y[i * 10 + rng.Next(10)] = 1f;
+        using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = batch, LearningRate = 0.1f });
+        trainer.ForwardBackward(x, y, batch);
+        var norms = trainer.DeltaNorms(batch);
+        Assert.Equal(5, norms.Length);
+        Assert.True(norms[3] >= 10 * norms[0], $"||delta|| per hidden layer: {string.Join(", ", norms[..4])}");
+    }
+
+    private static (Network Net, SgdTrainer Trainer, float[] X, byte[] Labels) SmallProblem(int seed, int threads = 1, float dropout = 0.2f, float momentum = 0.5f)
+    {
+        var net = NetworkBuilder.ForImages(1, 12, 12).Conv(4, 3, Activation.ReLU).MaxPool(2).Dense(16, Activation.Sigmoid, dropout)
+            .Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed, WeightInit.Chapter6, new CpuBackend(threads), withMomentum: true);
+        var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = 0.1f, Momentum = momentum, Nesterov = true, TrainingSetSize = 100 });
+        var rng = new Random(seed);
+        var x = new float[100 * 144];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var labels = new byte[100];
+        for (int i = 0; i < labels.Length; i++) labels[i] = (byte)rng.Next(10);
+        return (net, trainer, x, labels);
+    }
+
+    [Fact]
+    public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp()
+    {
+        var (net, trainer, x, labels) = SmallProblem(1);
+        using (net) using (trainer)
+        {
+            var output = new float[10];
+            for (int i = 0; i < 3; i++) { trainer.Step(x.AsSpan(0, 1440), labels.AsSpan(0, 10)); net.Predict(x.AsSpan(0, 144), output); net.PredictBatch(x, new float[1000]); }
+            var outputs = new float[1000];
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++)
+            {
+                trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                net.Predict(x.AsSpan(i * 144, 144), output);
+                net.Classify(x.AsSpan(i * 144, 144));
+                net.PredictBatch(x, outputs);
+            }
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
+    [Fact]
+    public void SeededTraining_IsBitIdentical_AndIndependentOfThreadCount()
+    {
+        float[][] Train(int threads)
+        {
+            var (net, trainer, x, labels) = SmallProblem(3, threads);
+            using (net) using (trainer)
+            {
+                for (int epoch = 0; epoch < 3; epoch++)
+                    for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                return net.ExportParameters();
+            }
+        }
+        var a = Train(1);
+        Assert.Equal(a, Train(1));
+        Assert.Equal(a, Train(2));
+    }
+
+    [Fact]
+    public void ConcurrentPredict_From8Threads_EqualsSingleThreaded()
+    {
+        var (net, trainer, x, labels) = SmallProblem(4);
+        using (net) using (trainer)
+        {
+            for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+            var expected = new float[100 * 10];
+            for (int i = 0; i < 100; i++) net.Predict(x.AsSpan(i * 144, 144), expected.AsSpan(i * 10, 10));
+            var results = new float[8][];
+            Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, t =>
+            {
+                var mine = new float[100 * 10];
+                for (int rep = 0; rep < 20; rep++)
+                    for (int i = 0; i < 100; i++) net.Predict(x.AsSpan(i * 144, 144), mine.AsSpan(i * 10, 10));
+                results[t] = mine;
+            });
+            foreach (var r in results) Assert.Equal(expected, r);
+            var batched = new float[1000];
+            net.PredictBatch(x, batched);
+            for (int i = 0; i < batched.Length; i++) Assert.True(Math.Abs(batched[i] - expected[i]) < 1e-5, $"batch vs single at {i}");
+        }
+    }
+
+    [Fact]
+    public void BadInput_ThrowsClearErrors()
+    {
+        using var net = NetworkBuilder.ForInput(4).Output(2, OutputCost.SoftmaxLogLikelihood).Build();
+        var ex = Assert.Throws<ArgumentException>(() => net.Predict(new float[3], new float[2]));
+        Assert.Contains("expects 4", ex.Message);
+        Assert.Throws<InvalidOperationException>(() => NetworkBuilder.ForInput(4).Dense(3, Activation.ReLU).Build());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SgdTrainer(net, new SgdOptions { LearningRate = float.NaN }));
+        using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 2 });
+        Assert.Throws<ArgumentException>(() => trainer.Step(new float[8], new byte[] { 0, 7 }));
+    }
+}
