@@ -1,0 +1,62 @@
+using NativeNet.Layers;
+
+namespace NativeNet.Training;
+
+/// <summary>One of the book's experiments: architecture, hyper-parameters and the accuracy the book reports.</summary>
+public sealed record Preset(string Name, int Chapter, string Description, string Architecture, WeightInit Init, int Epochs, int BatchSize,
+    float LearningRate, float L2, bool Expand, bool Shuffle, double BookAccuracy, string BookMetric, float Momentum = 0f, int TrainingImages = 50_000)
+{
+    public NetworkSpec Spec => NetworkSpec.Parse(Architecture);
+
+    public SgdOptions Sgd(int trainingSetSize, ulong seed) => new()
+    {
+        BatchSize = BatchSize, LearningRate = LearningRate, L2 = L2, Momentum = Momentum, TrainingSetSize = trainingSetSize, Seed = seed,
+    };
+}
+
+/// <summary>
+/// Every experiment of book-experiments.md. Chapter 6's lambda is converted to this library's lambda / n form:
+/// network3 adds 0.5 lambda sum w^2 / (n / m), so lambda_here = lambda_book * m.
+/// </summary>
+public static class Presets
+{
+    private const string Mnist = "input 784";
+    private const string Image = "input 1x28x28";
+    private const string Conv1 = "conv 20 5 {0} | maxpool 2";
+    private const string Conv2 = "conv 40 5 {0} | maxpool 2";
+
+    private static string Cnn(string act, string fc) => $"{Image} | {string.Format(Conv1, act)} | {string.Format(Conv2, act)} | {fc}";
+
+    public static readonly IReadOnlyList<Preset> All =
+    [
+        new("ch1", 1, "[784,30,10] sigmoid, quadratic cost, N(0,1) init", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-quadratic", WeightInit.StandardNormal, 30, 10, 3.0f, 0, false, true, 95.42, "test"),
+        new("ch1-100", 1, "[784,100,10] sigmoid, quadratic cost", $"{Mnist} | dense 100 sigmoid | output 10 sigmoid-quadratic", WeightInit.StandardNormal, 30, 10, 3.0f, 0, false, true, 96.59, "test"),
+        new("ch3-ce", 3, "[784,30,10] cross-entropy, large init", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 30, 10, 0.5f, 0, false, true, 95.49, "test"),
+        new("ch3-ce-100", 3, "[784,100,10] cross-entropy, large init", $"{Mnist} | dense 100 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 30, 10, 0.5f, 0, false, true, 96.82, "test"),
+        new("ch3-overfit", 3, "[784,30,10] on 1,000 images, 400 epochs (overfitting)", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 400, 10, 0.5f, 0, false, true, 82.27, "test", TrainingImages: 1000),
+        new("ch3-overfit-l2", 3, "the same with lambda = 0.1", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 400, 10, 0.5f, 0.1f, false, true, 87.1, "test", TrainingImages: 1000),
+        new("ch3-l2", 3, "[784,30,10] lambda = 5, large init", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 30, 10, 0.5f, 5f, false, true, 96.49, "test"),
+        new("ch3-100-l2", 3, "[784,100,10] lambda = 5, eta 0.5", $"{Mnist} | dense 100 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 30, 10, 0.5f, 5f, false, true, 97.92, "validation"),
+        new("ch3-100-l2-60", 3, "[784,100,10] lambda = 5, eta 0.1, 60 epochs", $"{Mnist} | dense 100 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 60, 10, 0.1f, 5f, false, true, 98.04, "validation"),
+        new("ch3-init", 3, "[784,30,10] lambda = 5, eta 0.1, N(0,1/n_in) init", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.50, "validation"),
+        new("ch5-1", 5, "[784,30,10]", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.48, "validation"),
+        new("ch5-2", 5, "[784,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.90, "validation"),
+        new("ch5-3", 5, "[784,30,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.57, "validation"),
+        new("ch5-4", 5, "[784,30,30,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.53, "validation"),
+        new("ch6-fc", 6, "FC100 sigmoid + softmax", $"{Mnist} | dense 100 sigmoid | output 10 softmax", WeightInit.Chapter6, 60, 10, 0.1f, 0, false, false, 97.80, "test"),
+        new("ch6-conv1", 6, "conv20 + FC100, sigmoid", $"{Image} | {string.Format(Conv1, "sigmoid")} | dense 100 sigmoid | output 10 softmax", WeightInit.Chapter6, 60, 10, 0.1f, 0, false, false, 98.78, "test"),
+        new("ch6-conv2", 6, "conv20 + conv40 + FC100, sigmoid", Cnn("sigmoid", "dense 100 sigmoid | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.1f, 0, false, false, 99.06, "test"),
+        new("ch6-relu", 6, "conv20 + conv40 + FC100, ReLU, lambda 0.1", Cnn("relu", "dense 100 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, false, false, 99.23, "test"),
+        new("ch6-relu-expanded", 6, "the same on the 250,000-image expanded set", Cnn("relu", "dense 100 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.37, "test"),
+        new("ch6-fc300", 6, "ReLU, FC300, expanded", Cnn("relu", "dense 300 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.46, "test"),
+        new("ch6-fc1000", 6, "ReLU, FC1000, expanded", Cnn("relu", "dense 1000 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.43, "test"),
+        new("ch6-2fc100", 6, "ReLU, two FC100, expanded", Cnn("relu", "dense 100 relu | dense 100 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.43, "test"),
+        new("ch6-2fc300", 6, "ReLU, two FC300, expanded", Cnn("relu", "dense 300 relu | dense 300 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.48, "test"),
+        new("ch6-2fc1000", 6, "ReLU, two FC1000, expanded", Cnn("relu", "dense 1000 relu | dense 1000 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.47, "test"),
+        new("ch6-dropout", 6, "ReLU, FC1000 + FC1000 with dropout 0.5, expanded, 40 epochs", Cnn("relu", "dense 1000 relu dropout=0.5 | dense 1000 relu dropout=0.5 | output 10 softmax dropout=0.5"), WeightInit.Chapter6, 40, 10, 0.03f, 0, true, false, 99.60, "test"),
+        new("default", 6, "the README's default: conv20 + conv40 + FC100 ReLU, 3 epochs (about a minute on 2 cores)", Cnn("relu", "dense 100 relu | output 10 softmax"), WeightInit.Chapter6, 3, 10, 0.03f, 1.0f, false, false, 99.23, "test (book, 60 epochs)"),
+    ];
+
+    public static Preset Get(string name) => All.FirstOrDefault(p => p.Name == name)
+        ?? throw new ArgumentException($"Unknown preset '{name}'. Known: {string.Join(", ", All.Select(p => p.Name))}.");
+}
