@@ -35,8 +35,8 @@ internal sealed unsafe class GemmKernel
     // AVX-512: B micro-panel 256 x 32 floats = 32 KiB (L1); A block 144 x 256 = 144 KiB (L2).
     public static readonly GemmKernel Avx512 = new()
     {
-        Kind = GemmKernelKind.Avx512, MR = 6, NR = 32, MC = 144, KC = 256, NC = 3072,
-        Tile = &MicroKernels.Avx512_6x32,
+        Kind = GemmKernelKind.Avx512, MR = 12, NR = 32, MC = 144, KC = 256, NC = 3072,
+        Tile = &MicroKernels.Avx512_12x32,
     };
 
     public static readonly GemmKernel Avx2 = new()
@@ -138,6 +138,64 @@ internal static unsafe class MicroKernels
         Update512(c, c30, c31, va, vb); c += ldc;
         Update512(c, c40, c41, va, vb); c += ldc;
         Update512(c, c50, c51, va, vb);
+    }
+
+
+    // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A: twice the FMAs per load of the 6 x 32 tile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512_12x32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            Vector512<float> ai;
+            ai = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
+            ai = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
+            ai = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
+            ai = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(ai, b0, c30); c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
+            ai = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(ai, b0, c40); c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
+            ai = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(ai, b0, c50); c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
+            ai = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(ai, b0, c60); c61 = Vector512.FusedMultiplyAdd(ai, b1, c61);
+            ai = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(ai, b0, c70); c71 = Vector512.FusedMultiplyAdd(ai, b1, c71);
+            ai = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(ai, b0, c80); c81 = Vector512.FusedMultiplyAdd(ai, b1, c81);
+            ai = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(ai, b0, c90); c91 = Vector512.FusedMultiplyAdd(ai, b1, c91);
+            ai = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(ai, b0, c100); c101 = Vector512.FusedMultiplyAdd(ai, b1, c101);
+            ai = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(ai, b0, c110); c111 = Vector512.FusedMultiplyAdd(ai, b1, c111);
+            a += 12;
+            b += 32;
+        }
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
+            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
+            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
+            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
+            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
+            (c50 * va).Store(c); (c51 * va).Store(c + 16); c += ldc;
+            (c60 * va).Store(c); (c61 * va).Store(c + 16); c += ldc;
+            (c70 * va).Store(c); (c71 * va).Store(c + 16); c += ldc;
+            (c80 * va).Store(c); (c81 * va).Store(c + 16); c += ldc;
+            (c90 * va).Store(c); (c91 * va).Store(c + 16); c += ldc;
+            (c100 * va).Store(c); (c101 * va).Store(c + 16); c += ldc;
+            (c110 * va).Store(c); (c111 * va).Store(c + 16);
+            return;
+        }
+        var vb = Vector512.Create(beta);
+        Update512(c, c00, c01, va, vb); c += ldc;
+        Update512(c, c10, c11, va, vb); c += ldc;
+        Update512(c, c20, c21, va, vb); c += ldc;
+        Update512(c, c30, c31, va, vb); c += ldc;
+        Update512(c, c40, c41, va, vb); c += ldc;
+        Update512(c, c50, c51, va, vb); c += ldc;
+        Update512(c, c60, c61, va, vb); c += ldc;
+        Update512(c, c70, c71, va, vb); c += ldc;
+        Update512(c, c80, c81, va, vb); c += ldc;
+        Update512(c, c90, c91, va, vb); c += ldc;
+        Update512(c, c100, c101, va, vb); c += ldc;
+        Update512(c, c110, c111, va, vb);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

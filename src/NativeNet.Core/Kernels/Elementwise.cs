@@ -15,6 +15,7 @@ public static class Elementwise
     public static void Activate(Activation f, ReadOnlySpan<float> z, Span<float> a)
     {
         CheckSame(z.Length, a.Length, nameof(a));
+        if (z.IsEmpty) return;   // TensorPrimitives rejects empty spans
         switch (f)
         {
             case Activation.Identity: z.CopyTo(a); break;

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace NativeNet.Core.Kernels;
 
@@ -19,7 +21,9 @@ public static class Optimizer
         Elementwise.CheckSame(w.Length, grad.Length, nameof(grad));
         if (r.UsesVelocity) Elementwise.CheckSame(w.Length, velocity.Length, nameof(velocity));
         float eta = r.LearningRate, mu = r.Momentum;
-        for (int i = 0; i < w.Length; i++)
+        int i0 = 0;
+        if (!r.UsesVelocity && r.L1 == 0f) i0 = PlainSgd(w, grad, eta * r.GradientScale, 1f - eta * r.L2);
+        for (int i = i0; i < w.Length; i++)
         {
             float wi = w[i];
             float g = grad[i] * r.GradientScale + r.L2 * wi + (r.L1 == 0f ? 0f : r.L1 * MathF.Sign(wi));
@@ -28,6 +32,28 @@ public static class Optimizer
             velocity[i] = vNew;
             w[i] = r.Nesterov ? wi - mu * v + (1f + mu) * vNew : wi + vNew;
         }
+    }
+
+    /// <summary>The common case, vectorized: w = decay * w - step * grad. Returns how many elements it did (the rest is the scalar tail).</summary>
+    private static int PlainSgd(Span<float> w, ReadOnlySpan<float> grad, float step, float decay)
+    {
+        int i = 0, n = w.Length;
+        ref float pw = ref MemoryMarshal.GetReference(w);
+        ref float pg = ref MemoryMarshal.GetReference(grad);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vs = Vector512.Create(-step); var vd = Vector512.Create(decay);
+            for (; i <= n - 16; i += 16)
+                Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref pg, (nuint)i), vs, Vector512.LoadUnsafe(ref pw, (nuint)i) * vd).StoreUnsafe(ref pw, (nuint)i);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var vs = Vector256.Create(-step); var vd = Vector256.Create(decay);
+            for (; i <= n - 8; i += 8)
+                Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref pg, (nuint)i), vs, Vector256.LoadUnsafe(ref pw, (nuint)i) * vd).StoreUnsafe(ref pw, (nuint)i);
+        }
+        for (; i < n; i++) w[i] = MathF.FusedMultiplyAdd(grad[i], -step, w[i] * decay);
+        return n;
     }
 }
 

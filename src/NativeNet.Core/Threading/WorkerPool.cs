@@ -28,7 +28,6 @@ public sealed unsafe class WorkerPool : IDisposable
 
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim[] _start;
-    private readonly ManualResetEventSlim _done = new(false, 2000);
     private readonly object _runLock = new();
     private delegate*<void*, int, int, void> _fn;
     private void* _state;
@@ -109,8 +108,7 @@ public sealed unsafe class WorkerPool : IDisposable
                 _state = state;
                 _activeWorkers = workers;
                 _error = null;
-                _pending = workers - 1;
-                _done.Reset();
+                Volatile.Write(ref _pending, workers - 1);
                 for (int i = 0; i < workers - 1; i++) _start[i].Set();
                 try
                 {
@@ -120,7 +118,10 @@ public sealed unsafe class WorkerPool : IDisposable
                 {
                     _error ??= ExceptionDispatchInfo.Capture(e);
                 }
-                _done.Wait();
+                // The caller waits by spinning (yielding, never sleeping): the work is split evenly, so the wait is short,
+                // and unlike a blocking wait it allocates nothing on this thread, ever.
+                var spin = new SpinWait();
+                while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
                 _state = null;
             }
             _error?.Throw();
@@ -152,7 +153,7 @@ public sealed unsafe class WorkerPool : IDisposable
             }
             finally
             {
-                if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+                Interlocked.Decrement(ref _pending);
             }
         }
     }

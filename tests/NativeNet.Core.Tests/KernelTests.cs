@@ -1,0 +1,303 @@
+using NativeNet.Core.Backends;
+using NativeNet.Core.Kernels;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Core.Tests;
+
+public class ElementwiseTests
+{
+    public static IEnumerable<object[]> Lengths() => new[] { 0, 1, 2, 7, 8, 15, 16, 17, 31, 33, 64, 71, 257 }.Select(n => new object[] { n });
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void ActivationsAndDerivatives_MatchScalarFormulas(int n)
+    {
+        var z = Reference.Random(n, n, 4f);
+        var g = Reference.Random(n, n + 1);
+        foreach (var f in Enum.GetValues<Activation>())
+        {
+            var a = new float[n];
+            Elementwise.Activate(f, z, a);
+            var da = new float[n];
+            Elementwise.ActivationBackward(f, a, g, da);
+            for (int i = 0; i < n; i++)
+            {
+                double x = z[i];
+                double expect = f switch { Activation.Sigmoid => 1 / (1 + Math.Exp(-x)), Activation.Tanh => Math.Tanh(x), Activation.ReLU => Math.Max(0, x), _ => x };
+                double deriv = f switch { Activation.Sigmoid => expect * (1 - expect), Activation.Tanh => 1 - expect * expect, Activation.ReLU => x > 0 ? 1 : 0, _ => 1 };
+                Assert.True(Math.Abs(a[i] - expect) < 1e-5, $"{f}({x}) = {a[i]}, expected {expect}");
+                Assert.True(Math.Abs(da[i] - g[i] * deriv) < 1e-5, $"{f}'({x}) * {g[i]} = {da[i]}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void OutputDeltas_MatchDefinitions(int n)
+    {
+        var a = Reference.Random(n, 3).Select(v => (v + 1) / 2).ToArray();
+        var y = Reference.Random(n, 4).Select(v => (v + 1) / 2).ToArray();
+        var d = new float[n];
+        Elementwise.OutputDelta(OutputCost.SigmoidQuadratic, a, y, d);
+        for (int i = 0; i < n; i++) Assert.Equal((a[i] - y[i]) * a[i] * (1 - a[i]), d[i], 1e-6f);
+        Elementwise.OutputDelta(OutputCost.SoftmaxLogLikelihood, a, y, d);
+        for (int i = 0; i < n; i++) Assert.Equal(a[i] - y[i], d[i], 1e-6f);
+    }
+
+    [Fact]
+    public void Softmax_Bias_BiasGradient_ArgMax_MatchNaive()
+    {
+        int rows = 5, cols = 13;
+        var z = Reference.Random(rows * cols, 1, 5f);
+        var a = new float[z.Length];
+        Elementwise.Softmax(z, a, rows, cols);
+        for (int r = 0; r < rows; r++)
+        {
+            double sum = Enumerable.Range(0, cols).Sum(c => Math.Exp(z[r * cols + c]));
+            for (int c = 0; c < cols; c++) Assert.Equal(Math.Exp(z[r * cols + c]) / sum, a[r * cols + c], 1e-5);
+        }
+        var bias = Reference.Random(cols, 2);
+        var x = (float[])z.Clone();
+        Elementwise.AddBias(x, bias, rows, cols, BiasAxis.PerColumn);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(z[i] + bias[i % cols], x[i], 1e-6f);
+        var rowBias = Reference.Random(rows, 3);
+        x = (float[])z.Clone();
+        Elementwise.AddBias(x, rowBias, rows, cols, BiasAxis.PerRow);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(z[i] + rowBias[i / cols], x[i], 1e-6f);
+        var gb = new float[cols];
+        Elementwise.BiasGradient(z, gb, rows, cols, BiasAxis.PerColumn, 0f);
+        for (int c = 0; c < cols; c++) Assert.Equal(Enumerable.Range(0, rows).Sum(r => z[r * cols + c]), gb[c], 1e-5f);
+        var gr = new float[rows];
+        Elementwise.BiasGradient(z, gr, rows, cols, BiasAxis.PerRow, 0f);
+        for (int r = 0; r < rows; r++) Assert.Equal(Enumerable.Range(0, cols).Sum(c => z[r * cols + c]), gr[r], 1e-5f);
+        var idx = new int[rows];
+        Elementwise.ArgMaxRows(z, rows, cols, idx);
+        for (int r = 0; r < rows; r++) Assert.Equal(Array.IndexOf(z, z.Skip(r * cols).Take(cols).Max(), r * cols) - r * cols, idx[r]);
+    }
+
+    [Fact]
+    public void MismatchedLengths_ThrowArgumentException()
+    {
+        Assert.Throws<ArgumentException>(() => Elementwise.Activate(Activation.Sigmoid, new float[3], new float[4]));
+        Assert.Throws<ArgumentException>(() => Elementwise.Softmax(new float[5], new float[6], 2, 3));
+        Assert.Throws<ArgumentException>(() => Elementwise.AddBias(new float[6], new float[2], 2, 3, BiasAxis.PerColumn));
+    }
+}
+
+public class ConvKernelTests
+{
+    [Theory]
+    [InlineData(1, 2, 6, 6, 3, 1, 0)]
+    [InlineData(3, 2, 7, 5, 3, 2, 1)]
+    [InlineData(2, 3, 9, 9, 5, 1, 2)]
+    [InlineData(1, 1, 28, 28, 5, 1, 0)]
+    public void Im2ColGemm_EqualsNaiveDirectConvolution(int c, int n, int h, int w, int k, int stride, int pad)
+    {
+        var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
+        int filters = 4, oh = g.OutHeight, ow = g.OutWidth;
+        var input = Reference.Random(g.InputLength, 1);
+        var weights = Reference.Random(filters * g.ColRows, 2);
+        var cols = new float[g.ColRows * g.ColCols];
+        ConvKernels.Im2Col(input, cols, g);
+        var output = new float[filters * g.ColCols];
+        Gemm.Sgemm.Multiply(false, false, filters, g.ColCols, g.ColRows, 1f, weights, g.ColRows, cols, g.ColCols, 0f, output, g.ColCols);
+        for (int f = 0; f < filters; f++)
+            for (int b = 0; b < n; b++)
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++)
+                    {
+                        double s = 0;
+                        for (int ch = 0; ch < c; ch++)
+                            for (int ky = 0; ky < k; ky++)
+                                for (int kx = 0; kx < k; kx++)
+                                {
+                                    int iy = y * stride - pad + ky, ix = x * stride - pad + kx;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                    s += input[((ch * n + b) * h + iy) * w + ix] * (double)weights[f * g.ColRows + (ch * k + ky) * k + kx];
+                                }
+                        Assert.Equal(s, output[f * g.ColCols + (b * oh + y) * ow + x], 1e-4);
+                    }
+    }
+
+    [Fact]
+    public void Col2Im_IsTheAdjointOfIm2Col()
+    {
+        // <im2col(x), y> = <x, col2im(y)> for random x, y: checks every index mapping, including padding and stride.
+        var g = new ConvGeometry(2, 3, 8, 7, 3, 3, 2, 1);
+        var x = Reference.Random(g.InputLength, 5);
+        var y = Reference.Random(g.ColRows * g.ColCols, 6);
+        var cols = new float[y.Length];
+        ConvKernels.Im2Col(x, cols, g);
+        var back = new float[x.Length];
+        ConvKernels.Col2Im(y, back, g);
+        double lhs = cols.Zip(y, (p, q) => (double)p * q).Sum(), rhs = x.Zip(back, (p, q) => (double)p * q).Sum();
+        Assert.Equal(lhs, rhs, 1e-3);
+    }
+
+    [Theory]
+    [InlineData(PoolKind.Max)]
+    [InlineData(PoolKind.Average)]
+    [InlineData(PoolKind.L2)]
+    public void Pooling_MatchesNaiveWindows(PoolKind kind)
+    {
+        var g = new PoolGeometry(3, 7, 6, 2, 2);
+        var input = Reference.Random(g.InputLength, 7);
+        var output = new float[g.OutputLength];
+        var argmax = new float[g.OutputLength];
+        ConvKernels.PoolForward(kind, input, output, argmax, g);
+        var gradOut = Reference.Random(g.OutputLength, 8);
+        var gradIn = new float[g.InputLength];
+        ConvKernels.PoolBackward(kind, input, output, argmax, gradOut, gradIn, g);
+        var expectGrad = new double[g.InputLength];
+        for (int p = 0; p < g.Planes; p++)
+            for (int y = 0; y < g.OutHeight; y++)
+                for (int x = 0; x < g.OutWidth; x++)
+                {
+                    var at = (from dy in Enumerable.Range(0, 2) from dx in Enumerable.Range(0, 2) select p * 42 + (2 * y + dy) * 6 + 2 * x + dx).ToArray();
+                    var vals = at.Select(i => (double)input[i]).ToArray();
+                    int o = (p * g.OutHeight + y) * g.OutWidth + x;
+                    double expect = kind switch { PoolKind.Max => vals.Max(), PoolKind.Average => vals.Average(), _ => Math.Sqrt(vals.Sum(v => v * v)) };
+                    Assert.Equal(expect, output[o], 1e-5);
+                    for (int j = 0; j < 4; j++)
+                        expectGrad[at[j]] += kind switch
+                        {
+                            PoolKind.Max => vals[j] == vals.Max() && Array.IndexOf(vals, vals.Max()) == j ? gradOut[o] : 0,
+                            PoolKind.Average => gradOut[o] / 4.0,
+                            _ => gradOut[o] * vals[j] / expect,
+                        };
+                }
+        for (int i = 0; i < gradIn.Length; i++) Assert.Equal(expectGrad[i], gradIn[i], 1e-5);
+    }
+
+    [Fact]
+    public void LayoutChange_RoundTrips()
+    {
+        var src = Reference.Random(3 * 4 * 5, 9);
+        var mid = new float[src.Length];
+        var back = new float[src.Length];
+        ConvKernels.ChannelMajorToBatchMajor(src, mid, 3, 4, 5);
+        Assert.Equal(src[(2 * 4 + 1) * 5 + 3], mid[(1 * 3 + 2) * 5 + 3]);
+        ConvKernels.ChannelMajorToBatchMajor(mid, back, 3, 4, 5, inverse: true);
+        Assert.Equal(src, back);
+    }
+}
+
+public class OptimizerAndDropoutTests
+{
+    [Theory]
+    [InlineData(0f, 0f, false)]
+    [InlineData(0.9f, 0f, false)]
+    [InlineData(0.9f, 0f, true)]
+    [InlineData(0f, 0.01f, false)]
+    public void Update_MatchesTheFormulas(float mu, float l1, bool nesterov)
+    {
+        foreach (int n in new[] { 1, 15, 16, 17, 100 })
+        {
+            var w = Reference.Random(n, 1); var g = Reference.Random(n, 2); var v = Reference.Random(n, 3);
+            var (w0, v0) = ((float[])w.Clone(), (float[])v.Clone());
+            var rule = new UpdateRule(0.5f, 0.1f, 0.02f, l1, mu, nesterov);
+            Optimizer.Update(w, g, v, rule);
+            for (int i = 0; i < n; i++)
+            {
+                double grad = g[i] * 0.1 + 0.02 * w0[i] + l1 * Math.Sign(w0[i]);
+                if (mu == 0) { Assert.Equal(w0[i] - 0.5 * grad, w[i], 1e-5); continue; }
+                double vNew = mu * v0[i] - 0.5 * grad;
+                Assert.Equal(vNew, v[i], 1e-5);
+                Assert.Equal(nesterov ? w0[i] - mu * v0[i] + (1 + mu) * vNew : w0[i] + vNew, w[i], 1e-5);
+            }
+        }
+    }
+
+    [Fact]
+    public void DropoutMask_IsDeterministic_AndKeepsTheRightFraction()
+    {
+        var a = new float[100_000]; var b = new float[100_000]; var c = new float[100_000];
+        Dropout.Mask(a, 0.7f, 42, 3);
+        Dropout.Mask(b, 0.7f, 42, 3);
+        Dropout.Mask(c, 0.7f, 42, 4);
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+        Assert.All(a, x => Assert.True(x == 0f || x == 1f));
+        Assert.InRange(a.Average(), 0.69, 0.71);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Dropout.Mask(a, 0f, 1, 1));
+    }
+}
+
+public class WorkerPoolTests
+{
+    private unsafe struct FillWork : IParallelWork
+    {
+        public int* Data; public int Length;
+        public void Execute(int worker, int workers)
+        {
+            var (s, e) = WorkerPool.Partition(Length, worker, workers);
+            for (int i = s; i < e; i++) Data[i] += worker + 1;
+        }
+    }
+
+    private struct ThrowWork : IParallelWork
+    {
+        public void Execute(int worker, int workers) { if (worker == workers - 1) throw new InvalidOperationException("boom"); }
+    }
+
+    [Fact]
+    public unsafe void Run_CoversEveryIndexOnce_WithoutAllocating_AndPropagatesErrors()
+    {
+        using var pool = new WorkerPool(2);
+        var data = new int[1001];
+        fixed (int* p = data)
+        {
+            var work = new FillWork { Data = p, Length = data.Length };
+            for (int i = 0; i < 20; i++) pool.Run(ref work, 2);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++) pool.Run(ref work, 2);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.All(data.Take(500), x => Assert.Equal(1020, x));
+        Assert.All(data.Skip(501), x => Assert.Equal(2040, x));
+        var bad = new ThrowWork();
+        Assert.Throws<InvalidOperationException>(() => pool.Run(ref bad, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(0));
+    }
+
+    [Fact]
+    public void Partition_IsContiguousAndComplete()
+    {
+        for (int total = 0; total < 50; total++)
+            for (int workers = 1; workers <= 4; workers++)
+            {
+                int next = 0;
+                for (int w = 0; w < workers; w++)
+                {
+                    var (s, e) = WorkerPool.Partition(total, w, workers, grain: 3);
+                    Assert.Equal(next, s);
+                    next = e;
+                }
+                Assert.Equal(total, next);
+            }
+    }
+}
+
+public class ArenaTests
+{
+    [Fact]
+    public void Arena_CarvesAlignedTensors_FromOneBuffer()
+    {
+        using var backend = new CpuBackend(1);
+        using var arena = new TensorArena(backend);
+        var a = arena.Allocate("a", 3, 5);
+        var b = arena.Allocate("b", 7);
+        Assert.False(a.IsBound);
+        Assert.Throws<InvalidOperationException>(() => a.Buffer);
+        arena.Commit();
+        Assert.Same(a.Buffer, b.Buffer);
+        Assert.Equal(0, b.Offset % 16);
+        Assert.True(b.Offset >= 15);
+        backend.Upload([1f, 2f, 3f], b);
+        var back = new float[3];
+        backend.Download(b, back);
+        Assert.Equal([1f, 2f, 3f], back);
+        Assert.Throws<InvalidOperationException>(() => arena.Allocate("late", 1));
+        Assert.Throws<ArgumentException>(() => CpuBackend.Span(a, 16));
+    }
+}
