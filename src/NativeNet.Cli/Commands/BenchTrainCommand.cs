@@ -1,0 +1,78 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text.Json;
+using NativeNet.Core.Backends;
+using NativeNet.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace NativeNet.Cli.Commands;
+
+internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
+{
+    internal sealed class Settings : CommandSettings
+    {
+        [CommandOption("--preset <NAME>")] [Description("The network to time (default 'default').")] public string Preset { get; init; } = "default";
+        [CommandOption("--batch <N>")] [Description("Mini-batch size (default: the preset's).")] public int? Batch { get; init; }
+        [CommandOption("--threads <N>")] [Description("Worker threads (default: all cores).")] public int Threads { get; init; } = Environment.ProcessorCount;
+        [CommandOption("--batches <K>")] [Description("Timed mini-batches (default 500), after 20 warm-up steps.")] public int Batches { get; init; } = 500;
+        [CommandOption("--json")] [Description("Print one JSON object.")] public bool Json { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Threads < 1 || Threads > Environment.ProcessorCount * 4) return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
+            if (Batch is < 1) return ValidationResult.Error("--batch must be at least 1.");
+            if (Batches < 1) return ValidationResult.Error("--batches must be at least 1.");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
+    {
+        const int EpochImages = 50_000, WarmUp = 20;
+        var preset = Presets.Get(s.Preset);
+        using var backend = new CpuBackend(s.Threads);
+        using var net = preset.Spec.Build(1, preset.Init, backend, withMomentum: preset.Momentum > 0);
+        var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize };
+        using var trainer = new SgdTrainer(net, options);
+        int m = options.BatchSize, features = net.InputSize;
+
+        // Random images and labels: the arithmetic per step does not depend on the values.
+        var rng = new Random(42);
+        const int Pool = 64;
+        var pixels = new float[Pool * m * features];
+        var labels = new byte[Pool * m];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = rng.NextSingle();
+        for (int i = 0; i < labels.Length; i++) labels[i] = (byte)rng.Next(net.OutputSize);
+        void Step(int k)
+        {
+            int b = k % Pool;
+            trainer.Step(pixels.AsSpan(b * m * features, m * features), labels.AsSpan(b * m, m));
+        }
+        for (int k = 0; k < WarmUp; k++) Step(k);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        int done = 0;
+        for (; done < s.Batches && !cancellation.IsCancellationRequested; done++) Step(done);
+        double seconds = clock.Elapsed.TotalSeconds;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (done == 0) throw new OperationCanceledException();
+        double imagesPerSecond = done * m / seconds;
+        double epochSeconds = EpochImages / imagesPerSecond;
+        long perStep = allocated / done;
+        if (s.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                preset = preset.Name, batch = m, threads = s.Threads, backend = backend.Name, timed_batches = done, seconds = Math.Round(seconds, 4),
+                images_per_second = Math.Round(imagesPerSecond, 1), epoch_seconds = Math.Round(epochSeconds, 3), epoch_images = EpochImages,
+                extrapolated = true, allocated_bytes_per_step = perStep,
+            }));
+            return 0;
+        }
+        AnsiConsole.MarkupLineInterpolated($"{preset.Name} on {backend.Name}, m = {m}: {done} mini-batches in {seconds:F2} s after {WarmUp} warm-up steps");
+        AnsiConsole.MarkupLineInterpolated($"  {imagesPerSecond:N0} images/s; [green]{epochSeconds:F1} s per {EpochImages:N0}-image epoch[/] (extrapolated from the timed steps, evaluation not included)");
+        AnsiConsole.MarkupLineInterpolated($"  allocated {perStep} bytes per step");
+        return 0;
+    }
+}

@@ -1,0 +1,217 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using NativeNet.Data;
+using NativeNet.Layers;
+using NativeNet.Persistence;
+using NativeNet.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace NativeNet.Cli.Commands;
+
+internal sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    internal sealed class Settings : CommandSettings
+    {
+        [CommandOption("--preset <NAME>")]
+        [Description("A book experiment (see 'nativenet presets'); default 'default'. Its settings are the defaults of the options below.")]
+        public string? Preset { get; init; }
+
+        [CommandOption("--layers <SPEC>")]
+        [Description("Architecture as text, e.g. \"input 784 | dense 30 sigmoid | output 10 softmax\" (replaces the preset's).")]
+        public string? Layers { get; init; }
+
+        [CommandOption("--init <RULE>")]
+        [Description("Weight initialization: normal, fan-in or ch6 (default: the preset's; fan-in with --layers).")]
+        public string? Init { get; init; }
+
+        [CommandOption("--epochs <N>")] [Description("Epochs (the total, also when resuming).")] public int? Epochs { get; init; }
+        [CommandOption("--batch <N>")] [Description("Mini-batch size.")] public int? Batch { get; init; }
+        [CommandOption("--eta <ETA>")] [Description("Learning rate.")] public float? Eta { get; init; }
+        [CommandOption("--lambda <L>")] [Description("L2 strength (lambda, divided by the training-set size n).")] public float? Lambda { get; init; }
+        [CommandOption("--momentum <MU>")] [Description("Momentum coefficient in [0, 1).")] public float? Momentum { get; init; }
+        [CommandOption("--expand")] [Description("Train on the 5x shift-expanded set (chapter 6).")] public bool? Expand { get; init; }
+        [CommandOption("--seed <N>")] [Description("Seed for initialization, shuffling and dropout (default 1).")] public int Seed { get; init; } = 1;
+        [CommandOption("--threads <N>")] [Description("Worker threads (default: all cores).")] public int Threads { get; init; } = Environment.ProcessorCount;
+        [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
+        [CommandOption("--data <DIR>")] [Description("MNIST folder (default: data/mnist at the repository root); fetched when empty.")] public string? Data { get; init; }
+        [CommandOption("--out <DIR>")] [Description("Output folder for best model, checkpoint and metrics.json (default runs/<preset>-<time>).")] public string? Out { get; init; }
+        [CommandOption("--resume <DIR>")] [Description("Continue from DIR/checkpoint.safetensors (same options as the first run).")] public string? Resume { get; init; }
+        [CommandOption("--early-stop <N>")] [Description("Stop when validation accuracy has not improved for N epochs.")] public int? EarlyStop { get; init; }
+        [CommandOption("--schedule <KIND>")] [Description("'plateau': halve eta after 10 epochs without improvement, stop at eta/128.")] public string? Schedule { get; init; }
+        [CommandOption("--train-size <N>")] [Description("Use only the first N training images.")] public int? TrainSize { get; init; }
+        [CommandOption("--no-plots")] [Description("Accepted for scripts; this build writes no PNG plots yet.")] public bool NoPlots { get; init; }
+        [CommandOption("--json")] [Description("Print one JSON object with the result at the end (progress goes to stderr).")] public bool Json { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (Threads < 1 || Threads > Environment.ProcessorCount * 4)
+                return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
+            if (Epochs is < 1) return ValidationResult.Error("--epochs must be at least 1.");
+            if (Batch is < 1) return ValidationResult.Error("--batch must be at least 1.");
+            if (Eta is float e && (!(e > 0) || float.IsInfinity(e))) return ValidationResult.Error("--eta must be a positive number.");
+            if (Lambda is < 0) return ValidationResult.Error("--lambda must not be negative.");
+            if (Momentum is float m && (m < 0 || m >= 1)) return ValidationResult.Error("--momentum must be in [0, 1).");
+            if (EarlyStop is < 1) return ValidationResult.Error("--early-stop must be at least 1.");
+            if (TrainSize is < 1) return ValidationResult.Error("--train-size must be at least 1.");
+            if (Schedule is not null && Schedule != "plateau") return ValidationResult.Error($"--schedule knows only 'plateau', not '{Schedule}'.");
+            if (Init is not null && Init is not ("normal" or "fan-in" or "ch6")) return ValidationResult.Error($"--init must be normal, fan-in or ch6, not '{Init}'.");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
+    {
+        var preset = Presets.Get(s.Preset ?? "default");
+        bool custom = s.Layers is not null;
+        string name = custom && s.Preset is null ? "custom" : preset.Name;
+        var spec = NetworkSpec.Parse(custom ? s.Layers! : preset.Architecture);
+        var init = s.Init switch
+        {
+            "normal" => WeightInit.StandardNormal,
+            "fan-in" => WeightInit.ScaledByFanIn,
+            "ch6" => WeightInit.Chapter6,
+            _ => custom && s.Preset is null ? WeightInit.ScaledByFanIn : preset.Init,
+        };
+        // With --layers and no --preset the defaults are the book's chapter-3 network's: 30 epochs, m = 10, eta 0.5, no L2, shuffling.
+        bool generic = custom && s.Preset is null;
+        int epochs = s.Epochs ?? (generic ? 30 : preset.Epochs);
+        int batch = s.Batch ?? (generic ? 10 : preset.BatchSize);
+        float eta = s.Eta ?? (generic ? 0.5f : preset.LearningRate);
+        float lambda = s.Lambda ?? (generic ? 0f : preset.L2);
+        float momentum = s.Momentum ?? (generic ? 0f : preset.Momentum);
+        bool expand = s.Expand ?? (!generic && preset.Expand);
+        bool shuffle = generic || preset.Shuffle;
+        int? trainSize = s.TrainSize ?? (!generic && preset.TrainingImages < 50_000 ? preset.TrainingImages : null);
+
+        TextWriter log = s.Json ? Console.Error : Console.Out;
+        string outDir = Path.GetFullPath(s.Out ?? s.Resume ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
+        try
+        {
+            Directory.CreateDirectory(outDir);
+            ProbeWritable(outDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write the output folder '{outDir}': {e.Message}", e);
+        }
+
+        string dataDir = CliSupport.DataDirectory(s.Data);
+        var data = CliSupport.LoadData(dataDir, fetch: true, log);
+        var training = data.Training;
+        if (trainSize is int n && n < training.Count) training = training.Take(n);
+        if (expand)
+        {
+            log.WriteLine($"Expanding {training.Count:N0} training images by one-pixel shifts...");
+            training = Expansion.ShiftExpand(training);
+        }
+
+        using var backend = CliSupport.CreateBackend(s.Device, s.Threads);
+        using var net = spec.Build(s.Seed, init, backend, withMomentum: momentum > 0);
+        var sgd = new SgdOptions { BatchSize = batch, LearningRate = eta, L2 = lambda, Momentum = momentum, TrainingSetSize = training.Count, Seed = (ulong)s.Seed };
+        var options = new TrainingOptions
+        {
+            Epochs = epochs, Sgd = sgd, Shuffle = shuffle, ShuffleSeed = s.Seed, EarlyStoppingPatience = s.EarlyStop,
+            Schedule = s.Schedule == "plateau" ? new PlateauSchedule() : null, OutputDirectory = outDir,
+        };
+        var session = new TrainingSession(net, spec, options, training, data.Validation, data.Test);
+        if (s.Resume is not null) session.Resume(Path.GetFullPath(s.Resume));
+
+        log.WriteLine($"{name}: {spec.Text}");
+        log.WriteLine($"{net.ParameterCount:N0} parameters on {backend.Name}; {training.Count:N0} training, {data.Validation.Count:N0} validation, {data.Test.Count:N0} test images; " +
+                      $"{epochs} epochs, m = {batch}, eta = {eta.ToString(CultureInfo.InvariantCulture)}, lambda = {lambda.ToString(CultureInfo.InvariantCulture)}" +
+                      (momentum > 0 ? $", momentum = {momentum.ToString(CultureInfo.InvariantCulture)}" : "") + $"; output in {outDir}");
+
+        var epochLines = new List<string>();
+        void OnEpoch(EpochReport r)
+        {
+            string line = $"epoch {r.Epoch,3}: validation {r.ValidationAccuracy * 100:F2}% (cost {r.ValidationCost:F4})" +
+                          (r.TestAccuracy is double t ? $", test {t * 100:F2}% (best so far)" : "") +
+                          $", {r.Seconds:F1} s, {r.ImagesPerSecond:N0} images/s, eta {r.LearningRate.ToString(CultureInfo.InvariantCulture)}";
+            if (s.Json || Console.IsOutputRedirected) log.WriteLine(line);
+            else AnsiConsole.MarkupLine(Markup.Escape(line));
+        }
+        session.OnEpoch = OnEpoch;
+
+        TrainingResult result;
+        var clock = Stopwatch.StartNew();
+        if (s.Json || Console.IsOutputRedirected)
+        {
+            result = session.Run(cancellation);
+        }
+        else
+        {
+            TrainingResult? r = null;
+            AnsiConsole.Progress().AutoClear(true).HideCompleted(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    ProgressTask? task = null;
+                    int current = -1;
+                    var epochClock = Stopwatch.StartNew();
+                    session.OnBatch = (epoch, b, count) =>
+                    {
+                        if (epoch != current)
+                        {
+                            task?.StopTask();
+                            task = ctx.AddTask($"epoch {epoch}/{epochs}", maxValue: count);
+                            current = epoch;
+                            epochClock.Restart();
+                        }
+                        task!.Value = b;
+                        if (b % 50 == 0 || b == count)
+                            task.Description = $"epoch {epoch}/{epochs}  batch {b}/{count}  {b * batch / Math.Max(1e-9, epochClock.Elapsed.TotalSeconds):N0} images/s";
+                    };
+                    r = session.Run(cancellation);
+                    task?.StopTask();
+                });
+            result = r!;
+        }
+
+        double? testAccuracy = result.TestAccuracyAtBest;
+        string bestPath = Path.Combine(outDir, TrainingSession.BestModelFile);
+        if (testAccuracy is null && File.Exists(bestPath))
+        {
+            using var best = ModelFile.Load(bestPath, backend);
+            using var evaluator = new SgdTrainer(best, new SgdOptions { BatchSize = 100 });
+            testAccuracy = evaluator.Evaluate(data.Test.Pixels, data.Test.Labels).Accuracy;
+        }
+
+        var metrics = new
+        {
+            preset = name, architecture = spec.Text, device = backend.Name, epochs_planned = epochs, batch, eta, lambda, momentum, expand,
+            training_images = training.Count, seed = s.Seed,
+            best_epoch = result.BestEpoch, best_validation_accuracy = result.BestValidationAccuracy, test_accuracy = testAccuracy,
+            stop_reason = result.StopReason.ToString(), message = result.Message, seconds = result.Seconds,
+            epochs = result.Epochs.Select(r => new
+            {
+                epoch = r.Epoch, validation_accuracy = r.ValidationAccuracy, validation_cost = r.ValidationCost, test_accuracy = r.TestAccuracy,
+                learning_rate = r.LearningRate, seconds = r.Seconds, images_per_second = r.ImagesPerSecond,
+            }).ToArray(),
+        };
+        File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
+
+        if (s.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                preset = name, architecture = spec.Text, epochs = result.Epochs.Count > 0 ? result.Epochs[^1].Epoch : 0, best_epoch = result.BestEpoch,
+                best_validation_accuracy = result.BestValidationAccuracy, test_accuracy = testAccuracy, seconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                stop_reason = result.StopReason.ToString(), @out = outDir,
+            }));
+        }
+        log.WriteLine($"{result.StopReason}{(result.Message is null ? "" : $" ({result.Message})")}: best validation {result.BestValidationAccuracy * 100:F2}% at epoch {result.BestEpoch}" +
+                      (testAccuracy is double ta ? $", test {ta * 100:F2}%" : "") + $", {result.Seconds:F1} s. Saved in {outDir}");
+        return result.StopReason == StopReason.Cancelled ? NativeNetApp.CancelledExitCode : 0;
+    }
+
+    /// <summary>Fails early (before any training) when the output folder cannot be written.</summary>
+    private static void ProbeWritable(string dir)
+    {
+        string probe = Path.Combine(dir, $".write-test-{Environment.ProcessId}");
+        File.WriteAllText(probe, "");
+        File.Delete(probe);
+    }
+}

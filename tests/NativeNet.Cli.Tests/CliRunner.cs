@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using NativeNet.Data;
+
+namespace NativeNet.Cli.Tests;
+
+/// <summary>Runs the built CLI as a child process (fresh console and statics per call) and captures its output.</summary>
+internal static class CliRunner
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public string All => Stdout + Stderr;
+    }
+
+    public static Result Run(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NativeNet.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["NO_COLOR"] = "1";
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(true); throw new TimeoutException("nativenet " + string.Join(' ', args)); }
+        return new Result(p.ExitCode, stdout, stderr.Result);
+    }
+
+    public static string TempDir()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "nativenet-cli-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>
+    /// A small learnable data set in MNIST's file format: class c is a bright bar at rows 2c+4..2c+5 over
+    /// noise. 360 training images (the CLI keeps the last sixth, 60, for validation) and 100 test images.
+    /// </summary>
+    public static string WriteTinyMnist()
+    {
+        string dir = TempDir();
+        var rng = new Random(7);
+        void Write(string images, string labels, int count)
+        {
+            var pixels = new byte[count * 784];
+            var ys = new byte[count];
+            for (int i = 0; i < count; i++)
+            {
+                int c = i % 10;
+                ys[i] = (byte)c;
+                for (int p = 0; p < 784; p++) pixels[i * 784 + p] = (byte)rng.Next(0, 60);
+                for (int r = 2 * c + 4; r < 2 * c + 6; r++)
+                    for (int x = 4 + rng.Next(3); x < 24; x++) pixels[i * 784 + r * 28 + x] = (byte)rng.Next(200, 256);
+            }
+            IdxWriter.Write(Path.Combine(dir, images), [count, 28, 28], pixels);
+            IdxWriter.Write(Path.Combine(dir, labels), [count], ys);
+        }
+        Write(Mnist.TrainImagesFile, Mnist.TrainLabelsFile, 360);
+        Write(Mnist.TestImagesFile, Mnist.TestLabelsFile, 100);
+        return dir;
+    }
+
+    /// <summary>data/mnist at the repository root (found by walking up to NativeNet.sln), or null.</summary>
+    public static string? RepoMnist()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "NativeNet.sln")))
+                return Path.Combine(d.FullName, "data", "mnist");
+        return null;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Text.Json;
+using NativeNet.Data;
+using NativeNet.Persistence;
+
+namespace NativeNet.Cli.Tests;
+
+public sealed class CliTests
+{
+    private const string Tiny = "input 784 | dense 20 sigmoid | output 10 softmax";
+
+    private static void AssertCleanFailure(CliRunner.Result r, string expectedFragment)
+    {
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.DoesNotContain("   at ", r.All);
+        Assert.DoesNotContain("Unhandled exception", r.All);
+        var errorLines = r.Stderr.Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)).ToList();
+        Assert.Single(errorLines);
+        Assert.Contains(expectedFragment, errorLines[0], StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void PresetsJsonListsEveryPreset()
+    {
+        var r = CliRunner.Run("presets", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var names = doc.RootElement.EnumerateArray().Select(e => e.GetProperty("name").GetString()).ToList();
+        Assert.Contains("ch1", names);
+        Assert.Contains("ch6-relu", names);
+        var ch1 = doc.RootElement.EnumerateArray().First(e => e.GetProperty("name").GetString() == "ch1");
+        Assert.Equal(95.42, ch1.GetProperty("book_accuracy").GetDouble(), 2);
+        Assert.Equal(30, ch1.GetProperty("epochs").GetInt32());
+    }
+
+    [Fact]
+    public void PresetsTablePrints()
+    {
+        var r = CliRunner.Run("presets");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("ch6-dropout", r.Stdout);
+    }
+
+    [Fact]
+    public void TrainThenEvaluateThenPredictOnTinyData()
+    {
+        string data = CliRunner.WriteTinyMnist(), outDir = CliRunner.TempDir();
+        var r = CliRunner.Run("train", "--layers", Tiny, "--epochs", "3", "--eta", "0.5", "--data", data, "--out", outDir, "--json", "--threads", "1");
+        Assert.True(r.ExitCode == 0, r.All);
+        using (var doc = JsonDocument.Parse(r.Stdout.Trim()))
+        {
+            var o = doc.RootElement;
+            Assert.Equal("custom", o.GetProperty("preset").GetString());
+            Assert.Equal(3, o.GetProperty("epochs").GetInt32());
+            Assert.True(o.GetProperty("best_validation_accuracy").GetDouble() > 0.9, r.Stdout);
+            Assert.True(o.GetProperty("test_accuracy").GetDouble() > 0.9, r.Stdout);
+            Assert.True(o.GetProperty("seconds").GetDouble() > 0);
+            Assert.Equal("Completed", o.GetProperty("stop_reason").GetString());
+        }
+        Assert.True(File.Exists(Path.Combine(outDir, "best.safetensors")));
+        Assert.True(File.Exists(Path.Combine(outDir, "checkpoint.safetensors")));
+        using (var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json"))))
+            Assert.Equal(3, metrics.RootElement.GetProperty("epochs").GetArrayLength());
+
+        string model = Path.Combine(outDir, "best.safetensors");
+        var ev = CliRunner.Run("evaluate", model, "--data", data, "--json");
+        Assert.True(ev.ExitCode == 0, ev.All);
+        using (var doc = JsonDocument.Parse(ev.Stdout.Trim()))
+        {
+            Assert.Equal(100, doc.RootElement.GetProperty("test_count").GetInt32());
+            Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() > 0.9);
+        }
+
+        var pr = CliRunner.Run("predict", model, "--index", "0", "--data", data, "--json");
+        Assert.True(pr.ExitCode == 0, pr.All);
+        using (var doc = JsonDocument.Parse(pr.Stdout.Trim()))
+        {
+            var p = doc.RootElement.GetProperty("probabilities").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.Equal(10, p.Length);
+            Assert.Equal(1.0, p.Sum(), 3);
+            Assert.Equal(0, doc.RootElement.GetProperty("label").GetInt32());
+            Assert.Equal(0, doc.RootElement.GetProperty("digit").GetInt32());
+        }
+        var human = CliRunner.Run("predict", model, "--index", "0", "--data", data);
+        Assert.Equal(0, human.ExitCode);
+        Assert.Contains("digit 0", human.Stdout);
+    }
+
+    [Fact]
+    public void ResumeIsBitIdenticalToAnUninterruptedRun()
+    {
+        string data = CliRunner.WriteTinyMnist(), a = CliRunner.TempDir(), b = CliRunner.TempDir();
+        string[] common = ["train", "--layers", Tiny, "--eta", "0.3", "--momentum", "0.5", "--seed", "5", "--threads", "2", "--data", data, "--json", "--no-plots"];
+        var full = CliRunner.Run([.. common, "--epochs", "2", "--out", a]);
+        Assert.True(full.ExitCode == 0, full.All);
+        var first = CliRunner.Run([.. common, "--epochs", "1", "--out", b]);
+        Assert.True(first.ExitCode == 0, first.All);
+        var resumed = CliRunner.Run([.. common, "--epochs", "2", "--resume", b]);
+        Assert.True(resumed.ExitCode == 0, resumed.All);
+        using (var doc = JsonDocument.Parse(resumed.Stdout.Trim())) Assert.Equal(2, doc.RootElement.GetProperty("epochs").GetInt32());
+
+        var x = ModelFile.Read(Path.Combine(a, "checkpoint.safetensors"));
+        var y = ModelFile.Read(Path.Combine(b, "checkpoint.safetensors"));
+        Assert.Equal(x.Metadata["epoch"], y.Metadata["epoch"]);
+        Assert.Equal(x.Tensors.Keys.OrderBy(k => k), y.Tensors.Keys.OrderBy(k => k));
+        foreach (var (name, values) in x.Tensors)
+            Assert.True(values.AsSpan().SequenceEqual(y.Tensors[name]), $"tensor {name} differs after resume");
+    }
+
+    [Fact]
+    public void UnknownPresetFailsCleanly() => AssertCleanFailure(CliRunner.Run("train", "--preset", "no-such-preset"), "Unknown preset");
+
+    [Fact]
+    public void UnknownCommandFailsCleanly()
+    {
+        var r = CliRunner.Run("trian");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.DoesNotContain("   at ", r.All);
+    }
+
+    [Fact]
+    public void MissingDataFileFailsCleanly()
+    {
+        string data = CliRunner.WriteTinyMnist();
+        File.Delete(Path.Combine(data, Mnist.TestLabelsFile));
+        AssertCleanFailure(CliRunner.Run("train", "--layers", Tiny, "--epochs", "1", "--data", data, "--out", CliRunner.TempDir()), Mnist.TestLabelsFile);
+    }
+
+    [Fact]
+    public void CorruptModelFailsCleanly()
+    {
+        string dir = CliRunner.TempDir(), model = Path.Combine(dir, "bad.safetensors");
+        File.WriteAllBytes(model, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+        AssertCleanFailure(CliRunner.Run("evaluate", model, "--data", CliRunner.WriteTinyMnist()), "bad.safetensors");
+        AssertCleanFailure(CliRunner.Run("predict", Path.Combine(dir, "missing.safetensors"), "--index", "0"), "missing.safetensors");
+    }
+
+    [Fact]
+    public void UnwritableOutputFolderFailsCleanly() =>
+        AssertCleanFailure(CliRunner.Run("train", "--layers", Tiny, "--epochs", "1", "--data", CliRunner.WriteTinyMnist(), "--out", "/proc/x"), "/proc/x");
+
+    [Fact]
+    public void BadArchitectureAndOptionsFailCleanly()
+    {
+        AssertCleanFailure(CliRunner.Run("train", "--layers", "input 784 | dense 30 wobble | output 10 softmax", "--data", CliRunner.WriteTinyMnist(), "--out", CliRunner.TempDir()), "wobble");
+        AssertCleanFailure(CliRunner.Run("train", "--eta", "-1"), "--eta");
+        AssertCleanFailure(CliRunner.Run("train", "--device", "quantum", "--layers", Tiny, "--data", CliRunner.WriteTinyMnist(), "--out", CliRunner.TempDir()), "quantum");
+    }
+
+    [Fact]
+    public void BenchTrainAndInferReportJson()
+    {
+        var t = CliRunner.Run("bench", "train", "--preset", "ch1", "--batches", "50", "--threads", "1", "--json");
+        Assert.True(t.ExitCode == 0, t.All);
+        using (var doc = JsonDocument.Parse(t.Stdout.Trim()))
+        {
+            Assert.True(doc.RootElement.GetProperty("epoch_seconds").GetDouble() > 0);
+            Assert.True(doc.RootElement.GetProperty("images_per_second").GetDouble() > 0);
+            Assert.True(doc.RootElement.TryGetProperty("allocated_bytes_per_step", out _));
+        }
+        var i = CliRunner.Run("bench", "infer", "--preset", "ch1", "--calls", "1000", "--images", "500", "--threads", "1", "--json");
+        Assert.True(i.ExitCode == 0, i.All);
+        using (var doc = JsonDocument.Parse(i.Stdout.Trim()))
+        {
+            Assert.True(doc.RootElement.GetProperty("latency_us").GetDouble() > 0);
+            Assert.True(doc.RootElement.GetProperty("batch_images_per_second").GetDouble() > 0);
+        }
+    }
+
+    [Fact]
+    public void FullMnistOneEpochReachesNinetyFourPercent()
+    {
+        string? dir = CliRunner.RepoMnist();
+        bool present = dir is not null && File.Exists(Path.Combine(dir, Mnist.TrainImagesFile)) || dir is not null && File.Exists(Path.Combine(dir, Mnist.TrainImagesFile + ".gz"));
+        if (!present)
+        {
+            Assert.True(Environment.GetEnvironmentVariable("CI") is null, "CI is set but data/mnist is missing: fetch it with tools/fetch-mnist.sh.");
+            return;
+        }
+        var r = CliRunner.Run("train", "--layers", "input 784 | dense 30 sigmoid | output 10 sigmoid-ce", "--epochs", "1", "--eta", "0.5",
+            "--data", dir!, "--out", CliRunner.TempDir(), "--json", "--no-plots");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() >= 0.94, r.Stdout);
+    }
+}
