@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NativeNet.Core.Memory;
 using NativeNet.Core.Threading;
 
@@ -110,6 +113,7 @@ public static unsafe class Sgemm
     /// The unpacked path for tiny or single-row products. With B's rows contiguous it accumulates
     /// scaled rows of B into C (axpy); with A's rows and B's columns contiguous it takes dot products.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Direct(ref Operands op, int i0, int i1, int j0, int j1, int k)
     {
         int n = j1 - j0;
@@ -179,11 +183,12 @@ public static unsafe class Sgemm
             if (m0 < m1 && n0 < n1) Blocked(m0, m1, n0, n1);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Blocked(int m0, int m1, int n0, int n1)
         {
             int kcMax = Math.Min(_kc, _k);
             float* packA = ThreadScratch.A(_mc * kcMax);
-            float* packB = ThreadScratch.B(Math.Min(_nc, RoundUp(n1 - n0, _nr)) * kcMax);
+            float* packB = ThreadScratch.B(Math.Min(_nc, RoundUpTo(n1 - n0, _nr)) * kcMax);
             float* edge = stackalloc float[_mr * _nr + 16];
             for (int jc = n0; jc < n1; jc += _nc)
             {
@@ -218,6 +223,7 @@ public static unsafe class Sgemm
         }
 
         /// <summary>A partial tile: the kernel writes a full tile to scratch, then the valid mr x nr corner merges into C.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void EdgeTile(int kc, float* ap, float* bp, float* c, int mr, int nr, float beta, float* scratch)
         {
             float* tile = (float*)(((nint)scratch + 63) & ~(nint)63);
@@ -232,60 +238,99 @@ public static unsafe class Sgemm
         }
 
         /// <summary>Packs A[ic.., pc..] (mc x kc) as micro-panels of MR rows: panel[p * MR + i], zero-padded.</summary>
-        private void PackA(float* dst, int ic, int mc, int pc, int kc)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void PackA(float* dst, int ic, int mc, int pc, int kc)
         {
             for (int ir = 0; ir < mc; ir += _mr)
-            {
-                int mr = Math.Min(_mr, mc - ir);
-                float* panel = dst + (long)ir * kc;
-                for (int i = 0; i < _mr; i++)
-                {
-                    if (i >= mr)
-                    {
-                        for (int p = 0; p < kc; p++) panel[p * _mr + i] = 0f;
-                        continue;
-                    }
-                    float* src = _op.A + (long)(ic + ir + i) * _op.ARow + (long)pc * _op.ACol;
-                    int stride = _op.ACol;
-                    for (int p = 0; p < kc; p++) panel[p * _mr + i] = src[(long)p * stride];
-                }
-            }
+                PackPanel(dst + (long)ir * kc, _op.A + (long)(ic + ir) * _op.ARow + (long)pc * _op.ACol,
+                    _mr, Math.Min(_mr, mc - ir), kc, along: _op.ACol, across: _op.ARow);
         }
 
         /// <summary>Packs B[pc.., jc..] (kc x nc) as micro-panels of NR columns: panel[p * NR + j], zero-padded.</summary>
-        private void PackB(float* dst, int pc, int kc, int jc, int nc)
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void PackB(float* dst, int pc, int kc, int jc, int nc)
         {
             for (int jr = 0; jr < nc; jr += _nr)
-            {
-                int nr = Math.Min(_nr, nc - jr);
-                float* panel = dst + (long)jr * kc;
-                if (_op.BCol == 1)
-                {
-                    // Rows of B are contiguous: copy nr floats per p, pad the rest of the row.
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = _op.B + (long)(pc + p) * _op.BRow + jc + jr;
-                        float* row = panel + p * _nr;
-                        new ReadOnlySpan<float>(src, nr).CopyTo(new Span<float>(row, nr));
-                        for (int j = nr; j < _nr; j++) row[j] = 0f;
-                    }
-                }
-                else
-                {
-                    for (int j = 0; j < _nr; j++)
-                    {
-                        if (j >= nr)
-                        {
-                            for (int p = 0; p < kc; p++) panel[p * _nr + j] = 0f;
-                            continue;
-                        }
-                        float* src = _op.B + (long)pc * _op.BRow + (long)(jc + jr + j) * _op.BCol;
-                        for (int p = 0; p < kc; p++) panel[p * _nr + j] = src[p];
-                    }
-                }
-            }
+                PackPanel(dst + (long)jr * kc, _op.B + (long)pc * _op.BRow + (long)(jc + jr) * _op.BCol,
+                    _nr, Math.Min(_nr, nc - jr), kc, along: _op.BRow, across: _op.BCol);
         }
 
-        private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+        private static int RoundUpTo(int x, int to) => (x + to - 1) / to * to;
+    }
+
+    /// <summary>
+    /// Packs one micro-panel: dst[p * width + i] = src[p * along + i * across] for i &lt; valid, 0 for the padding
+    /// rows up to width. Two layouts occur: contiguous across the panel (copy a row of floats per p) and contiguous
+    /// along k (each of the valid source rows is read once, written with stride width).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackPanel(float* dst, float* src, int width, int valid, int kc, long along, long across)
+    {
+        if (across == 1)
+        {
+            for (int p = 0; p < kc; p++, src += along, dst += width)
+            {
+                int i = 0;
+                if (Vector512.IsHardwareAccelerated)
+                    for (; i <= valid - 16; i += 16) Vector512.Store(Vector512.Load(src + i), dst + i);
+                for (; i <= valid - 8; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
+                for (; i < valid; i++) dst[i] = src[i];
+                for (; i < width; i++) dst[i] = 0f;
+            }
+            return;
+        }
+        int i0 = 0;
+        if (along == 1 && Avx.IsSupported)
+            for (; i0 <= valid - 8; i0 += 8) Transpose8Rows(dst + i0, src + i0 * across, width, kc, across);
+        for (int i = i0; i < valid; i++)
+        {
+            float* s = src + i * across, d = dst + i;
+            if (along == 1)
+                for (int p = 0; p < kc; p++, d += width) *d = s[p];
+            else
+                for (int p = 0; p < kc; p++, d += width, s += along) *d = *s;
+        }
+        for (int i = valid; i < width; i++)
+        {
+            float* d = dst + i;
+            for (int p = 0; p < kc; p++, d += width) *d = 0f;
+        }
+    }
+
+    /// <summary>
+    /// dst[p * width + i] = src[i * across + p] for 8 rows i and every p &lt; kc: 8 x 8 blocks transposed in registers
+    /// (unpack, shuffle, lane permute), so each store writes 8 consecutive packed floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose8Rows(float* dst, float* src, int width, int kc, long across)
+    {
+        int p = 0;
+        for (; p <= kc - 8; p += 8)
+        {
+            float* s = src + p;
+            var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + across);
+            var r2 = Avx.LoadVector256(s + 2 * across); var r3 = Avx.LoadVector256(s + 3 * across);
+            var r4 = Avx.LoadVector256(s + 4 * across); var r5 = Avx.LoadVector256(s + 5 * across);
+            var r6 = Avx.LoadVector256(s + 6 * across); var r7 = Avx.LoadVector256(s + 7 * across);
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            float* d = dst + (long)p * width;
+            Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20)); d += width;
+            Avx.Store(d, Avx.Permute2x128(u1, u5, 0x20)); d += width;
+            Avx.Store(d, Avx.Permute2x128(u2, u6, 0x20)); d += width;
+            Avx.Store(d, Avx.Permute2x128(u3, u7, 0x20)); d += width;
+            Avx.Store(d, Avx.Permute2x128(u0, u4, 0x31)); d += width;
+            Avx.Store(d, Avx.Permute2x128(u1, u5, 0x31)); d += width;
+            Avx.Store(d, Avx.Permute2x128(u2, u6, 0x31)); d += width;
+            Avx.Store(d, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < 8; i++) dst[(long)p * width + i] = src[i * across + p];
     }
 }

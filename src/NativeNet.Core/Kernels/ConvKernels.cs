@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace NativeNet.Core.Kernels;
 
@@ -9,82 +11,77 @@ public static class ConvKernels
     /// Unfolds input [C, N, H, W] into cols [C*KH*KW, N*OH*OW]: row (c, kh, kw), column (n, oh, ow) holds
     /// input[c, n, oh*stride - pad + kh, ow*stride - pad + kw], or 0 outside the image.
     /// </summary>
-    public static void Im2Col(ReadOnlySpan<float> input, Span<float> cols, in ConvGeometry g)
+    public static unsafe void Im2Col(ReadOnlySpan<float> input, Span<float> cols, in ConvGeometry g)
     {
         g.Validate();
         CheckLength(input.Length, g.InputLength, "input");
         CheckLength(cols.Length, (long)g.ColRows * g.ColCols, "cols");
-        int oh = g.OutHeight, ow = g.OutWidth, plane = g.Height * g.Width;
-        int q = g.ColCols;
+        fixed (float* pin = input, pcols = cols)
+            Unfold(pin, pcols, g, fold: false);
+    }
+
+    /// <summary>
+    /// The one loop nest behind im2col and col2im: for each (c, kh, kw) row of cols and each output pixel, the input pixel
+    /// it reads. Unfolding copies input to cols (0 outside the image); folding adds cols back onto the input.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Unfold(float* image, float* cols, ConvGeometry g, bool fold)
+    {
+        int oh = g.OutHeight, ow = g.OutWidth, h = g.Height, w = g.Width, stride = g.Stride, pad = g.Padding;
+        long plane = (long)h * w, q = g.ColCols;
+        bool dense = stride == 1 && pad == 0;
+        float* row = cols;
         for (int c = 0; c < g.Channels; c++)
             for (int kh = 0; kh < g.KernelHeight; kh++)
-                for (int kw = 0; kw < g.KernelWidth; kw++)
+                for (int kw = 0; kw < g.KernelWidth; kw++, row += q)
                 {
-                    var row = cols.Slice(((c * g.KernelHeight + kh) * g.KernelWidth + kw) * q, q);
-                    int col = 0;
+                    float* col = row;
                     for (int n = 0; n < g.Batch; n++)
                     {
-                        var img = input.Slice((c * g.Batch + n) * plane, plane);
-                        for (int y = 0; y < oh; y++)
+                        float* img = image + (c * (long)g.Batch + n) * plane;
+                        for (int y = 0; y < oh; y++, col += ow)
                         {
-                            int iy = y * g.Stride - g.Padding + kh;
-                            var dst = row.Slice(col, ow);
-                            col += ow;
-                            if ((uint)iy >= (uint)g.Height) { dst.Clear(); continue; }
-                            var src = img.Slice(iy * g.Width, g.Width);
-                            if (g.Stride == 1 && g.Padding == 0)
+                            int iy = y * stride - pad + kh;
+                            if ((uint)iy >= (uint)h)
                             {
-                                src.Slice(kw, ow).CopyTo(dst);
+                                if (!fold) new Span<float>(col, ow).Clear();
+                                continue;
+                            }
+                            float* src = img + (long)iy * w;
+                            if (dense)
+                            {
+                                if (fold) AddInto(src + kw, col, ow);
+                                else Buffer.MemoryCopy(src + kw, col, ow * sizeof(float), ow * sizeof(float));
                                 continue;
                             }
                             for (int x = 0; x < ow; x++)
                             {
-                                int ix = x * g.Stride - g.Padding + kw;
-                                dst[x] = (uint)ix < (uint)g.Width ? src[ix] : 0f;
+                                int ix = x * stride - pad + kw;
+                                if (fold) { if ((uint)ix < (uint)w) src[ix] += col[x]; }
+                                else col[x] = (uint)ix < (uint)w ? src[ix] : 0f;
                             }
                         }
                     }
                 }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AddInto(float* dst, float* src, int n)
+    {
+        int i = 0;
+        for (; i <= n - 8; i += 8) (Vector256.Load(dst + i) + Vector256.Load(src + i)).Store(dst + i);
+        for (; i < n; i++) dst[i] += src[i];
+    }
+
     /// <summary>The adjoint of <see cref="Im2Col"/>: gradInput [C, N, H, W] = sum of cols entries onto the pixels they came from (overwrites).</summary>
-    public static void Col2Im(ReadOnlySpan<float> cols, Span<float> gradInput, in ConvGeometry g)
+    public static unsafe void Col2Im(ReadOnlySpan<float> cols, Span<float> gradInput, in ConvGeometry g)
     {
         g.Validate();
         CheckLength(gradInput.Length, g.InputLength, "gradInput");
         CheckLength(cols.Length, (long)g.ColRows * g.ColCols, "cols");
         gradInput[..g.InputLength].Clear();
-        int oh = g.OutHeight, ow = g.OutWidth, plane = g.Height * g.Width;
-        int q = g.ColCols;
-        for (int c = 0; c < g.Channels; c++)
-            for (int kh = 0; kh < g.KernelHeight; kh++)
-                for (int kw = 0; kw < g.KernelWidth; kw++)
-                {
-                    var row = cols.Slice(((c * g.KernelHeight + kh) * g.KernelWidth + kw) * q, q);
-                    int col = 0;
-                    for (int n = 0; n < g.Batch; n++)
-                    {
-                        var img = gradInput.Slice((c * g.Batch + n) * plane, plane);
-                        for (int y = 0; y < oh; y++)
-                        {
-                            int iy = y * g.Stride - g.Padding + kh;
-                            var src = row.Slice(col, ow);
-                            col += ow;
-                            if ((uint)iy >= (uint)g.Height) continue;
-                            var dst = img.Slice(iy * g.Width, g.Width);
-                            if (g.Stride == 1 && g.Padding == 0)
-                            {
-                                TensorPrimitives.Add(dst.Slice(kw, ow), src, dst.Slice(kw, ow));
-                                continue;
-                            }
-                            for (int x = 0; x < ow; x++)
-                            {
-                                int ix = x * g.Stride - g.Padding + kw;
-                                if ((uint)ix < (uint)g.Width) dst[ix] += src[x];
-                            }
-                        }
-                    }
-                }
+        fixed (float* pcols = cols, pgrad = gradInput)
+            Unfold(pgrad, pcols, g, fold: true);
     }
 
     /// <summary>
@@ -98,6 +95,11 @@ public static class ConvKernels
         CheckLength(input.Length, g.InputLength, "input");
         CheckLength(output.Length, g.OutputLength, "output");
         if (kind == PoolKind.Max) CheckLength(argmax.Length, g.OutputLength, "argmax");
+        if (kind == PoolKind.Max && g.Window == 2 && g.Stride == 2)
+        {
+            MaxPool2x2(input, output, argmax, g);
+            return;
+        }
         int oh = g.OutHeight, ow = g.OutWidth, plane = g.Height * g.Width, w = g.Window;
         float inv = 1f / (w * w);
         for (int p = 0; p < g.Planes; p++)
@@ -125,6 +127,31 @@ public static class ConvKernels
                         default: output[o] = MathF.Sqrt(sum); break;
                     }
                 }
+        }
+    }
+
+    /// <summary>The book's 2x2 max-pooling, the common case, without the general window loops (same results, ties to the first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPool2x2(ReadOnlySpan<float> input, Span<float> output, Span<float> argmax, in PoolGeometry g)
+    {
+        int oh = g.OutHeight, ow = g.OutWidth, w = g.Width, plane = g.Height * w, o = 0;
+        for (int p = 0; p < g.Planes; p++)
+        {
+            int baseAt = p * plane;
+            for (int y = 0; y < oh; y++)
+            {
+                int r0 = baseAt + 2 * y * w, r1 = r0 + w;
+                for (int x = 0; x < ow; x++, o++)
+                {
+                    int a0 = r0 + 2 * x, a2 = r1 + 2 * x;
+                    float best = input[a0]; int at = a0;
+                    if (input[a0 + 1] > best) { best = input[a0 + 1]; at = a0 + 1; }
+                    if (input[a2] > best) { best = input[a2]; at = a2; }
+                    if (input[a2 + 1] > best) { best = input[a2 + 1]; at = a2 + 1; }
+                    output[o] = best;
+                    argmax[o] = at - baseAt;
+                }
+            }
         }
     }
 

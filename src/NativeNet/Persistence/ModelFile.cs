@@ -115,6 +115,8 @@ public static class ModelFile
         fs.ReadExactly(json);
         long dataStart = 8 + (long)headerLength, dataLength = fileLength - dataStart;
 
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new ModelFormatException(path, 8, "header is not valid UTF-8 text.");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new ModelFormatException(path, 8 + (e.BytePositionInLine ?? 0), $"header is not valid JSON: {e.Message}"); }

@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using NativeNet.Core.Kernels;
+
+namespace NativeNet.Core.Backends;
+
+/// <summary>
+/// Wraps a backend and adds up the wall time spent in each primitive (after <see cref="Synchronize"/> for queued backends,
+/// time is attributed where the host waits). For finding where a training step spends its time: `nativenet bench train --profile`.
+/// </summary>
+public sealed class ProfilingBackend(IComputeBackend inner) : IComputeBackend
+{
+    private readonly IComputeBackend _inner = inner;
+    private readonly Dictionary<string, (long Ticks, long Calls)> _totals = [];
+
+    public string Name => _inner.Name + " (profiled)";
+    public IComputeBackend Inner => _inner;
+
+    /// <summary>Primitive name, total seconds and call count, largest first.</summary>
+    public IReadOnlyList<(string Primitive, double Seconds, long Calls)> Report() =>
+        _totals.Select(kv => (kv.Key, kv.Value.Ticks / (double)Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(x => x.Item2).ToList();
+
+    public void Reset() => _totals.Clear();
+
+    private void Record(string name, long start)
+    {
+        long dt = Stopwatch.GetTimestamp() - start;
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_totals, name, out _);
+        slot = (slot.Ticks + dt, slot.Calls + 1);
+    }
+
+    public DeviceBuffer Allocate(int length) => _inner.Allocate(length);
+    public void Dispose() => _inner.Dispose();
+    public void Upload(ReadOnlySpan<float> source, Tensor destination, int offset = 0) { long t0 = Stopwatch.GetTimestamp(); _inner.Upload(source, destination, offset); Record("Upload", t0); }
+    public void Download(Tensor source, Span<float> destination, int offset = 0) { long t0 = Stopwatch.GetTimestamp(); _inner.Download(source, destination, offset); Record("Download", t0); }
+    public void Fill(Tensor t, float value, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.Fill(t, value, length); Record("Fill", t0); }
+    public void Copy(Tensor source, Tensor destination, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.Copy(source, destination, length); Record("Copy", t0); }
+    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c) { long t0 = Stopwatch.GetTimestamp(); _inner.Gemm(transA, transB, m, n, k, alpha, a, b, beta, c); Record($"Gemm {(transA ? 'T' : 'N')}{(transB ? 'T' : 'N')} m={m} n={n} k={k}", t0); }
+    public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f) { long t0 = Stopwatch.GetTimestamp(); _inner.BiasActivation(z, bias, a, rows, cols, axis, f); Record("BiasActivation", t0); }
+    public void Softmax(Tensor z, Tensor a, int rows, int cols) { long t0 = Stopwatch.GetTimestamp(); _inner.Softmax(z, a, rows, cols); Record("Softmax", t0); }
+    public void ActivationBackward(Tensor a, Tensor gradA, Tensor gradZ, int length, Activation f) { long t0 = Stopwatch.GetTimestamp(); _inner.ActivationBackward(a, gradA, gradZ, length, f); Record("ActivationBackward", t0); }
+    public void BiasGradient(Tensor gradZ, Tensor gradBias, int rows, int cols, BiasAxis axis, float beta) { long t0 = Stopwatch.GetTimestamp(); _inner.BiasGradient(gradZ, gradBias, rows, cols, axis, beta); Record("BiasGradient", t0); }
+    public void OutputDelta(OutputCost cost, Tensor a, Tensor y, Tensor delta, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.OutputDelta(cost, a, y, delta, length); Record("OutputDelta", t0); }
+    public double Cost(OutputCost cost, Tensor a, Tensor y, int length) { long t0 = Stopwatch.GetTimestamp(); var r = _inner.Cost(cost, a, y, length); Record("Cost", t0); return r; }
+    public double Sum(Tensor x, int length, bool squares) { long t0 = Stopwatch.GetTimestamp(); var r = _inner.Sum(x, length, squares); Record("Sum", t0); return r; }
+    public void Multiply(Tensor x, Tensor y, Tensor dst, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.Multiply(x, y, dst, length); Record("Multiply", t0); }
+    public void Scale(Tensor x, float s, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.Scale(x, s, length); Record("Scale", t0); }
+    public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream) { long t0 = Stopwatch.GetTimestamp(); _inner.DropoutMask(mask, length, keep, seed, stream); Record("DropoutMask", t0); }
+    public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Im2Col(input, cols, in g); Record("Im2Col", t0); }
+    public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Col2Im(cols, gradInput, in g); Record("Col2Im", t0); }
+    public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.PoolForward(kind, input, output, argmax, in g); Record("PoolForward", t0); }
+    public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.PoolBackward(kind, input, output, argmax, gradOutput, gradInput, in g); Record("PoolBackward", t0); }
+    public void ChannelMajorToBatchMajor(Tensor source, Tensor destination, int channels, int batch, int pixels, bool inverse) { long t0 = Stopwatch.GetTimestamp(); _inner.ChannelMajorToBatchMajor(source, destination, channels, batch, pixels, inverse); Record("ChannelMajorToBatchMajor", t0); }
+    public void Update(Tensor w, Tensor grad, Tensor? velocity, int length, in UpdateRule rule) { long t0 = Stopwatch.GetTimestamp(); _inner.Update(w, grad, velocity, length, in rule); Record("Update", t0); }
+    public void Synchronize() { long t0 = Stopwatch.GetTimestamp(); _inner.Synchronize(); Record("Synchronize", t0); }
+}
