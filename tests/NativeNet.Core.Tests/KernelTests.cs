@@ -135,12 +135,13 @@ public class ConvKernelTests
     }
 
     [Theory]
-    [InlineData(PoolKind.Max)]
-    [InlineData(PoolKind.Average)]
-    [InlineData(PoolKind.L2)]
-    public void Pooling_MatchesNaiveWindows(PoolKind kind)
+    [InlineData(PoolKind.Max, 7, 6)]
+    [InlineData(PoolKind.Max, 20, 34)]   // 17 outputs per row: two 8-wide SIMD blocks and a scalar tail
+    [InlineData(PoolKind.Average, 7, 6)]
+    [InlineData(PoolKind.L2, 8, 10)]
+    public void Pooling_MatchesNaiveWindows(PoolKind kind, int h, int w)
     {
-        var g = new PoolGeometry(3, 7, 6, 2, 2);
+        var g = new PoolGeometry(3, h, w, 2, 2);
         var input = Reference.Random(g.InputLength, 7);
         var output = new float[g.OutputLength];
         var argmax = new float[g.OutputLength];
@@ -153,11 +154,12 @@ public class ConvKernelTests
             for (int y = 0; y < g.OutHeight; y++)
                 for (int x = 0; x < g.OutWidth; x++)
                 {
-                    var at = (from dy in Enumerable.Range(0, 2) from dx in Enumerable.Range(0, 2) select p * 42 + (2 * y + dy) * 6 + 2 * x + dx).ToArray();
+                    var at = (from dy in Enumerable.Range(0, 2) from dx in Enumerable.Range(0, 2) select p * h * w + (2 * y + dy) * w + 2 * x + dx).ToArray();
                     var vals = at.Select(i => (double)input[i]).ToArray();
                     int o = (p * g.OutHeight + y) * g.OutWidth + x;
                     double expect = kind switch { PoolKind.Max => vals.Max(), PoolKind.Average => vals.Average(), _ => Math.Sqrt(vals.Sum(v => v * v)) };
                     Assert.Equal(expect, output[o], 1e-5);
+                    if (kind == PoolKind.Max) Assert.Equal(at[Array.IndexOf(vals, vals.Max())] - p * h * w, argmax[o]);
                     for (int j = 0; j < 4; j++)
                         expectGrad[at[j]] += kind switch
                         {

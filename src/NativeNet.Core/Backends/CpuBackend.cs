@@ -48,7 +48,7 @@ public sealed class CpuBackend : IComputeBackend
     public void Copy(Tensor source, Tensor destination, int length) => Span(source, length).CopyTo(Span(destination, length));
 
     public unsafe void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c)
-        => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), transA ? m : k, Span(b), transB ? k : n, beta, Span(c), n, Pool, Kernel);
+        => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), Math.Max(1, transA ? m : k), Span(b), Math.Max(1, transB ? k : n), beta, Span(c), Math.Max(1, n), Pool, Kernel);
 
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
     {

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeNet.Core.Kernels;
 
@@ -130,29 +131,71 @@ public static class ConvKernels
         }
     }
 
-    /// <summary>The book's 2x2 max-pooling, the common case, without the general window loops (same results, ties to the first).</summary>
+    /// <summary>
+    /// The book's 2x2 max-pooling, the common case. Branch-free SIMD: each row pair is split into even and odd columns,
+    /// and compare-and-select keeps the maximum and its index (ties go to the first of top-left, top-right, bottom-left,
+    /// bottom-right, as in the general path). Mispredicted branches on unpredictable activations cost more than this arithmetic.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPool2x2(ReadOnlySpan<float> input, Span<float> output, Span<float> argmax, in PoolGeometry g)
+    private static unsafe void MaxPool2x2(ReadOnlySpan<float> input, Span<float> output, Span<float> argmax, in PoolGeometry g)
     {
-        int oh = g.OutHeight, ow = g.OutWidth, w = g.Width, plane = g.Height * w, o = 0;
-        for (int p = 0; p < g.Planes; p++)
+        int oh = g.OutHeight, ow = g.OutWidth, w = g.Width, plane = g.Height * w;
+        bool simd = Avx2.IsSupported;
+        fixed (float* pin = input, pout = output, parg = argmax)
         {
-            int baseAt = p * plane;
-            for (int y = 0; y < oh; y++)
+            float* o = pout, a = parg;
+            for (int p = 0; p < g.Planes; p++)
             {
-                int r0 = baseAt + 2 * y * w, r1 = r0 + w;
-                for (int x = 0; x < ow; x++, o++)
+                float* src = pin + (long)p * plane;
+                for (int y = 0; y < oh; y++, o += ow, a += ow)
                 {
-                    int a0 = r0 + 2 * x, a2 = r1 + 2 * x;
-                    float best = input[a0]; int at = a0;
-                    if (input[a0 + 1] > best) { best = input[a0 + 1]; at = a0 + 1; }
-                    if (input[a2] > best) { best = input[a2]; at = a2; }
-                    if (input[a2 + 1] > best) { best = input[a2 + 1]; at = a2 + 1; }
-                    output[o] = best;
-                    argmax[o] = at - baseAt;
+                    int top = 2 * y * w;
+                    int x = 0;
+                    if (simd)
+                        for (; x <= ow - 8; x += 8) MaxPool8(src, top, w, x, o, a);
+                    for (; x < ow; x++)
+                    {
+                        int a0 = top + 2 * x, a2 = a0 + w;
+                        float best = src[a0]; int at = a0;
+                        if (src[a0 + 1] > best) { best = src[a0 + 1]; at = a0 + 1; }
+                        if (src[a2] > best) { best = src[a2]; at = a2; }
+                        if (src[a2 + 1] > best) { best = src[a2 + 1]; at = a2 + 1; }
+                        o[x] = best;
+                        a[x] = at;
+                    }
                 }
             }
         }
+    }
+
+    /// <summary>Eight outputs x..x+7 of one output row: inputs at columns 2x..2x+15 of rows top and top + w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void MaxPool8(float* src, int top, int w, int x, float* o, float* a)
+    {
+        float* r0 = src + top + 2 * x, r1 = r0 + w;
+        var (e0, o0) = Deinterleave(Avx.LoadVector256(r0), Avx.LoadVector256(r0 + 8));
+        var (e1, o1) = Deinterleave(Avx.LoadVector256(r1), Avx.LoadVector256(r1 + 8));
+        // In-plane index of each top-left input, as floats (exact below 2^24).
+        var i0 = Vector256.Create((float)(top + 2 * x)) + Vector256.Create(0f, 2, 4, 6, 8, 10, 12, 14);
+        var one = Vector256<float>.One;
+        var upper = Vector256.GreaterThan(o0, e0);
+        var mTop = Vector256.ConditionalSelect(upper, o0, e0);
+        var iTop = Vector256.ConditionalSelect(upper, i0 + one, i0);
+        var lowerRight = Vector256.GreaterThan(o1, e1);
+        var mBottom = Vector256.ConditionalSelect(lowerRight, o1, e1);
+        var iBottom = Vector256.ConditionalSelect(lowerRight, i0 + one, i0) + Vector256.Create((float)w);
+        var lower = Vector256.GreaterThan(mBottom, mTop);
+        Vector256.ConditionalSelect(lower, mBottom, mTop).Store(o + x);
+        Vector256.ConditionalSelect(lower, iBottom, iTop).Store(a + x);
+    }
+
+    /// <summary>(even, odd) elements of the 16 floats lo ++ hi, each in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(Vector256<float> lo, Vector256<float> hi)
+    {
+        var even = Avx.Shuffle(lo, hi, 0x88);   // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+        var odd = Avx.Shuffle(lo, hi, 0xDD);    // lo1 lo3 hi1 hi3 | lo5 lo7 hi5 hi7
+        return (Avx2.Permute4x64(even.AsDouble(), 0xD8).AsSingle(), Avx2.Permute4x64(odd.AsDouble(), 0xD8).AsSingle());
     }
 
     /// <summary>
