@@ -76,14 +76,16 @@ public static unsafe class Sgemm
         }
         var op = new Operands(transA, transB, a, lda, b, ldb, c, ldc, alpha, beta);
         long macs = (long)m * n * k;
-        if (m == 1 || macs <= DirectThreshold)
+        pool ??= WorkerPool.Shared;
+        int workers = macs < ParallelThreshold ? 1 : pool.DegreeOfParallelism;
+        if (kernel != GemmKernelKind.Scalar && UnpackedPays(op, m, n, k))
         {
-            Direct(ref op, 0, m, 0, n, k);
+            var direct = new DirectWork(op, m, n, k);
+            if (workers == 1) direct.Execute(0, 1);
+            else pool.Run(ref direct, workers);
             return;
         }
         var gk = GemmKernel.For(kernel);
-        pool ??= WorkerPool.Shared;
-        int workers = macs < ParallelThreshold ? 1 : pool.DegreeOfParallelism;
         var work = new PackedWork(op, m, n, k, gk, workers);
         if (work.Workers == 1) work.Execute(0, 1);
         else pool.Run(ref work, work.Workers);
@@ -110,47 +112,192 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// The unpacked path for tiny or single-row products. With B's rows contiguous it accumulates
-    /// scaled rows of B into C (axpy); with A's rows and B's columns contiguous it takes dot products.
+    /// Whether a product is better done without packing: when packing would touch as much memory as the product
+    /// itself does arithmetic. That is the case for a single row, for a small inner dimension (the packed panels
+    /// would be reused only k times), and for the NT products of a mini-batch (few rows of A, rows of A and B both
+    /// contiguous along k and small enough to stay in L2).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Direct(ref Operands op, int i0, int i1, int j0, int j1, int k)
+    private static bool UnpackedPays(in Operands op, int m, int n, int k)
     {
-        int n = j1 - j0;
-        for (int i = i0; i < i1; i++)
+        if (m == 1 || (long)m * n * k <= DirectThreshold) return true;
+        if (op.BCol == 1 && k <= 16) return true;
+        return op.ACol == 1 && op.BRow == 1 && m <= 32 && k >= 32 && (long)(m + n) * k * sizeof(float) <= 512 * 1024;
+    }
+
+    /// <summary>The unpacked path, split over columns of C: each worker owns a contiguous range of j.</summary>
+    private readonly struct DirectWork(Operands op, int m, int n, int k) : IParallelWork
+    {
+        private readonly Operands _op = op;
+
+        public void Execute(int worker, int workers)
         {
-            float* ci = op.C + (long)i * op.Ldc + j0;
-            var crow = new Span<float>(ci, n);
-            if (op.BCol == 1)
-            {
-                if (op.Beta == 0f) crow.Clear();
-                else if (op.Beta != 1f) TensorPrimitives.Multiply(crow, op.Beta, crow);
-                for (int p = 0; p < k; p++)
-                {
-                    float s = op.Alpha * op.A[(long)i * op.ARow + (long)p * op.ACol];
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(op.B + (long)p * op.BRow + j0, n), s, crow, crow);
-                }
-            }
-            else if (op.ACol == 1 && op.BRow == 1)
-            {
-                var arow = new ReadOnlySpan<float>(op.A + (long)i * op.ARow, k);
-                for (int j = 0; j < n; j++)
-                {
-                    float dot = op.Alpha * TensorPrimitives.Dot(arow, new ReadOnlySpan<float>(op.B + (long)(j0 + j) * op.BCol, k));
-                    ci[j] = op.Beta == 0f ? dot : dot + op.Beta * ci[j];
-                }
-            }
-            else
-            {
-                for (int j = 0; j < n; j++)
+            var (j0, j1) = WorkerPool.Partition(n, worker, workers, grain: 16);
+            if (j0 < j1) Direct(in _op, m, j0, j1, k);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Direct(in Operands op, int m, int j0, int j1, int k)
+    {
+        if (op.BCol == 1) RowCombinations(op, m, j0, j1, k);
+        else if (op.ACol == 1 && op.BRow == 1) DotProducts(op, m, j0, j1, k);
+        else
+        {
+            for (int i = 0; i < m; i++)
+                for (int j = j0; j < j1; j++)
                 {
                     float sum = 0f;
                     for (int p = 0; p < k; p++)
-                        sum = MathF.FusedMultiplyAdd(op.A[(long)i * op.ARow + (long)p * op.ACol], op.B[(long)p * op.BRow + (long)(j0 + j) * op.BCol], sum);
-                    ci[j] = op.Beta == 0f ? op.Alpha * sum : op.Alpha * sum + op.Beta * ci[j];
+                        sum = MathF.FusedMultiplyAdd(op.A[(long)i * op.ARow + (long)p * op.ACol], op.B[(long)p * op.BRow + (long)j * op.BCol], sum);
+                    Store(op, op.C + (long)i * op.Ldc + j, sum);
+                }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(in Operands op, float* c, float sum) => *c = op.Beta == 0f ? op.Alpha * sum : op.Alpha * sum + op.Beta * *c;
+
+    /// <summary>
+    /// B's rows contiguous: each 16 (or 8) columns of a row of C are accumulated in a register over all k rows of B,
+    /// then written once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowCombinations(in Operands op, int m, int j0, int j1, int k)
+    {
+        var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
+        var alpha8 = Vector256.Create(op.Alpha); var beta8 = Vector256.Create(op.Beta);
+        for (int i = 0; i < m; i++)
+        {
+            float* ai = op.A + (long)i * op.ARow, ci = op.C + (long)i * op.Ldc;
+            int j = j0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // Four independent accumulators: one alone would wait on the FMA latency every step of p.
+                for (; j <= j1 - 64; j += 64)
+                {
+                    Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+                    float* bp = op.B + j;
+                    for (int p = 0; p < k; p++, bp += op.BRow)
+                    {
+                        var x = Vector512.Create(ai[(long)p * op.ACol]);
+                        acc0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp), acc0);
+                        acc1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 16), acc1);
+                        acc2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 32), acc2);
+                        acc3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 48), acc3);
+                    }
+                    StoreScaled(ci + j, acc0, alpha, beta, op.Beta); StoreScaled(ci + j + 16, acc1, alpha, beta, op.Beta);
+                    StoreScaled(ci + j + 32, acc2, alpha, beta, op.Beta); StoreScaled(ci + j + 48, acc3, alpha, beta, op.Beta);
                 }
             }
+            if (Vector512.IsHardwareAccelerated)
+                for (; j <= j1 - 16; j += 16)
+                {
+                    var acc = Vector512<float>.Zero;
+                    float* bp = op.B + j;
+                    for (int p = 0; p < k; p++, bp += op.BRow)
+                        acc = Vector512.FusedMultiplyAdd(Vector512.Create(ai[(long)p * op.ACol]), Vector512.Load(bp), acc);
+                    acc *= alpha;
+                    if (op.Beta != 0f) acc = Vector512.FusedMultiplyAdd(Vector512.Load(ci + j), beta, acc);
+                    acc.Store(ci + j);
+                }
+            if (Vector256.IsHardwareAccelerated)
+                for (; j <= j1 - 8; j += 8)
+                {
+                    var acc = Vector256<float>.Zero;
+                    float* bp = op.B + j;
+                    for (int p = 0; p < k; p++, bp += op.BRow)
+                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(ai[(long)p * op.ACol]), Vector256.Load(bp), acc);
+                    acc *= alpha8;
+                    if (op.Beta != 0f) acc = Vector256.FusedMultiplyAdd(Vector256.Load(ci + j), beta8, acc);
+                    acc.Store(ci + j);
+                }
+            for (; j < j1; j++)
+            {
+                float sum = 0f;
+                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ai[(long)p * op.ACol], op.B[(long)p * op.BRow + j], sum);
+                Store(op, ci + j, sum);
+            }
         }
+    }
+
+    /// <summary>
+    /// A's rows and B's columns contiguous along k (C = A B^T with both row-major): 2 x 4 blocks of C are
+    /// accumulated as 8 vector dot products sharing their loads, then reduced horizontally. Nothing is packed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotProducts(in Operands op, int m, int j0, int j1, int k)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= m - 2; i += 2)
+            {
+                float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow;
+                int j = j0;
+                for (; j <= j1 - 4; j += 4)
+                {
+                    float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
+                    Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+                    int p = 0;
+                    for (; p <= k - 16; p += 16)
+                    {
+                        var x0 = Vector512.Load(a0 + p); var x1 = Vector512.Load(a1 + p);
+                        var y = Vector512.Load(b0 + p); s00 = Vector512.FusedMultiplyAdd(x0, y, s00); s10 = Vector512.FusedMultiplyAdd(x1, y, s10);
+                        y = Vector512.Load(b1 + p); s01 = Vector512.FusedMultiplyAdd(x0, y, s01); s11 = Vector512.FusedMultiplyAdd(x1, y, s11);
+                        y = Vector512.Load(b2 + p); s02 = Vector512.FusedMultiplyAdd(x0, y, s02); s12 = Vector512.FusedMultiplyAdd(x1, y, s12);
+                        y = Vector512.Load(b3 + p); s03 = Vector512.FusedMultiplyAdd(x0, y, s03); s13 = Vector512.FusedMultiplyAdd(x1, y, s13);
+                    }
+                    float* c0 = op.C + (long)i * op.Ldc + j, c1 = c0 + op.Ldc;
+                    Store(op, c0, Vector512.Sum(s00) + Tail(a0, b0, p, k)); Store(op, c0 + 1, Vector512.Sum(s01) + Tail(a0, b1, p, k));
+                    Store(op, c0 + 2, Vector512.Sum(s02) + Tail(a0, b2, p, k)); Store(op, c0 + 3, Vector512.Sum(s03) + Tail(a0, b3, p, k));
+                    Store(op, c1, Vector512.Sum(s10) + Tail(a1, b0, p, k)); Store(op, c1 + 1, Vector512.Sum(s11) + Tail(a1, b1, p, k));
+                    Store(op, c1 + 2, Vector512.Sum(s12) + Tail(a1, b2, p, k)); Store(op, c1 + 3, Vector512.Sum(s13) + Tail(a1, b3, p, k));
+                }
+                for (; j < j1; j++)
+                {
+                    float* bj = op.B + (long)j * op.BCol;
+                    Store(op, op.C + (long)i * op.Ldc + j, TensorPrimitives.Dot(new ReadOnlySpan<float>(a0, k), new ReadOnlySpan<float>(bj, k)));
+                    Store(op, op.C + (long)(i + 1) * op.Ldc + j, TensorPrimitives.Dot(new ReadOnlySpan<float>(a1, k), new ReadOnlySpan<float>(bj, k)));
+                }
+            }
+        for (; i < m; i++)
+        {
+            var ai = new ReadOnlySpan<float>(op.A + (long)i * op.ARow, k);
+            for (int j = j0; j < j1; j++)
+                Store(op, op.C + (long)i * op.Ldc + j, TensorPrimitives.Dot(ai, new ReadOnlySpan<float>(op.B + (long)j * op.BCol, k)));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreScaled(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> beta, float betaScalar)
+    {
+        acc *= alpha;
+        if (betaScalar != 0f) acc = Vector512.FusedMultiplyAdd(Vector512.Load(c), beta, acc);
+        acc.Store(c);
+    }
+
+    /// <summary>c[0..n) = t + beta * c (c is not read when beta is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MergeRow(float* c, float* t, int n, float beta)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vb = Vector256.Create(beta);
+            for (; j <= n - 8; j += 8)
+            {
+                var x = Vector256.Load(t + j);
+                (beta == 0f ? x : Vector256.FusedMultiplyAdd(Vector256.Load(c + j), vb, x)).Store(c + j);
+            }
+        }
+        for (; j < n; j++) c[j] = beta == 0f ? t[j] : t[j] + beta * c[j];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Tail(float* a, float* b, int p, int k)
+    {
+        float s = 0f;
+        for (; p < k; p++) s = MathF.FusedMultiplyAdd(a[p], b[p], s);
+        return s;
     }
 
     /// <summary>
@@ -229,12 +376,7 @@ public static unsafe class Sgemm
             float* tile = (float*)(((nint)scratch + 63) & ~(nint)63);
             _tile(kc, ap, bp, tile, _nr, _op.Alpha, 0f);
             for (int i = 0; i < mr; i++)
-            {
-                float* ci = c + (long)i * _op.Ldc;
-                float* ti = tile + i * _nr;
-                for (int j = 0; j < nr; j++)
-                    ci[j] = beta == 0f ? ti[j] : ti[j] + beta * ci[j];
-            }
+                MergeRow(c + (long)i * _op.Ldc, tile + i * _nr, nr, beta);
         }
 
         /// <summary>Packs A[ic.., pc..] (mc x kc) as micro-panels of MR rows: panel[p * MR + i], zero-padded.</summary>
