@@ -1,3 +1,4 @@
+using CommunityToolkit.HighPerformance;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Threading;
 
@@ -127,6 +128,31 @@ public class SgemmTests
             for (int i = 0; i < 10; i++) Sgemm.Multiply(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n, pool);
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
+    }
+
+    [Fact]
+    public void Span2DViews_MultiplySubmatricesInPlace()
+    {
+        // C's 5 x 6 block at (2, 3) of a 9 x 12 matrix = A's 5 x 7 block times the transpose of B's 6 x 7 block.
+        var big = Reference.Random(9 * 12, 1);
+        var a = Reference.Random(8 * 10, 2);
+        var b = Reference.Random(7 * 9, 3);
+        var expected = (float[])big.Clone();
+        var aView = new ReadOnlySpan2D<float>(a, 1 * 10 + 2, 5, 7, 3);      // rows 1..5, cols 2..8 of an 8 x 10 matrix
+        var bView = new ReadOnlySpan2D<float>(b, 0 * 9 + 1, 6, 7, 2);      // rows 0..5, cols 1..7 of a 7 x 9 matrix
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 6; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < 7; p++) s += (double)aView[i, p] * bView[j, p];
+                expected[(2 + i) * 12 + 3 + j] = (float)(2 * s + 0.5 * big[(2 + i) * 12 + 3 + j]);
+            }
+        Sgemm.Multiply(false, true, aView, bView, new Span2D<float>(big, 2 * 12 + 3, 5, 6, 6), alpha: 2f, beta: 0.5f);
+        Reference.AssertClose(expected, big, 1e-5f, "2-D views");
+        bool threw = false;
+        try { Sgemm.Multiply(false, false, aView, bView, new Span2D<float>(big, 5, 6)); }   // op(B) is 6 x 7, not 7 x 6
+        catch (ArgumentException e) { threw = e.Message.Contains("views disagree"); }
+        Assert.True(threw);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using CommunityToolkit.HighPerformance;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Kernels;
 using NativeNet.Core.Memory;
@@ -36,6 +37,9 @@ public sealed class CpuBackend : IComputeBackend
     }
 
     public static Span<float> Span(Tensor t) => Span(t, t.Length);
+
+    /// <summary>The host view of a CPU tensor as a row-major rows x cols matrix.</summary>
+    public static Span2D<float> Matrix(Tensor t, int rows, int cols) => Span(t, checked(rows * cols)).AsSpan2D(rows, cols);
 
     public void Upload(ReadOnlySpan<float> source, Tensor destination, int offset = 0)
         => source.CopyTo(Span(destination).Slice(offset, source.Length));

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using CommunityToolkit.HighPerformance;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -43,6 +44,28 @@ public static unsafe class Sgemm
         fixed (float* pa = a, pb = b, pc = c)
             MultiplyUnchecked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pool, kernel);
     }
+
+    /// <summary>
+    /// The same product on strided 2-D views (CommunityToolkit.HighPerformance): m x n is C's shape, the leading
+    /// dimension of each operand is its width plus pitch. Views into larger matrices multiply in place.
+    /// </summary>
+    public static void Multiply(bool transA, bool transB, ReadOnlySpan2D<float> a, ReadOnlySpan2D<float> b, Span2D<float> c,
+        float alpha = 1f, float beta = 0f, WorkerPool? pool = null, GemmKernelKind kernel = GemmKernelKind.Auto)
+    {
+        int m = c.Height, n = c.Width, k = transA ? a.Height : a.Width;
+        int aRows = transA ? k : m, bRows = transB ? n : k, bCols = transB ? k : n;
+        if (a.Height != aRows || b.Height != bRows || b.Width != bCols)
+            throw new ArgumentException($"GEMM views disagree: op(A) is {(transA ? a.Width : a.Height)} x {k}, op(B) is {(transB ? b.Width : b.Height)} x {(transB ? b.Height : b.Width)}, C is {m} x {n}.");
+        if (m == 0 || n == 0) return;
+        int lda = RowStride(a), ldb = RowStride(b), ldc = RowStride(c);
+        fixed (float* pa = &a.DangerousGetReference(), pb = &b.DangerousGetReference(), pc = &c.DangerousGetReference())
+            MultiplyUnchecked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, pool, kernel);
+    }
+
+    /// <summary>Floats from one row of a view to the next (its width when it has a single row).</summary>
+    private static int RowStride(ReadOnlySpan2D<float> v) => v.Height > 1
+        ? (int)(Unsafe.ByteOffset(ref Unsafe.AsRef(in v.DangerousGetReference()), ref Unsafe.AsRef(in v.DangerousGetReferenceAt(1, 0))) / sizeof(float))
+        : Math.Max(1, v.Width);
 
     /// <summary>Checks every dimension, leading dimension and length; throws <see cref="ArgumentException"/> naming the shapes.</summary>
     public static void Validate(bool transA, bool transB, int m, int n, int k, long aLength, int lda, long bLength, int ldb, long cLength, int ldc)
