@@ -60,9 +60,10 @@ public sealed class Network : IDisposable
     }
 
     /// <summary>Activations for a batch capacity; training workspaces also hold gradients and targets.</summary>
-    public Workspace CreateWorkspace(int batch, bool training)
+    /// <param name="ownGradients">Give the workspace private gradient tensors (a worker's slice of a split mini-batch) instead of writing the parameters' own.</param>
+    public Workspace CreateWorkspace(int batch, bool training, bool ownGradients = false)
     {
-        var ws = new Workspace(this, batch, training);
+        var ws = new Workspace(this, batch, training, ownGradients);
         lock (_workspaces) _workspaces.Add(ws);
         return ws;
     }
@@ -145,7 +146,7 @@ public sealed class Workspace : IDisposable
     private readonly TensorArena _arena;
     private readonly LayerState[] _states;
 
-    internal Workspace(Network net, int capacity, bool training)
+    internal Workspace(Network net, int capacity, bool training, bool ownGradients)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Batch capacity must be at least 1.");
         _net = net;
@@ -155,6 +156,10 @@ public sealed class Workspace : IDisposable
         Input = _arena.Allocate("input", capacity, net.InputSize);
         Target = training ? _arena.Allocate("target", capacity, net.OutputSize) : null;
         _states = net.Layers.Select(l => l.CreateState(_arena, capacity, training)).ToArray();
+        if (training)
+            for (int i = 0; i < _states.Length; i++)
+                _states[i].Gradients = net.Layers[i].Parameters
+                    .Select(p => ownGradients ? _arena.Allocate(p.Gradient.Name + ".private", p.Gradient.Dims.ToArray()) : p.Gradient).ToArray();
         _arena.Commit();
         HostOutput = new float[capacity * net.OutputSize];
         HostTarget = new float[capacity * net.OutputSize];
@@ -169,6 +174,9 @@ public sealed class Workspace : IDisposable
     internal float[] HostTarget { get; }
     internal LayerState State(int layer) => _states[layer];
 
+    /// <summary>The tensors backward writes parameter gradients into, in <see cref="Network.Parameters"/> order.</summary>
+    public IEnumerable<Tensor> GradientTargets => _states.SelectMany(s => s.Gradients);
+
     public void LoadInputs(ReadOnlySpan<float> examples, int count)
     {
         if (count < 1 || count > Capacity) throw new ArgumentOutOfRangeException(nameof(count), count, $"Batch of {count} does not fit capacity {Capacity}.");
@@ -176,10 +184,10 @@ public sealed class Workspace : IDisposable
         _net.Backend.Upload(examples, Input);
     }
 
-    public void Forward(int batch, bool training, ulong seed, ulong step)
+    public void Forward(int batch, bool training, ulong seed, ulong step, int worker = 0)
     {
         if (training && !Training) throw new InvalidOperationException("This workspace was created for inference; create a training workspace to train.");
-        var ctx = new StepContext(training, batch, seed, step);
+        var ctx = new StepContext(training, batch, seed, step, worker);
         Tensor x = Input;
         for (int i = 0; i < _states.Length; i++)
         {
@@ -189,11 +197,11 @@ public sealed class Workspace : IDisposable
     }
 
     /// <summary>Backpropagates from the targets already in <see cref="Target"/>, filling every parameter gradient.</summary>
-    public void Backward(int batch, ulong seed, ulong step)
+    public void Backward(int batch, ulong seed, ulong step, int worker = 0)
     {
         if (!Training) throw new InvalidOperationException("This workspace was created for inference.");
         var b = _net.Backend;
-        var ctx = new StepContext(true, batch, seed, step);
+        var ctx = new StepContext(true, batch, seed, step, worker);
         b.OutputDelta(_net.Cost, Output, Target!, _states[^1].GradOutput!, batch * _net.OutputSize);
         for (int i = _states.Length - 1; i >= 0; i--)
         {

@@ -74,11 +74,11 @@ public class NetworkTests
         Assert.True(norms[3] >= 10 * norms[0], $"||delta|| per hidden layer: {string.Join(", ", norms[..4])}");
     }
 
-    private static (Network Net, SgdTrainer Trainer, float[] X, byte[] Labels) SmallProblem(int seed, int threads = 1, float dropout = 0.2f, float momentum = 0.5f)
+    private static (Network Net, SgdTrainer Trainer, float[] X, byte[] Labels) SmallProblem(int seed, int threads = 1, float dropout = 0.2f, float momentum = 0.5f, int split = 0)
     {
         var net = NetworkBuilder.ForImages(1, 12, 12).Conv(4, 3, Activation.ReLU).MaxPool(2).Dense(16, Activation.Sigmoid, dropout)
             .Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed, WeightInit.Chapter6, new CpuBackend(threads), withMomentum: true);
-        var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = 0.1f, Momentum = momentum, Nesterov = true, TrainingSetSize = 100 });
+        var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = 0.1f, Momentum = momentum, Nesterov = true, TrainingSetSize = 100, MiniBatchSplit = split });
         var rng = new Random(seed);
         var x = new float[100 * 144];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
@@ -87,10 +87,13 @@ public class NetworkTests
         return (net, trainer, x, labels);
     }
 
-    [Fact]
-    public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp()
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(2, 2)]
+    public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp(int threads, int split)
     {
-        var (net, trainer, x, labels) = SmallProblem(1);
+        var (net, trainer, x, labels) = SmallProblem(1, threads, split: split);
         using (net) using (trainer)
         {
             var output = new float[10];
@@ -108,22 +111,52 @@ public class NetworkTests
         }
     }
 
-    [Fact]
-    public void SeededTraining_IsBitIdentical_AndIndependentOfThreadCount()
+    private static float[][] TrainSmall(int threads, int split)
     {
-        float[][] Train(int threads)
+        var (net, trainer, x, labels) = SmallProblem(3, threads, split: split);
+        using (net) using (trainer)
         {
-            var (net, trainer, x, labels) = SmallProblem(3, threads);
+            Assert.Equal(Math.Max(1, split), trainer.Split);
+            for (int epoch = 0; epoch < 3; epoch++)
+                for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+            return net.ExportParameters();
+        }
+    }
+
+    [Fact]
+    public void SeededTraining_IsBitIdentical_ForAGivenThreadCountAndSplit()
+    {
+        Assert.Equal(TrainSmall(1, 1), TrainSmall(1, 1));
+        Assert.Equal(TrainSmall(2, 2), TrainSmall(2, 2));
+    }
+
+    [Fact]
+    public void UnsplitBatches_GiveTheSameBits_OnAnyThreadCount()
+    {
+        // Kernel-level threading partitions C, never a sum, so the thread count cannot change a result.
+        Assert.Equal(TrainSmall(1, 1), TrainSmall(2, 1));
+    }
+
+    [Fact]
+    public void SplitBatches_MatchTheWholeBatchGradient()
+    {
+        // Two slices summed equal the whole batch's gradient up to rounding (dropout off: masks differ per slice).
+        float[][] Gradients(int split)
+        {
+            var (net, trainer, x, labels) = SmallProblem(5, threads: 2, dropout: 0f, split: split);
             using (net) using (trainer)
             {
-                for (int epoch = 0; epoch < 3; epoch++)
-                    for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
-                return net.ExportParameters();
+                var y = new float[100];
+                for (int i = 0; i < 10; i++) y[i * 10 + labels[i]] = 1f;
+                trainer.ForwardBackward(x.AsSpan(0, 1440), y, 10);
+                return net.Parameters.Select(p => CpuBackend.Span(p.Gradient).ToArray()).ToArray();
             }
         }
-        var a = Train(1);
-        Assert.Equal(a, Train(1));
-        Assert.Equal(a, Train(2));
+        var whole = Gradients(1);
+        var split = Gradients(2);
+        for (int t = 0; t < whole.Length; t++)
+            for (int i = 0; i < whole[t].Length; i++)
+                Assert.True(Math.Abs(whole[t][i] - split[t][i]) <= 1e-4f * (1 + Math.Abs(whole[t][i])), $"tensor {t}[{i}]: {whole[t][i]} vs {split[t][i]}");
     }
 
     [Fact]

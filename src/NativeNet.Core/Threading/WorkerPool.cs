@@ -28,7 +28,7 @@ public sealed unsafe class WorkerPool : IDisposable
 
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim[] _start;
-    private readonly object _runLock = new();
+    private int _busy;
     private delegate*<void*, int, int, void> _fn;
     private void* _state;
     private int _activeWorkers;
@@ -95,7 +95,9 @@ public sealed unsafe class WorkerPool : IDisposable
     public void Run<T>(ref T work, int workers) where T : unmanaged, IParallelWork
     {
         workers = Math.Clamp(workers, 1, DegreeOfParallelism);
-        if (workers == 1 || !Monitor.TryEnter(_runLock))
+        // A flag, not a Monitor: a Monitor is re-entrant, and a work item that calls back into its own pool
+        // (a kernel inside a data-parallel step) must run inline rather than re-dispatch to busy workers.
+        if (workers == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             work.Execute(0, 1);
             return;
@@ -128,7 +130,7 @@ public sealed unsafe class WorkerPool : IDisposable
         }
         finally
         {
-            Monitor.Exit(_runLock);
+            Volatile.Write(ref _busy, 0);
         }
     }
 
@@ -170,11 +172,10 @@ public sealed unsafe class WorkerPool : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        lock (_runLock)
-        {
-            _disposed = true;
-            foreach (var s in _start) s.Set();
-        }
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) spin.SpinOnce();   // let a run in flight finish
+        _disposed = true;
+        foreach (var s in _start) s.Set();
         foreach (var t in _threads) t.Join();
     }
 }

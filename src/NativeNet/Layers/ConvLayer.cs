@@ -99,8 +99,8 @@ public sealed class ConvLayer : Layer
         var dz = s.GradOutput!;
         b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
         // dW [F, CKK] = dz [F, N*P] x cols^T;  db [F] = row sums of dz
-        b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols, 0f, _w.Gradient);
-        b.BiasGradient(dz, _b.Gradient, Filters, g.ColCols, BiasAxis.PerRow, 0f);
+        b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols, 0f, s.Gradients[0]);
+        b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, 0f);
         if (gradInput is null) return;
         // dcols [CKK, N*P] = W^T x dz, folded back onto the input pixels
         b.Gemm(true, false, g.ColRows, g.ColCols, Filters, 1f, _w.Value, dz, 0f, s.GradCols!);

@@ -109,7 +109,7 @@ public sealed class DenseLayer : Layer
         {
             if (step.Training)
             {
-                b.DropoutMask(s.Mask!, batch * n, 1f - Dropout, step.Seed, step.Step * 1024 + (ulong)Index);
+                b.DropoutMask(s.Mask!, batch * n, 1f - Dropout, step.Seed, step.DropoutStream(Index));
                 b.Multiply(x, s.Mask!, s.Masked!, batch * n);
                 x = s.Masked!;
             }
@@ -129,8 +129,8 @@ public sealed class DenseLayer : Layer
         var dz = s.GradOutput!;
         if (Cost is null) b.ActivationBackward(s.Output, dz, dz, batch * Units, Activation);
         Tensor x = Dropout > 0 ? s.Masked! : s.Flat ?? input;
-        b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, _w.Gradient);
-        b.BiasGradient(dz, _b.Gradient, batch, Units, BiasAxis.PerColumn, 0f);
+        b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, s.Gradients[0]);
+        b.BiasGradient(dz, s.Gradients[1], batch, Units, BiasAxis.PerColumn, 0f);
         if (gradInput is null) return;
         var dx = s.GradFlat ?? gradInput;
         b.Gemm(false, false, batch, n, Units, 1f, dz, _w.Value, 0f, dx);

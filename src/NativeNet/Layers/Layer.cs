@@ -26,7 +26,12 @@ public enum WeightInit
 }
 
 /// <summary>The per-step scalars a layer needs beyond its tensors.</summary>
-public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step);
+/// <param name="Worker">Which slice of a mini-batch split across workers this is (0 when not split); it keeps dropout masks independent between slices.</param>
+public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0)
+{
+    /// <summary>The counter-based generator's stream for one layer's dropout mask in this step.</summary>
+    public ulong DropoutStream(int layer) => ((Step * 1024 + (ulong)layer) << 6) + (ulong)Worker;
+}
 
 /// <summary>
 /// One layer: parameters live in the network's parameter arena and are shared by every workspace;
@@ -93,4 +98,6 @@ internal class LayerState(Tensor output, Tensor? gradOutput)
 {
     public Tensor Output { get; } = output;
     public Tensor? GradOutput { get; } = gradOutput;
+    /// <summary>Where backward writes the parameter gradients (same order as <see cref="Layer.Parameters"/>): the parameters' own gradient tensors, or a worker's private copies when a mini-batch is split.</summary>
+    public Tensor[] Gradients { get; internal set; } = [];
 }

@@ -1,4 +1,7 @@
+using System.Runtime.InteropServices;
+using NativeNet.Core.Backends;
 using NativeNet.Core.Kernels;
+using NativeNet.Core.Threading;
 using NativeNet.Layers;
 
 namespace NativeNet.Training;
@@ -20,12 +23,19 @@ public sealed record SgdOptions
     public int TrainingSetSize { get; init; } = 50_000;
     /// <summary>Seeds the dropout masks (a pure function of seed, step and layer).</summary>
     public ulong Seed { get; init; } = 1;
+    /// <summary>
+    /// On the CPU, split each mini-batch into this many slices trained at once on the worker pool, each slice writing
+    /// its own gradient copy, summed in slice order. 1 keeps the batch whole and lets large GEMMs use the threads instead;
+    /// 0 (the default) chooses: split when the pool has several threads and the batch has at least 4 examples per thread.
+    /// </summary>
+    public int MiniBatchSplit { get; init; }
 
     public void Validate()
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "Mini-batch size must be at least 1.");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
         if (L2 < 0 || L1 < 0) throw new ArgumentOutOfRangeException(nameof(L2), "Regularization strengths must be non-negative.");
+        if (MiniBatchSplit < 0) throw new ArgumentOutOfRangeException(nameof(MiniBatchSplit), MiniBatchSplit, "Mini-batch split must be 0 (automatic) or a positive count.");
         if (Momentum < 0 || Momentum >= 1) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
         if (TrainingSetSize < 1) throw new ArgumentOutOfRangeException(nameof(TrainingSetSize), TrainingSetSize, "Training-set size must be positive.");
     }
@@ -49,6 +59,13 @@ public sealed class SgdTrainer : IDisposable
     private readonly Workspace _ws;
     private readonly Workspace _eval;
     private readonly int[] _argmax;
+    // Mini-batch split across the CPU worker pool: slice 0 is _ws (it writes the parameters' gradients);
+    // slices 1.. have private gradients that are added into slice 0's after every step.
+    private readonly Workspace[] _slices;
+    private readonly Tensor[][] _sliceGradients;
+    private readonly int[] _sliceCount;
+    private readonly WorkerPool? _pool;
+    private GCHandle _self;
 
     public SgdTrainer(Network network, SgdOptions options)
     {
@@ -61,6 +78,30 @@ public sealed class SgdTrainer : IDisposable
         _ws = network.CreateWorkspace(options.BatchSize, training: true);
         _eval = network.CreateWorkspace(Math.Max(options.BatchSize, 100), training: false);
         _argmax = new int[_eval.Capacity];
+        int split = ChooseSplit(network, options);
+        Split = split;
+        _slices = new Workspace[split];
+        _slices[0] = _ws;
+        int sliceCapacity = (options.BatchSize + split - 1) / split;
+        for (int k = 1; k < split; k++) _slices[k] = network.CreateWorkspace(sliceCapacity, training: true, ownGradients: true);
+        _sliceGradients = _slices.Select(s => s.GradientTargets.ToArray()).ToArray();
+        _sliceCount = new int[split];
+        if (split > 1)
+        {
+            _pool = ((CpuBackend)network.Backend).Pool;
+            _self = GCHandle.Alloc(this);
+        }
+    }
+
+    /// <summary>How many slices each mini-batch is split into (1: not split).</summary>
+    public int Split { get; }
+
+    private static int ChooseSplit(Network net, SgdOptions o)
+    {
+        if (net.Backend is not CpuBackend cpu) return 1;   // a device parallelizes inside its kernels
+        int threads = cpu.Pool.DegreeOfParallelism;
+        int split = o.MiniBatchSplit != 0 ? o.MiniBatchSplit : (threads > 1 && o.BatchSize >= 4 * threads ? threads : 1);
+        return Math.Clamp(split, 1, Math.Max(1, o.BatchSize));
     }
 
     public SgdOptions Options { get; }
@@ -93,10 +134,49 @@ public sealed class SgdTrainer : IDisposable
     public void ForwardBackward(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count)
     {
         Network.CheckLength(targets.Length, count * _net.OutputSize, nameof(targets));
-        _ws.LoadInputs(examples, count);
-        _net.Backend.Upload(targets, _ws.Target!);
-        _ws.Forward(count, training: true, Options.Seed, Steps);
-        _ws.Backward(count, Options.Seed, Steps);
+        if (Split == 1 || count < 2 * Split)
+        {
+            _ws.LoadInputs(examples, count);
+            _net.Backend.Upload(targets, _ws.Target!);
+            _ws.Forward(count, training: true, Options.Seed, Steps);
+            _ws.Backward(count, Options.Seed, Steps);
+            return;
+        }
+        int inputs = _net.InputSize, outputs = _net.OutputSize;
+        for (int k = 0; k < Split; k++)
+        {
+            var (start, end) = WorkerPool.Partition(count, k, Split);
+            _sliceCount[k] = end - start;
+            _slices[k].LoadInputs(examples.Slice(start * inputs, (end - start) * inputs), end - start);
+            _net.Backend.Upload(targets.Slice(start * outputs, (end - start) * outputs), _slices[k].Target!);
+        }
+        var work = new SliceWork(GCHandle.ToIntPtr(_self));
+        _pool!.Run(ref work, Split);
+        // Sum the slices' gradients into slice 0's (the parameters' own), always in slice order.
+        var total = _sliceGradients[0];
+        for (int k = 1; k < Split; k++)
+            for (int t = 0; t < total.Length; t++)
+            {
+                var sum = CpuBackend.Span(total[t]);
+                System.Numerics.Tensors.TensorPrimitives.Add(sum, CpuBackend.Span(_sliceGradients[k][t]), sum);
+            }
+    }
+
+    private readonly struct SliceWork(nint trainer) : IParallelWork
+    {
+        public void Execute(int worker, int workers)
+        {
+            // Normally one slice per worker; if the pool was busy and runs this inline, one worker takes every slice.
+            var self = (SgdTrainer)GCHandle.FromIntPtr(trainer).Target!;
+            for (int k = worker; k < self.Split; k += workers) self.RunSlice(k);
+        }
+    }
+
+    private void RunSlice(int k)
+    {
+        var ws = _slices[k];
+        ws.Forward(_sliceCount[k], training: true, Options.Seed, Steps, worker: k);
+        ws.Backward(_sliceCount[k], Options.Seed, Steps, worker: k);
     }
 
     private void ApplyUpdate(int count)
@@ -174,7 +254,8 @@ public sealed class SgdTrainer : IDisposable
 
     public void Dispose()
     {
-        _ws.Dispose();
+        foreach (var s in _slices) s.Dispose();
         _eval.Dispose();
+        if (_self.IsAllocated) _self.Free();
     }
 }
