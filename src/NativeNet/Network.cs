@@ -120,6 +120,15 @@ public sealed class Network : IDisposable
         }
     }
 
+    /// <summary>
+    /// Floating-point operations of one training example in the GEMMs: forward, weight gradient and input gradient
+    /// (none for the first layer), 2 per multiply-add. Elementwise work is not counted.
+    /// </summary>
+    public long TrainingFlopsPerExample => 2 * Layers.Sum(l => l.MacsPerExample * (l.Index == 0 ? 2 : 3));
+
+    /// <summary>Floating-point operations of one forward pass (2 per multiply-add of the GEMMs).</summary>
+    public long InferenceFlopsPerExample => 2 * Layers.Sum(l => l.MacsPerExample);
+
     public string Describe() => $"input {InputShape} -> " + string.Join(" -> ", Layers.Select(l => l.Describe()));
 
     internal static void CheckLength(int actual, int expected, string name)

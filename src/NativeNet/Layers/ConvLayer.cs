@@ -38,6 +38,8 @@ public sealed class ConvLayer : Layer
         return new FeatureShape(Filters, g.OutHeight, g.OutWidth, ChannelMajor: true);
     }
 
+    public override long MacsPerExample => (long)Filters * Input.Channels * Kernel * Kernel * Output.Height * Output.Width;
+
     private ConvGeometry Geometry(FeatureShape input, int batch) => new(input.Channels, batch, input.Height, input.Width, Kernel, Kernel, Stride, Padding);
 
     public override string Describe() => $"Conv {Filters} x {Kernel}x{Kernel}" + (Stride > 1 ? $" stride {Stride}" : "") + (Padding > 0 ? $" pad {Padding}" : "") + $" {Activation.ToString().ToLowerInvariant()}";

@@ -41,6 +41,8 @@ public sealed class DenseLayer : Layer
 
     protected override FeatureShape ComputeOutput(FeatureShape input) => new(Units, 1, 1);
 
+    public override long MacsPerExample => (long)Input.Size * Units;
+
     public override string Describe()
     {
         string act = Cost switch

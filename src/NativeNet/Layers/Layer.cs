@@ -58,6 +58,9 @@ public abstract class Layer
 
     protected abstract FeatureShape ComputeOutput(FeatureShape input);
 
+    /// <summary>Multiply-adds of this layer's forward GEMM for one example (0 for layers without one).</summary>
+    public virtual long MacsPerExample => 0;
+
     /// <summary>A one-line description such as "Dense 30 sigmoid".</summary>
     public abstract string Describe();
 
