@@ -17,13 +17,18 @@ public sealed class ProfilingBackend(IComputeBackend inner) : IComputeBackend
 
     /// <summary>Primitive name, total seconds and call count, largest first.</summary>
     public IReadOnlyList<(string Primitive, double Seconds, long Calls)> Report() =>
-        _totals.Select(kv => (kv.Key, kv.Value.Ticks / (double)Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(x => x.Item2).ToList();
+        _totals.ToArray().Select(kv => (kv.Key, kv.Value.Ticks / (double)Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(x => x.Item2).ToList();
 
     public void Reset() => _totals.Clear();
 
     private void Record(string name, long start)
     {
         long dt = Stopwatch.GetTimestamp() - start;
+        lock (_totals) Add(name, dt);
+    }
+
+    private void Add(string name, long dt)
+    {
         ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_totals, name, out _);
         slot = (slot.Ticks + dt, slot.Calls + 1);
     }

@@ -88,17 +88,20 @@ public sealed class SgdTrainer : IDisposable
         _sliceCount = new int[split];
         if (split > 1)
         {
-            _pool = ((CpuBackend)network.Backend).Pool;
+            _pool = HostCpu(network)!.Pool;
             _self = GCHandle.Alloc(this);
         }
     }
+
+    /// <summary>The CPU backend the network runs on, looking through a profiling wrapper; null for devices.</summary>
+    private static CpuBackend? HostCpu(Network net) => net.Backend as CpuBackend ?? (net.Backend as ProfilingBackend)?.Inner as CpuBackend;
 
     /// <summary>How many slices each mini-batch is split into (1: not split).</summary>
     public int Split { get; }
 
     private static int ChooseSplit(Network net, SgdOptions o)
     {
-        if (net.Backend is not CpuBackend cpu) return 1;   // a device parallelizes inside its kernels
+        if (HostCpu(net) is not CpuBackend cpu) return 1;   // a device parallelizes inside its kernels
         int threads = cpu.Pool.DegreeOfParallelism;
         int split = o.MiniBatchSplit != 0 ? o.MiniBatchSplit : (threads > 1 && o.BatchSize >= 4 * threads ? threads : 1);
         return Math.Clamp(split, 1, Math.Max(1, o.BatchSize));
