@@ -45,6 +45,11 @@ public static class NativeNetApp
             config.AddCommand<TrainCommand>("train").WithDescription("Train a network on MNIST (a book preset or --layers).")
                 .WithExample("train", "--preset", "ch1")
                 .WithExample("train", "--layers", "input 784 | dense 30 sigmoid | output 10 sigmoid-ce", "--epochs", "1", "--eta", "0.5");
+            config.AddCommand<EnsembleCommand>("ensemble").WithDescription("Train several networks of a preset (seeds seed..seed+count-1) and classify by their vote.")
+                .WithExample("ensemble", "--preset", "ch6-relu", "--count", "5");
+            config.AddCommand<SearchCommand>("search").WithDescription("Grid or random search over eta, lambda and mini-batch size, ranked by validation accuracy.")
+                .WithExample("search", "--preset", "ch3-init", "--eta", "0.01,0.1,1", "--lambda", "0,1,5", "--batch", "10,30", "--epochs", "2")
+                .WithExample("search", "--preset", "ch3-init", "--random", "12", "--eta-range", "0.01:1", "--lambda-range", "0.1:10");
             config.AddCommand<EvaluateCommand>("evaluate").WithDescription("Test accuracy and cost of a saved model.");
             config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
             config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");

@@ -60,6 +60,14 @@ public sealed class CliTests
         Assert.True(File.Exists(Path.Combine(outDir, "checkpoint.safetensors")));
         using (var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json"))))
             Assert.Equal(3, metrics.RootElement.GetProperty("epochs").GetArrayLength());
+        byte[] pngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        foreach (var png in new[] { "accuracy.png", "cost.png", "misclassified.png", "confusion.png" })
+        {
+            string path = Path.Combine(outDir, png);
+            Assert.True(File.Exists(path), $"{png} missing; stderr: {r.Stderr}");
+            var bytes = File.ReadAllBytes(path);
+            Assert.True(bytes.Length > 1000 && bytes.AsSpan(0, 8).SequenceEqual(pngSignature), $"{png} is not a PNG");
+        }
 
         string model = Path.Combine(outDir, "best.safetensors");
         var ev = CliRunner.Run("evaluate", model, "--data", data, "--json");

@@ -17,12 +17,15 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         [CommandOption("--threads <N>")] [Description("Worker threads (default: all cores).")] public int Threads { get; init; } = Environment.ProcessorCount;
         [CommandOption("--batches <K>")] [Description("Timed mini-batches (default 500), after 20 warm-up steps.")] public int Batches { get; init; } = 500;
         [CommandOption("--json")] [Description("Print one JSON object.")] public bool Json { get; init; }
+        [CommandOption("--split <K>")] [Description("Split each mini-batch into K slices over the threads (1: whole batch, threads inside GEMM; default: automatic).")] public int Split { get; init; }
+        [CommandOption("--profile")] [Description("Also print the time spent in each backend primitive.")] public bool Profile { get; init; }
 
         public override ValidationResult Validate()
         {
             if (Threads < 1 || Threads > Environment.ProcessorCount * 4) return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
             if (Batch is < 1) return ValidationResult.Error("--batch must be at least 1.");
             if (Batches < 1) return ValidationResult.Error("--batches must be at least 1.");
+            if (Split < 0) return ValidationResult.Error("--split must be 0 (automatic) or positive.");
             return ValidationResult.Success();
         }
     }
@@ -31,9 +34,11 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
     {
         const int EpochImages = 50_000, WarmUp = 20;
         var preset = Presets.Get(s.Preset);
-        using var backend = new CpuBackend(s.Threads);
+        using var cpu = new CpuBackend(s.Threads);
+        var profiler = s.Profile ? new ProfilingBackend(cpu) : null;
+        IComputeBackend backend = (IComputeBackend?)profiler ?? cpu;
         using var net = preset.Spec.Build(1, preset.Init, backend, withMomentum: preset.Momentum > 0);
-        var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize };
+        var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize, MiniBatchSplit = s.Split };
         using var trainer = new SgdTrainer(net, options);
         int m = options.BatchSize, features = net.InputSize;
 
@@ -50,6 +55,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
             trainer.Step(pixels.AsSpan(b * m * features, m * features), labels.AsSpan(b * m, m));
         }
         for (int k = 0; k < WarmUp; k++) Step(k);
+        profiler?.Reset();
         long before = GC.GetAllocatedBytesForCurrentThread();
         var clock = Stopwatch.StartNew();
         int done = 0;
@@ -60,19 +66,30 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         double imagesPerSecond = done * m / seconds;
         double epochSeconds = EpochImages / imagesPerSecond;
         long perStep = allocated / done;
+        double gflops = imagesPerSecond * net.TrainingFlopsPerExample / 1e9;
         if (s.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 preset = preset.Name, batch = m, threads = s.Threads, backend = backend.Name, timed_batches = done, seconds = Math.Round(seconds, 4),
                 images_per_second = Math.Round(imagesPerSecond, 1), epoch_seconds = Math.Round(epochSeconds, 3), epoch_images = EpochImages,
-                extrapolated = true, allocated_bytes_per_step = perStep,
+                extrapolated = true, allocated_bytes_per_step = perStep, split = trainer.Split,
+                gemm_flops_per_image = net.TrainingFlopsPerExample, gflops = Math.Round(gflops, 1),
             }));
             return 0;
         }
         AnsiConsole.MarkupLineInterpolated($"{preset.Name} on {backend.Name}, m = {m}: {done} mini-batches in {seconds:F2} s after {WarmUp} warm-up steps");
         AnsiConsole.MarkupLineInterpolated($"  {imagesPerSecond:N0} images/s; [green]{epochSeconds:F1} s per {EpochImages:N0}-image epoch[/] (extrapolated from the timed steps, evaluation not included)");
+        AnsiConsole.MarkupLineInterpolated($"  {gflops:F1} GFLOP/s in the GEMMs ({net.TrainingFlopsPerExample / 1e6:F2} MFLOP per image); mini-batch split {trainer.Split}");
         AnsiConsole.MarkupLineInterpolated($"  allocated {perStep} bytes per step");
+        if (profiler is not null)
+        {
+            var table = new Table().AddColumns("primitive", "us/step", "calls/step", "share");
+            double total = profiler.Report().Sum(r => r.Seconds);
+            foreach (var (name, sec, calls) in profiler.Report())
+                table.AddRow(name, (sec * 1e6 / done).ToString("F1"), (calls / done).ToString(), (sec / total).ToString("P0"));
+            AnsiConsole.Write(table);
+        }
         return 0;
     }
 }

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using NativeNet.Data;
+using NativeNet.Cli.Reports;
+using NativeNet.Core.Backends;
 using NativeNet.Layers;
 using NativeNet.Persistence;
 using NativeNet.Training;
@@ -42,7 +44,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--early-stop <N>")] [Description("Stop when validation accuracy has not improved for N epochs.")] public int? EarlyStop { get; init; }
         [CommandOption("--schedule <KIND>")] [Description("'plateau': halve eta after 10 epochs without improvement, stop at eta/128.")] public string? Schedule { get; init; }
         [CommandOption("--train-size <N>")] [Description("Use only the first N training images.")] public int? TrainSize { get; init; }
-        [CommandOption("--no-plots")] [Description("Accepted for scripts; this build writes no PNG plots yet.")] public bool NoPlots { get; init; }
+        [CommandOption("--no-plots")] [Description("Skip the PNG report (accuracy, cost, misclassified digits, confusion matrix) in the output folder.")] public bool NoPlots { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the result at the end (progress goes to stderr).")] public bool Json { get; init; }
 
         public override ValidationResult Validate()
@@ -64,57 +66,26 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        var preset = Presets.Get(s.Preset ?? "default");
-        bool custom = s.Layers is not null;
-        string name = custom && s.Preset is null ? "custom" : preset.Name;
-        var spec = NetworkSpec.Parse(custom ? s.Layers! : preset.Architecture);
-        var init = s.Init switch
-        {
-            "normal" => WeightInit.StandardNormal,
-            "fan-in" => WeightInit.ScaledByFanIn,
-            "ch6" => WeightInit.Chapter6,
-            _ => custom && s.Preset is null ? WeightInit.ScaledByFanIn : preset.Init,
-        };
-        // With --layers and no --preset the defaults are the book's chapter-3 network's: 30 epochs, m = 10, eta 0.5, no L2, shuffling.
-        bool generic = custom && s.Preset is null;
-        int epochs = s.Epochs ?? (generic ? 30 : preset.Epochs);
-        int batch = s.Batch ?? (generic ? 10 : preset.BatchSize);
-        float eta = s.Eta ?? (generic ? 0.5f : preset.LearningRate);
-        float lambda = s.Lambda ?? (generic ? 0f : preset.L2);
-        float momentum = s.Momentum ?? (generic ? 0f : preset.Momentum);
-        bool expand = s.Expand ?? (!generic && preset.Expand);
-        bool shuffle = generic || preset.Shuffle;
-        int? trainSize = s.TrainSize ?? (!generic && preset.TrainingImages < 50_000 ? preset.TrainingImages : null);
+        var plan = TrainingPlan.Resolve(s.Preset, s.Layers, s.Init, s.Epochs, s.Batch, s.Eta, s.Lambda, s.Momentum, s.Expand, s.TrainSize);
+        string name = plan.Name;
+        var spec = plan.Spec;
+        int epochs = plan.Epochs, batch = plan.Batch;
+        float eta = plan.Eta, lambda = plan.Lambda, momentum = plan.Momentum;
+        bool expand = plan.Expand;
 
         TextWriter log = s.Json ? Console.Error : Console.Out;
         string outDir = Path.GetFullPath(s.Out ?? s.Resume ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
-        try
-        {
-            Directory.CreateDirectory(outDir);
-            ProbeWritable(outDir);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"cannot write the output folder '{outDir}': {e.Message}", e);
-        }
+        TrainingPlan.PrepareOutputDirectory(outDir);
 
         string dataDir = CliSupport.DataDirectory(s.Data);
         var data = CliSupport.LoadData(dataDir, fetch: true, log);
-        var training = data.Training;
-        if (trainSize is int n && n < training.Count) training = training.Take(n);
-        if (expand)
-        {
-            log.WriteLine($"Expanding {training.Count:N0} training images by one-pixel shifts...");
-            training = Expansion.ShiftExpand(training);
-        }
+        var training = plan.TrainingImages(data, log);
 
         using var backend = CliSupport.CreateBackend(s.Device, s.Threads);
-        using var net = spec.Build(s.Seed, init, backend, withMomentum: momentum > 0);
-        var sgd = new SgdOptions { BatchSize = batch, LearningRate = eta, L2 = lambda, Momentum = momentum, TrainingSetSize = training.Count, Seed = (ulong)s.Seed };
-        var options = new TrainingOptions
+        using var net = plan.Build(s.Seed, backend);
+        var options = plan.Options(s.Seed, training.Count, outDir) with
         {
-            Epochs = epochs, Sgd = sgd, Shuffle = shuffle, ShuffleSeed = s.Seed, EarlyStoppingPatience = s.EarlyStop,
-            Schedule = s.Schedule == "plateau" ? new PlateauSchedule() : null, OutputDirectory = outDir,
+            EarlyStoppingPatience = s.EarlyStop, Schedule = s.Schedule == "plateau" ? new PlateauSchedule() : null,
         };
         var session = new TrainingSession(net, spec, options, training, data.Validation, data.Test);
         if (s.Resume is not null) session.Resume(Path.GetFullPath(s.Resume));
@@ -127,9 +98,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var epochLines = new List<string>();
         void OnEpoch(EpochReport r)
         {
-            string line = $"epoch {r.Epoch,3}: validation {r.ValidationAccuracy * 100:F2}% (cost {r.ValidationCost:F4})" +
-                          (r.TestAccuracy is double t ? $", test {t * 100:F2}% (best so far)" : "") +
-                          $", {r.Seconds:F1} s, {r.ImagesPerSecond:N0} images/s, eta {r.LearningRate.ToString(CultureInfo.InvariantCulture)}";
+            string line = TrainingPlan.EpochLine(r);
             if (s.Json || Console.IsOutputRedirected) log.WriteLine(line);
             else AnsiConsole.MarkupLine(Markup.Escape(line));
         }
@@ -192,6 +161,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             }).ToArray(),
         };
         File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
+        if (!s.NoPlots) TrainingReport.TryWrite(outDir, result.Epochs, bestPath, net, data.Test, log);
 
         if (s.Json)
         {
@@ -206,12 +176,87 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                       (testAccuracy is double ta ? $", test {ta * 100:F2}%" : "") + $", {result.Seconds:F1} s. Saved in {outDir}");
         return result.StopReason == StopReason.Cancelled ? NativeNetApp.CancelledExitCode : 0;
     }
+}
 
-    /// <summary>Fails early (before any training) when the output folder cannot be written.</summary>
-    private static void ProbeWritable(string dir)
+/// <summary>
+/// A preset with the command line's overrides resolved into one concrete training setup: architecture, initialization,
+/// hyper-parameters and data preparation. `train`, `ensemble` and `search` all train through it, so a network they
+/// build for the same options and seed is the same network.
+/// </summary>
+internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit Init, int Epochs, int Batch, float Eta, float Lambda, float Momentum,
+    bool Expand, bool Shuffle, int? TrainSize)
+{
+    public static TrainingPlan Resolve(string? presetName, string? layers = null, string? init = null, int? epochs = null, int? batch = null,
+        float? eta = null, float? lambda = null, float? momentum = null, bool? expand = null, int? trainSize = null)
     {
-        string probe = Path.Combine(dir, $".write-test-{Environment.ProcessId}");
-        File.WriteAllText(probe, "");
-        File.Delete(probe);
+        var preset = Presets.Get(presetName ?? "default");
+        bool custom = layers is not null;
+        // With --layers and no --preset the defaults are the book's chapter-3 network's: 30 epochs, m = 10, eta 0.5, no L2, shuffling.
+        bool generic = custom && presetName is null;
+        var spec = NetworkSpec.Parse(custom ? layers! : preset.Architecture);
+        var rule = init switch
+        {
+            "normal" => WeightInit.StandardNormal,
+            "fan-in" => WeightInit.ScaledByFanIn,
+            "ch6" => WeightInit.Chapter6,
+            null => generic ? WeightInit.ScaledByFanIn : preset.Init,
+            _ => throw new ArgumentException($"--init must be normal, fan-in or ch6, not '{init}'."),
+        };
+        return new TrainingPlan(
+            generic ? "custom" : preset.Name, spec, rule,
+            epochs ?? (generic ? 30 : preset.Epochs),
+            batch ?? (generic ? 10 : preset.BatchSize),
+            eta ?? (generic ? 0.5f : preset.LearningRate),
+            lambda ?? (generic ? 0f : preset.L2),
+            momentum ?? (generic ? 0f : preset.Momentum),
+            expand ?? (!generic && preset.Expand),
+            generic || preset.Shuffle,
+            trainSize ?? (!generic && preset.TrainingImages < 50_000 ? preset.TrainingImages : null));
+    }
+
+    /// <summary>The training images: the first <see cref="TrainSize"/> of the data set's, shift-expanded when <see cref="Expand"/>.</summary>
+    public LabeledImages TrainingImages(MnistDataset data, TextWriter log)
+    {
+        var training = data.Training;
+        if (TrainSize is int n && n < training.Count) training = training.Take(n);
+        if (Expand)
+        {
+            log.WriteLine($"Expanding {training.Count:N0} training images by one-pixel shifts...");
+            training = Expansion.ShiftExpand(training);
+        }
+        return training;
+    }
+
+    public Network Build(int seed, IComputeBackend backend) => Spec.Build(seed, Init, backend, withMomentum: Momentum > 0);
+
+    public TrainingOptions Options(int seed, int trainingCount, string? outDir) => new()
+    {
+        Epochs = Epochs, Shuffle = Shuffle, ShuffleSeed = seed, OutputDirectory = outDir,
+        Sgd = new SgdOptions { BatchSize = Batch, LearningRate = Eta, L2 = Lambda, Momentum = Momentum, TrainingSetSize = trainingCount, Seed = (ulong)seed },
+    };
+
+    public string Describe() =>
+        $"{Epochs} epochs, m = {Batch}, eta = {Eta.ToString(CultureInfo.InvariantCulture)}, lambda = {Lambda.ToString(CultureInfo.InvariantCulture)}" +
+        (Momentum > 0 ? $", momentum = {Momentum.ToString(CultureInfo.InvariantCulture)}" : "");
+
+    public static string EpochLine(EpochReport r) =>
+        $"epoch {r.Epoch,3}: validation {r.ValidationAccuracy * 100:F2}% (cost {r.ValidationCost:F4})" +
+        (r.TestAccuracy is double t ? $", test {t * 100:F2}% (best so far)" : "") +
+        $", {r.Seconds:F1} s, {r.ImagesPerSecond:N0} images/s, eta {r.LearningRate.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>Creates the folder and fails early (before any training) when it cannot be written.</summary>
+    public static void PrepareOutputDirectory(string dir)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            string probe = Path.Combine(dir, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write the output folder '{dir}': {e.Message}", e);
+        }
     }
 }

@@ -1,0 +1,103 @@
+using System.Text.Json;
+
+namespace NativeNet.Cli.Tests;
+
+public sealed class EnsembleSearchCliTests
+{
+    private const string Tiny = "input 784 | dense 20 sigmoid | output 10 softmax";
+
+    [Fact]
+    public void EnsembleReportsMembersAndVote()
+    {
+        string data = CliRunner.WriteTinyMnist(), outDir = CliRunner.TempDir();
+        var r = CliRunner.Run("ensemble", "--layers", Tiny, "--count", "3", "--epochs", "2", "--seed", "4", "--threads", "1", "--data", data, "--out", outDir, "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        var o = doc.RootElement;
+        var members = o.GetProperty("members").EnumerateArray().ToList();
+        Assert.Equal([4, 5, 6], members.Select(m => m.GetProperty("seed").GetInt32()));
+        Assert.All(members, m => Assert.InRange(m.GetProperty("test_accuracy").GetDouble(), 0.0, 1.0));
+        double vote = o.GetProperty("ensemble_test_accuracy").GetDouble();
+        Assert.True(vote > 0.8, r.Stdout);
+        Assert.True(vote >= members.Min(m => m.GetProperty("test_accuracy").GetDouble()) - 0.05, r.Stdout);
+        Assert.True(File.Exists(Path.Combine(outDir, "ensemble.json")));
+        Assert.True(File.Exists(Path.Combine(outDir, "seed-5", "best.safetensors")));
+
+        // The first member is the network `train` makes with the same seed.
+        string trainOut = CliRunner.TempDir();
+        var t = CliRunner.Run("train", "--layers", Tiny, "--epochs", "2", "--seed", "4", "--threads", "1", "--data", data, "--out", trainOut, "--json", "--no-plots");
+        Assert.True(t.ExitCode == 0, t.All);
+        using var train = JsonDocument.Parse(t.Stdout.Trim());
+        Assert.Equal(train.RootElement.GetProperty("test_accuracy").GetDouble(), members[0].GetProperty("test_accuracy").GetDouble());
+        Assert.Empty(Directory.GetFiles(trainOut, "*.png"));
+    }
+
+    [Fact]
+    public void EnsembleTablePrints()
+    {
+        var r = CliRunner.Run("ensemble", "--layers", Tiny, "--count", "2", "--epochs", "1", "--threads", "1", "--data", CliRunner.WriteTinyMnist());
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("vote", r.Stdout);
+        Assert.Contains("Ensemble of 2", r.Stdout);
+    }
+
+    [Fact]
+    public void GridSearchRanksTheGoodLearningRateFirstAndWritesSearchJson()
+    {
+        string data = CliRunner.WriteTinyMnist(), outDir = CliRunner.TempDir();
+        var r = CliRunner.Run("search", "--layers", Tiny, "--eta", "0.00001,0.5", "--lambda", "0,0.1", "--batch", "10", "--epochs", "2",
+            "--threads", "1", "--data", data, "--out", outDir, "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        var trials = doc.RootElement.GetProperty("trials").EnumerateArray().ToList();
+        Assert.Equal(4, trials.Count);
+        Assert.Equal(0.5, trials[0].GetProperty("eta").GetDouble(), 5);
+        Assert.Equal(0.5, trials[1].GetProperty("eta").GetDouble(), 5);
+        Assert.True(trials[0].GetProperty("best_validation_accuracy").GetDouble() > trials[3].GetProperty("best_validation_accuracy").GetDouble());
+        using var saved = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "search.json")));
+        Assert.Equal(4, saved.RootElement.GetProperty("trials").GetArrayLength());
+
+        var table = CliRunner.Run("search", "--layers", Tiny, "--eta", "0.5", "--batch", "10,20", "--threads", "1", "--data", data);
+        Assert.True(table.ExitCode == 0, table.All);
+        Assert.Contains("best validation", table.Stdout);
+        Assert.Contains("Best: eta 0.5", table.Stdout);
+    }
+
+    [Fact]
+    public void RandomSearchRepeatsForASeed()
+    {
+        string data = CliRunner.WriteTinyMnist();
+        string[] args = ["search", "--layers", Tiny, "--random", "3", "--eta-range", "0.05:1", "--lambda-range", "0.01:1", "--batch", "10,20",
+            "--seed", "9", "--threads", "1", "--data", data, "--json"];
+        static List<string> Trials(CliRunner.Result r)
+        {
+            Assert.True(r.ExitCode == 0, r.All);
+            using var doc = JsonDocument.Parse(r.Stdout.Trim());
+            return doc.RootElement.GetProperty("trials").EnumerateArray()
+                .Select(t => $"{t.GetProperty("trial").GetInt32()} {t.GetProperty("eta").GetDouble()} {t.GetProperty("lambda").GetDouble()} {t.GetProperty("batch").GetInt32()} {t.GetProperty("best_validation_accuracy").GetDouble()}")
+                .ToList();
+        }
+        var a = Trials(CliRunner.Run(args));
+        var b = Trials(CliRunner.Run(args));
+        Assert.Equal(3, a.Count);
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void BadSearchOptionsFailCleanly()
+    {
+        foreach (var args in new[]
+        {
+            new[] { "search", "--eta", "0.1,abc" },
+            new[] { "search", "--random", "2", "--eta-range", "1" },
+            new[] { "search", "--eta-range", "0.1:1" },
+            new[] { "ensemble", "--count", "0" },
+        })
+        {
+            var r = CliRunner.Run(args);
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.DoesNotContain("   at ", r.All);
+            Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal));
+        }
+    }
+}
