@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
@@ -29,6 +30,8 @@ public sealed unsafe class WorkerPool : IDisposable
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim[] _start;
     private int _busy;
+    private int _generation;          // incremented once per parallel run; workers watch it
+    private readonly int[] _sleeping; // 1 while worker i+1 is blocked on _start[i]
     private delegate*<void*, int, int, void> _fn;
     private void* _state;
     private int _activeWorkers;
@@ -44,9 +47,10 @@ public sealed unsafe class WorkerPool : IDisposable
         DegreeOfParallelism = degreeOfParallelism;
         _threads = new Thread[degreeOfParallelism - 1];
         _start = new ManualResetEventSlim[degreeOfParallelism - 1];
+        _sleeping = new int[degreeOfParallelism - 1];
         for (int i = 0; i < _threads.Length; i++)
         {
-            _start[i] = new ManualResetEventSlim(false, 2000);
+            _start[i] = new ManualResetEventSlim(false, 0);
             int worker = i + 1;
             _threads[i] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"NativeNet worker {worker}" };
             _threads[i].Start();
@@ -111,7 +115,9 @@ public sealed unsafe class WorkerPool : IDisposable
                 _activeWorkers = workers;
                 _error = null;
                 Volatile.Write(ref _pending, workers - 1);
-                for (int i = 0; i < workers - 1; i++) _start[i].Set();
+                Interlocked.Increment(ref _generation);
+                for (int i = 0; i < workers - 1; i++)
+                    if (Interlocked.Exchange(ref _sleeping[i], 0) == 1) _start[i].Set();
                 try
                 {
                     work.Execute(0, workers);
@@ -137,14 +143,34 @@ public sealed unsafe class WorkerPool : IDisposable
     private static void Invoke<T>(void* state, int worker, int workers) where T : unmanaged, IParallelWork
         => Unsafe.AsRef<T>(state).Execute(worker, workers);
 
+    /// <summary>
+    /// How long an idle worker spins before it blocks. Training calls the pool every few microseconds, and waking a
+    /// blocked thread costs tens of microseconds, so workers stay hot for a while (NATIVENET_SPIN_US overrides).
+    /// </summary>
+    private static readonly long s_spinTicks = Stopwatch.Frequency *
+        (long.TryParse(Environment.GetEnvironmentVariable("NATIVENET_SPIN_US"), out long us) && us >= 0 ? us : 200) / 1_000_000;
+
     private void WorkerLoop(int worker)
     {
         var start = _start[worker - 1];
+        int seen = 0;
         while (true)
         {
-            start.Wait();
-            start.Reset();
+            int generation;
+            long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
+            while ((generation = Volatile.Read(ref _generation)) == seen)
+            {
+                if (Stopwatch.GetTimestamp() < spinUntil) { Thread.SpinWait(16); continue; }
+                // Announce the sleep, then look once more: Run either sees the flag and wakes us, or we see its new generation.
+                Volatile.Write(ref _sleeping[worker - 1], 1);
+                if (Volatile.Read(ref _generation) == seen) start.Wait();
+                start.Reset();
+                Volatile.Write(ref _sleeping[worker - 1], 0);
+                spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
+            }
+            seen = generation;
             if (_disposed) return;
+            if (worker >= _activeWorkers) continue;   // this run needs fewer workers
             try
             {
                 _fn(_state, worker, _activeWorkers);
@@ -175,6 +201,7 @@ public sealed unsafe class WorkerPool : IDisposable
         var spin = new SpinWait();
         while (Interlocked.CompareExchange(ref _busy, 1, 0) != 0) spin.SpinOnce();   // let a run in flight finish
         _disposed = true;
+        Interlocked.Increment(ref _generation);
         foreach (var s in _start) s.Set();
         foreach (var t in _threads) t.Join();
     }

@@ -93,6 +93,13 @@ public sealed class SgdTrainer : IDisposable
         }
     }
 
+    /// <summary>
+    /// A split pays when a step does much arithmetic per parameter: every step the updated weights must travel to the
+    /// other cores' caches, and for small networks that costs more than the halved arithmetic saves. Measured with
+    /// `nativenet bench train --split 1|2`: ch1 (60 FLOP per parameter per step) is faster whole, ch6-relu (about 1000) split.
+    /// </summary>
+    private static bool SplitPays(Network net, int batch) => (double)net.TrainingFlopsPerExample * batch / net.ParameterCount >= 300;
+
     /// <summary>The CPU backend the network runs on, looking through a profiling wrapper; null for devices.</summary>
     private static CpuBackend? HostCpu(Network net) => net.Backend as CpuBackend ?? (net.Backend as ProfilingBackend)?.Inner as CpuBackend;
 
@@ -103,7 +110,7 @@ public sealed class SgdTrainer : IDisposable
     {
         if (HostCpu(net) is not CpuBackend cpu) return 1;   // a device parallelizes inside its kernels
         int threads = cpu.Pool.DegreeOfParallelism;
-        int split = o.MiniBatchSplit != 0 ? o.MiniBatchSplit : (threads > 1 && o.BatchSize >= 4 * threads ? threads : 1);
+        int split = o.MiniBatchSplit != 0 ? o.MiniBatchSplit : threads > 1 && o.BatchSize >= 4 * threads && SplitPays(net, o.BatchSize) ? threads : 1;
         return Math.Clamp(split, 1, Math.Max(1, o.BatchSize));
     }
 
