@@ -75,6 +75,27 @@ public class ElementwiseTests
         for (int r = 0; r < rows; r++) Assert.Equal(Array.IndexOf(z, z.Skip(r * cols).Take(cols).Max(), r * cols) - r * cols, idx[r]);
     }
 
+    [Theory]
+    [InlineData(Activation.ReLU, BiasAxis.PerRow)]
+    [InlineData(Activation.Identity, BiasAxis.PerRow)]
+    [InlineData(Activation.Sigmoid, BiasAxis.PerRow)]
+    [InlineData(Activation.ReLU, BiasAxis.PerColumn)]
+    public void BiasActivation_EqualsBiasThenActivation(Activation f, BiasAxis axis)
+    {
+        int rows = 5, cols = 37;
+        var z = Reference.Random(rows * cols, 4, 3f);
+        var bias = Reference.Random(axis == BiasAxis.PerRow ? rows : cols, 5);
+        var expectZ = (float[])z.Clone();
+        Elementwise.AddBias(expectZ, bias, rows, cols, axis);
+        var expectA = new float[z.Length];
+        Elementwise.Activate(f, expectZ, expectA);
+        var a = new float[z.Length];
+        Elementwise.BiasActivation(z, bias, a, rows, cols, axis, f);
+        Assert.Equal(expectZ, z);
+        Assert.Equal(expectA, a);
+        Elementwise.BiasActivation(z, bias, z, rows, cols, axis, f);   // in place
+    }
+
     [Fact]
     public void MismatchedLengths_ThrowArgumentException()
     {
@@ -137,6 +158,8 @@ public class ConvKernelTests
     [Theory]
     [InlineData(PoolKind.Max, 7, 6)]
     [InlineData(PoolKind.Max, 20, 34)]   // 17 outputs per row: two 8-wide SIMD blocks and a scalar tail
+    [InlineData(PoolKind.Max, 24, 24)]   // 12 outputs per row: one 8-wide and one 4-wide block (the book's first conv layer)
+    [InlineData(PoolKind.Max, 8, 8)]     // 4 outputs per row: one 4-wide block (the second)
     [InlineData(PoolKind.Average, 7, 6)]
     [InlineData(PoolKind.L2, 8, 10)]
     public void Pooling_MatchesNaiveWindows(PoolKind kind, int h, int w)

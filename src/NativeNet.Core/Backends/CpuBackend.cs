@@ -56,9 +56,7 @@ public sealed class CpuBackend : IComputeBackend
 
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
     {
-        var zs = Span(z, rows * cols);
-        Elementwise.AddBias(zs, Span(bias), rows, cols, axis);
-        Elementwise.Activate(f, zs, Span(a, rows * cols));
+        Elementwise.BiasActivation(Span(z, rows * cols), Span(bias), Span(a, rows * cols), rows, cols, axis, f);
     }
 
     public void Softmax(Tensor z, Tensor a, int rows, int cols) => Elementwise.Softmax(Span(z, rows * cols), Span(a, rows * cols), rows, cols);

@@ -15,7 +15,8 @@ public enum GemmKernelKind
 
 /// <summary>
 /// One micro-kernel and the cache blocking that suits it. The micro-kernel sees only packed
-/// panels: A as kc columns of MR floats, B as kc rows of NR floats, and computes the MR x NR tile
+/// panels: A as kc columns of MR floats, B as kc rows of NR floats (rows ldb apart: NR when packed, B's own
+/// leading dimension when read in place), and computes the MR x NR tile
 /// <c>C = alpha * A*B + beta * C</c> (C row-major with stride ldc; when beta == 0, C is never read).
 /// </summary>
 internal sealed unsafe class GemmKernel
@@ -29,7 +30,7 @@ internal sealed unsafe class GemmKernel
     public required int KC { get; init; }
     /// <summary>Columns of B packed per block (a multiple of NR; the block lives in L3).</summary>
     public required int NC { get; init; }
-    public required delegate*<int, float*, float*, float*, int, float, float, void> Tile { get; init; }
+    public required delegate*<int, float*, float*, int, float*, int, float, float, void> Tile { get; init; }
 
     // Block sizes, one row per instruction set. Zen 5: 48 KiB L1d, 1 MiB L2 per core.
     // AVX-512: B micro-panel 256 x 32 floats = 32 KiB (L1); A block 144 x 256 = 144 KiB (L2).
@@ -95,55 +96,9 @@ internal sealed unsafe class GemmKernel
 /// </summary>
 internal static unsafe class MicroKernels
 {
-    // 6 x 32 tile: 12 zmm accumulators, 2 zmm of B, 1 broadcast of A.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx512_6x32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var ai = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
-            ai = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
-            ai = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
-            ai = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(ai, b0, c30); c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
-            ai = Vector512.Create(a[4]);
-            c40 = Vector512.FusedMultiplyAdd(ai, b0, c40); c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
-            ai = Vector512.Create(a[5]);
-            c50 = Vector512.FusedMultiplyAdd(ai, b0, c50); c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
-            a += 6;
-            b += 32;
-        }
-        var va = Vector512.Create(alpha);
-        if (beta == 0f)
-        {
-            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
-            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
-            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
-            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
-            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
-            (c50 * va).Store(c); (c51 * va).Store(c + 16);
-            return;
-        }
-        var vb = Vector512.Create(beta);
-        Update512(c, c00, c01, va, vb); c += ldc;
-        Update512(c, c10, c11, va, vb); c += ldc;
-        Update512(c, c20, c21, va, vb); c += ldc;
-        Update512(c, c30, c31, va, vb); c += ldc;
-        Update512(c, c40, c41, va, vb); c += ldc;
-        Update512(c, c50, c51, va, vb);
-    }
-
-
     // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A: twice the FMAs per load of the 6 x 32 tile.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx512_12x32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Avx512_12x32(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         for (int p = 0; p < kc; p++)
@@ -164,7 +119,7 @@ internal static unsafe class MicroKernels
             ai = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(ai, b0, c100); c101 = Vector512.FusedMultiplyAdd(ai, b1, c101);
             ai = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(ai, b0, c110); c111 = Vector512.FusedMultiplyAdd(ai, b1, c111);
             a += 12;
-            b += 32;
+            b += ldb;
         }
         var va = Vector512.Create(alpha);
         if (beta == 0f)
@@ -207,7 +162,7 @@ internal static unsafe class MicroKernels
 
     // 6 x 16 tile: 12 ymm accumulators, 2 ymm of B, 1 broadcast of A.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx2_6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Avx2_6x16(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -228,7 +183,7 @@ internal static unsafe class MicroKernels
             ai = Vector256.Create(a[5]);
             c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); c51 = Vector256.FusedMultiplyAdd(ai, b1, c51);
             a += 6;
-            b += 16;
+            b += ldb;
         }
         var va = Vector256.Create(alpha);
         if (beta == 0f)
@@ -258,11 +213,11 @@ internal static unsafe class MicroKernels
     }
 
     /// <summary>The portable reference kernel: plain loops over a 4 x 4 tile.</summary>
-    public static void Scalar_4x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Scalar_4x4(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
         float* acc = stackalloc float[16];
         for (int t = 0; t < 16; t++) acc[t] = 0f;
-        for (int p = 0; p < kc; p++, a += 4, b += 4)
+        for (int p = 0; p < kc; p++, a += 4, b += ldb)
             for (int i = 0; i < 4; i++)
                 for (int j = 0; j < 4; j++)
                     acc[i * 4 + j] = MathF.FusedMultiplyAdd(a[i], b[j], acc[i * 4 + j]);

@@ -33,6 +33,9 @@ public static unsafe class Sgemm
     /// <summary>Products with at most this many multiply-adds, or with one row, skip packing.</summary>
     public const long DirectThreshold = 1L << 11;
 
+    /// <summary>A worker's slice of C with at most this many rows reads row-contiguous B in place instead of packing it.</summary>
+    public const int InPlaceRows = 96;
+
     /// <summary>The micro-kernel that <see cref="GemmKernelKind.Auto"/> resolves to on this machine.</summary>
     public static GemmKernelKind DefaultKernel => GemmKernel.DefaultKind;
 
@@ -141,13 +144,14 @@ public static unsafe class Sgemm
     /// Whether a product is better done without packing: when packing would touch as much memory as the product
     /// itself does arithmetic. That is the case for a single row, for a small inner dimension (the packed panels
     /// would be reused only k times), and for the NT products of a mini-batch (few rows of A, rows of A and B both
-    /// contiguous along k and small enough to stay in L2).
+    /// contiguous along k).
     /// </summary>
     private static bool UnpackedPays(in Operands op, int m, int n, int k)
     {
         if (m == 1 || (long)m * n * k <= DirectThreshold) return true;
         if (op.BCol == 1 && k <= 16) return true;
-        return op.ACol == 1 && op.BRow == 1 && m <= 32 && k >= 32 && (long)(m + n) * k * sizeof(float) <= 512 * 1024;
+        // NT with few rows: B is streamed m/2 times from cache, cheaper than transposing both operands into panels.
+        return op.ACol == 1 && op.BRow == 1 && m <= 32 && k >= 32;
     }
 
     /// <summary>The unpacked path, split over columns of C: each worker owns a contiguous range of j.</summary>
@@ -335,7 +339,7 @@ public static unsafe class Sgemm
         private readonly Operands _op;
         private readonly int _m, _n, _k;
         private readonly int _mr, _nr, _mc, _kc, _nc;
-        private readonly delegate*<int, float*, float*, float*, int, float, float, void> _tile;
+        private readonly delegate*<int, float*, float*, int, float*, int, float, float, void> _tile;
         private readonly bool _splitN;
         public readonly int Workers;
 
@@ -363,14 +367,20 @@ public static unsafe class Sgemm
             float* packA = ThreadScratch.A(_mc * kcMax);
             float* packB = ThreadScratch.B(Math.Min(_nc, RoundUpTo(n1 - n0, _nr)) * kcMax);
             float* edge = stackalloc float[_mr * _nr + 16];
+            // With few rows of A, each packed element of B would serve only a few micro-tiles, and packing would cost
+            // about as much as the arithmetic: when B's rows are contiguous the kernel reads them in place instead
+            // (only a last, partial panel is packed, so no read runs past the end of a row).
+            bool bInPlace = _op.BCol == 1 && m1 - m0 <= InPlaceRows;
             for (int jc = n0; jc < n1; jc += _nc)
             {
                 int nc = Math.Min(_nc, n1 - jc);
+                int fullPanels = bInPlace ? nc / _nr * _nr : 0;
                 for (int pc = 0; pc < _k; pc += _kc)
                 {
                     int kc = Math.Min(_kc, _k - pc);
                     float beta = pc == 0 ? _op.Beta : 1f;
-                    PackB(packB, pc, kc, jc, nc);
+                    if (bInPlace) { if (fullPanels < nc) PackB(packB + (long)fullPanels * kc, pc, kc, jc + fullPanels, nc - fullPanels); }
+                    else PackB(packB, pc, kc, jc, nc);
                     for (int ic = m0; ic < m1; ic += _mc)
                     {
                         int mc = Math.Min(_mc, m1 - ic);
@@ -378,16 +388,18 @@ public static unsafe class Sgemm
                         for (int jr = 0; jr < nc; jr += _nr)
                         {
                             int nr = Math.Min(_nr, nc - jr);
-                            float* bp = packB + (long)jr * kc;
+                            bool inPlace = jr < fullPanels;
+                            float* bp = inPlace ? _op.B + (long)pc * _op.BRow + jc + jr : packB + (long)jr * kc;
+                            int ldb = inPlace ? _op.BRow : _nr;
                             for (int ir = 0; ir < mc; ir += _mr)
                             {
                                 int mr = Math.Min(_mr, mc - ir);
                                 float* ap = packA + (long)ir * kc;
                                 float* cij = _op.C + (long)(ic + ir) * _op.Ldc + jc + jr;
                                 if (mr == _mr && nr == _nr)
-                                    _tile(kc, ap, bp, cij, _op.Ldc, _op.Alpha, beta);
+                                    _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta);
                                 else
-                                    EdgeTile(kc, ap, bp, cij, mr, nr, beta, edge);
+                                    EdgeTile(kc, ap, bp, ldb, cij, mr, nr, beta, edge);
                             }
                         }
                     }
@@ -397,10 +409,10 @@ public static unsafe class Sgemm
 
         /// <summary>A partial tile: the kernel writes a full tile to scratch, then the valid mr x nr corner merges into C.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void EdgeTile(int kc, float* ap, float* bp, float* c, int mr, int nr, float beta, float* scratch)
+        private void EdgeTile(int kc, float* ap, float* bp, int ldb, float* c, int mr, int nr, float beta, float* scratch)
         {
             float* tile = (float*)(((nint)scratch + 63) & ~(nint)63);
-            _tile(kc, ap, bp, tile, _nr, _op.Alpha, 0f);
+            _tile(kc, ap, bp, ldb, tile, _nr, _op.Alpha, 0f);
             for (int i = 0; i < mr; i++)
                 MergeRow(c + (long)i * _op.Ldc, tile + i * _nr, nr, beta);
         }

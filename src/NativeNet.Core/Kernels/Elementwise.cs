@@ -87,6 +87,59 @@ public static class Elementwise
             TensorPrimitives.SoftMax(z.Slice(r * cols, cols), a.Slice(r * cols, cols));
     }
 
+    /// <summary>
+    /// z += bias, then a = f(z), on a row-major [rows x cols] matrix. ReLU and identity with a per-row bias (the
+    /// convolutional case) run fused in one pass; the rest adds the bias, then calls <see cref="Activate"/>.
+    /// </summary>
+    public static void BiasActivation(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f)
+    {
+        CheckMatrix(z.Length, rows, cols, nameof(z));
+        CheckMatrix(a.Length, rows, cols, nameof(a));
+        CheckBias(bias.Length, rows, cols, axis);
+        if (axis == BiasAxis.PerColumn || f is not (Activation.ReLU or Activation.Identity))
+        {
+            AddBias(z, bias, rows, cols, axis);
+            Activate(f, z[..(rows * cols)], a[..(rows * cols)]);
+            return;
+        }
+        float floor = f == Activation.ReLU ? 0f : float.NegativeInfinity;
+        for (int r = 0; r < rows; r++) BiasRowThenFloor(z.Slice(r * cols, cols), bias[r], floor, a.Slice(r * cols, cols));
+    }
+
+    /// <summary>z += b; a = max(z, floor) in one pass over a row.</summary>
+    private static void BiasRowThenFloor(Span<float> z, float b, float floor, Span<float> a)
+    {
+        int i = 0, n = z.Length;
+        ref float pz = ref z.GetPinnableReference();
+        ref float pa = ref a.GetPinnableReference();
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vb = Vector512.Create(b); var vf = Vector512.Create(floor);
+            for (; i <= n - 16; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref pz, (nuint)i) + vb;
+                v.StoreUnsafe(ref pz, (nuint)i);
+                Vector512.Max(v, vf).StoreUnsafe(ref pa, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var vb = Vector256.Create(b); var vf = Vector256.Create(floor);
+            for (; i <= n - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref pz, (nuint)i) + vb;
+                v.StoreUnsafe(ref pz, (nuint)i);
+                Vector256.Max(v, vf).StoreUnsafe(ref pa, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref pz, i) + b;
+            Unsafe.Add(ref pz, i) = v;
+            Unsafe.Add(ref pa, i) = Math.Max(v, floor);
+        }
+    }
+
     /// <summary>x[r, c] += bias[c] (PerColumn) or bias[r] (PerRow) on a row-major [rows x cols] matrix.</summary>
     public static void AddBias(Span<float> x, ReadOnlySpan<float> bias, int rows, int cols, BiasAxis axis)
     {
