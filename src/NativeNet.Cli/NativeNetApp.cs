@@ -53,6 +53,7 @@ public static class NativeNetApp
             config.AddCommand<EvaluateCommand>("evaluate").WithDescription("Test accuracy and cost of a saved model.");
             config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
             config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");
+            config.AddCommand<DevicesCommand>("devices").WithDescription("List the OpenCL devices --device opencl:N can pick.");
             config.AddBranch("data", data =>
             {
                 data.SetDescription("Manage the MNIST files.");
@@ -81,7 +82,8 @@ public static class NativeNetApp
         string message = OneLine(ex switch
         {
             CommandAppException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException
-                or FormatException or ArgumentException or Training.TrainingDivergedException or Persistence.ModelFormatException => ex.Message,
+                or FormatException or ArgumentException or Training.TrainingDivergedException or Persistence.ModelFormatException
+                or OpenCL.OpenClException => ex.Message,
             _ => $"{ex.GetType().Name}: {ex.Message}",
         });
         WriteError(message);

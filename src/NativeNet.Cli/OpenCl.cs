@@ -1,10 +1,10 @@
 using NativeNet.Core.Backends;
+using NativeNet.OpenCL;
 
 namespace NativeNet.Cli;
 
-/// <summary>The OpenCL backend, when this build includes it.</summary>
+/// <summary>The OpenCL side of --device: "opencl" takes the best GPU (else the first device), "opencl:N" the Nth of `nativenet devices`.</summary>
 internal static class OpenCl
 {
-    public static IComputeBackend Create(string spec) =>
-        throw new ArgumentException("OpenCL backend not available in this build of nativenet; use --device cpu.");
+    public static IComputeBackend Create(string spec) => OpenClBackend.Create(spec);
 }

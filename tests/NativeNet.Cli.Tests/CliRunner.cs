@@ -13,6 +13,16 @@ internal static class CliRunner
 
     public static Result Run(params string[] args)
     {
+        using var p = Start(args);
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(true); throw new TimeoutException("nativenet " + string.Join(' ', args)); }
+        return new Result(p.ExitCode, stdout, stderr.Result);
+    }
+
+    /// <summary>Starts the CLI with stdout and stderr redirected; the caller reads or kills it.</summary>
+    public static Process Start(params string[] args)
+    {
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -21,11 +31,8 @@ internal static class CliRunner
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NativeNet.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(true); throw new TimeoutException("nativenet " + string.Join(' ', args)); }
-        return new Result(p.ExitCode, stdout, stderr.Result);
+        var p = Process.Start(psi)!;
+        return p;
     }
 
     public static string TempDir()

@@ -175,19 +175,88 @@ public sealed class CliTests
     }
 
     [Fact]
-    public void FullMnistOneEpochReachesNinetyFourPercent()
+    public void FullMnist_TwoEpochs_ReachNinetyFivePercent()
     {
-        string? dir = CliRunner.RepoMnist();
-        bool present = dir is not null && File.Exists(Path.Combine(dir, Mnist.TrainImagesFile)) || dir is not null && File.Exists(Path.Combine(dir, Mnist.TrainImagesFile + ".gz"));
-        if (!present)
-        {
-            Assert.True(Environment.GetEnvironmentVariable("CI") is null, "CI is set but data/mnist is missing: fetch it with tools/fetch-mnist.sh.");
-            return;
-        }
-        var r = CliRunner.Run("train", "--layers", "input 784 | dense 30 sigmoid | output 10 sigmoid-ce", "--epochs", "1", "--eta", "0.5",
-            "--data", dir!, "--out", CliRunner.TempDir(), "--json", "--no-plots");
+        if (FullMnist() is not string dir) return;
+        var r = CliRunner.Run("train", "--layers", "input 784 | dense 100 sigmoid | output 10 sigmoid-ce", "--epochs", "2", "--eta", "0.5",
+            "--data", dir, "--out", CliRunner.TempDir(), "--json", "--no-plots");
         Assert.True(r.ExitCode == 0, r.All);
         using var doc = JsonDocument.Parse(r.Stdout.Trim());
-        Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() >= 0.94, r.Stdout);
+        Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() >= 0.95, r.Stdout);
+    }
+
+    [Fact]
+    public void ConvNet_OnAnMnistSubset_ReachesNinetyFivePercent()
+    {
+        if (FullMnist() is not string dir) return;
+        var r = CliRunner.Run("train", "--layers", "input 1x28x28 | conv 20 5 relu | maxpool 2 | dense 100 relu | output 10 softmax", "--init", "ch6",
+            "--train-size", "10000", "--epochs", "3", "--eta", "0.05", "--data", dir, "--out", CliRunner.TempDir(), "--json", "--no-plots");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() >= 0.95, r.Stdout);
+    }
+
+    [Fact]
+    public void OpenCl_TrainsTheBooksFirstNetwork_AsWellAsTheCpu()
+    {
+        if (FullMnist() is not string dir) return;
+        if (!NativeNet.OpenCL.OpenClDevices.TryList(out _, out var reason))
+        {
+            bool required = Environment.GetEnvironmentVariable("CI") is { Length: > 0 } ci && ci != "false" && ci != "0"
+                || Environment.GetEnvironmentVariable("NATIVENET_REQUIRE_OPENCL") == "1";
+            Assert.False(required, $"OpenCL required but no platform: {reason}");
+            return;
+        }
+        double Accuracy(string device)
+        {
+            var r = CliRunner.Run("train", "--preset", "ch1", "--epochs", "1", "--device", device, "--data", dir, "--out", CliRunner.TempDir(), "--json", "--no-plots");
+            Assert.True(r.ExitCode == 0, r.All);
+            using var doc = JsonDocument.Parse(r.Stdout.Trim());
+            return doc.RootElement.GetProperty("best_validation_accuracy").GetDouble();
+        }
+        double cpu = Accuracy("cpu"), opencl = Accuracy("opencl");
+        Assert.True(Math.Abs(cpu - opencl) <= 0.005, $"validation accuracy after one epoch: cpu {cpu}, opencl {opencl}");
+        Assert.True(opencl > 0.85, $"opencl reached only {opencl}");
+    }
+
+    [Fact]
+    public void KillingTrainingMidSave_LeavesTheLastCheckpointReadable()
+    {
+        // Tiny data: an epoch takes milliseconds, so checkpoints and best models are rewritten constantly and a kill
+        // at a random instant often lands inside a save. Whatever instant it lands on, what is on disk must load.
+        string data = CliRunner.WriteTinyMnist();
+        var rng = new Random(5);
+        for (int round = 0; round < 6; round++)
+        {
+            string outDir = CliRunner.TempDir();
+            using var p = CliRunner.Start("train", "--layers", Tiny, "--epochs", "100000", "--eta", "0.1", "--data", data, "--out", outDir, "--no-plots");
+            p.BeginOutputReadLine();   // drain the pipes so the child never blocks on a full one
+            p.BeginErrorReadLine();
+            string checkpoint = Path.Combine(outDir, "checkpoint.safetensors");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!File.Exists(checkpoint) && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(10);
+            Assert.True(File.Exists(checkpoint), "no checkpoint appeared within a minute");
+            Thread.Sleep(rng.Next(50, 400));
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            foreach (var file in new[] { checkpoint, Path.Combine(outDir, "best.safetensors") })
+                if (File.Exists(file))
+                {
+                    var contents = ModelFile.Read(file);   // throws if torn
+                    Assert.NotEmpty(contents.Tensors);
+                }
+            var r = CliRunner.Run("train", "--layers", Tiny, "--epochs", "1", "--data", data, "--resume", outDir, "--no-plots", "--json");
+            Assert.True(r.ExitCode == 0 || r.All.Contains("already"), r.All);
+        }
+    }
+
+    /// <summary>The repository's data/mnist when present; when absent, fails under CI (which fetches it first) and otherwise returns null.</summary>
+    private static string? FullMnist()
+    {
+        string? dir = CliRunner.RepoMnist();
+        bool present = dir is not null && (File.Exists(Path.Combine(dir, Mnist.TrainImagesFile)) || File.Exists(Path.Combine(dir, Mnist.TrainImagesFile + ".gz")));
+        if (present) return dir;
+        Assert.True(Environment.GetEnvironmentVariable("CI") is null, "CI is set but data/mnist is missing: fetch it with tools/fetch-mnist.sh.");
+        return null;
     }
 }
