@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NativeNet.Core.Backends;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Memory;
 using NativeNet.Core.Threading;
@@ -50,6 +51,27 @@ internal static unsafe class GemmBenchmark
         }
     }
 
+    /// <summary>
+    /// The same shapes through a backend's Gemm on its own tensors (an OpenCL device, say): each timed round enqueues
+    /// calls back to back and ends with Synchronize, so the figure is device time plus launch overhead, no transfers.
+    /// </summary>
+    public static IEnumerable<GemmResult> RunOnBackend(IComputeBackend backend, IEnumerable<(int M, int K, int N, bool TransB)> shapes, double minSeconds = 0.2)
+    {
+        foreach (var (m, k, n, tb) in shapes)
+        {
+            using var arena = new TensorArena(backend);
+            var a = arena.Allocate("A", m, k);
+            var b = arena.Allocate("B", tb ? n : k, tb ? k : n);
+            var c = arena.Allocate("C", m, n);
+            arena.Commit();
+            var rng = new Random(1);
+            backend.Upload(Enumerable.Range(0, a.Length).Select(_ => rng.NextSingle() - 0.5f).ToArray(), a);
+            backend.Upload(Enumerable.Range(0, b.Length).Select(_ => rng.NextSingle() - 0.5f).ToArray(), b);
+            double gflops = Time(() => backend.Gemm(false, tb, m, n, k, 1f, a, b, 0f, c), backend.Synchronize, 2.0 * m * n * k, minSeconds);
+            yield return new GemmResult(m, n, k, false, tb, 0, backend.Name, gflops, null, 0);
+        }
+    }
+
     private static NativeBuffer Fill(int length, int seed)
     {
         var buf = new NativeBuffer(length);
@@ -58,16 +80,20 @@ internal static unsafe class GemmBenchmark
         return buf;
     }
 
-    /// <summary>GFLOP/s of the best of five rounds, each at least minSeconds/5 long.</summary>
-    private static double Time(Action call, double flops, double minSeconds)
+    private static double Time(Action call, double flops, double minSeconds) => Time(call, static () => { }, flops, minSeconds);
+
+    /// <summary>GFLOP/s of the best of five rounds, each at least minSeconds/5 long and ending with <paramref name="finish"/>.</summary>
+    private static double Time(Action call, Action finish, double flops, double minSeconds)
     {
         for (int i = 0; i < 3; i++) call();
+        finish();
         double best = double.MaxValue;
         for (int round = 0; round < 5; round++)
         {
             long reps = 0;
             var sw = Stopwatch.StartNew();
-            do { call(); reps++; } while (sw.Elapsed.TotalSeconds < minSeconds / 5);
+            do { call(); reps++; if (reps % 16 == 0) finish(); } while (sw.Elapsed.TotalSeconds < minSeconds / 5);
+            finish();
             best = Math.Min(best, sw.Elapsed.TotalSeconds / reps);
         }
         return flops / best / 1e9;

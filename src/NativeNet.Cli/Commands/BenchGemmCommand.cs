@@ -18,6 +18,10 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
         [Description("Also time another implementation in the same run: 'openblas' (cblas_sgemm from libopenblas).")]
         public string? Compare { get; init; }
 
+        [CommandOption("--device <DEV>")]
+        [Description("cpu (default), or opencl / opencl:N to time the device's GEMM on device-resident tensors.")]
+        public string Device { get; init; } = "cpu";
+
         [CommandOption("--json")]
         [Description("Print a JSON array instead of a table.")]
         public bool Json { get; init; }
@@ -30,6 +34,8 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
         {
             if (Threads < 1 || Threads > Environment.ProcessorCount * 4)
                 return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
+            if (Compare is not null && Device != "cpu")
+                return ValidationResult.Error("--compare openblas compares CPU kernels; leave out --device.");
             if (Compare is not null && Compare != "openblas")
                 return ValidationResult.Error($"--compare knows only 'openblas', not '{Compare}'.");
             return ValidationResult.Success();
@@ -51,9 +57,13 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
             if (m != k || k != n) shapes.Add((m, k, n, true));
         }
         var results = new List<GemmResult>();
+        using var device = settings.Device == "cpu" ? null : CliSupport.CreateBackend(settings.Device, settings.Threads);
+        IEnumerable<GemmResult> Measure() => device is null
+            ? GemmBenchmark.Run(shapes, settings.Threads, compare, settings.Seconds)
+            : GemmBenchmark.RunOnBackend(device, shapes, settings.Seconds);
         if (settings.Json)
         {
-            results.AddRange(GemmBenchmark.Run(shapes, settings.Threads, compare, settings.Seconds));
+            results.AddRange(Measure());
             Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
             {
                 m = r.M, n = r.N, k = r.K, transA = r.TransA, transB = r.TransB, threads = r.Threads, kernel = r.Kernel,
@@ -69,7 +79,7 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
         void Show(Action<Action> body) { if (live) AnsiConsole.Live(table).Start(ctx => body(ctx.Refresh)); else { body(() => { }); AnsiConsole.Write(table); } }
         Show(refresh =>
         {
-            foreach (var r in GemmBenchmark.Run(shapes, settings.Threads, compare, settings.Seconds))
+            foreach (var r in Measure())
             {
                 var row = new List<string> { $"{r.M} x {r.K} x {r.N}", r.TransB ? "NT" : "NN", r.Threads.ToString(), r.Kernel, r.Gflops.ToString("F1") };
                 if (compare) row.AddRange([r.OpenBlasGflops!.Value.ToString("F1"), (r.Gflops / r.OpenBlasGflops.Value).ToString("F2")]);

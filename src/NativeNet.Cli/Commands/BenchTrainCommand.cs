@@ -18,6 +18,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         [CommandOption("--batches <K>")] [Description("Timed mini-batches (default 500), after a warm-up of at least 1.5 s and 50 steps (so the JIT has tiered up).")] public int Batches { get; init; } = 500;
         [CommandOption("--json")] [Description("Print one JSON object.")] public bool Json { get; init; }
         [CommandOption("--split <K>")] [Description("Split each mini-batch into K slices over the threads (1: whole batch, threads inside GEMM; default: automatic).")] public int Split { get; init; }
+        [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
         [CommandOption("--profile")] [Description("Also print the time spent in each backend primitive.")] public bool Profile { get; init; }
 
         public override ValidationResult Validate()
@@ -34,9 +35,9 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
     {
         const int EpochImages = 50_000;
         var preset = Presets.Get(s.Preset);
-        using var cpu = new CpuBackend(s.Threads);
-        var profiler = s.Profile ? new ProfilingBackend(cpu) : null;
-        IComputeBackend backend = (IComputeBackend?)profiler ?? cpu;
+        using var device = CliSupport.CreateBackend(s.Device, s.Threads);
+        var profiler = s.Profile ? new ProfilingBackend(device) : null;
+        IComputeBackend backend = (IComputeBackend?)profiler ?? device;
         using var net = preset.Spec.Build(1, preset.Init, backend, withMomentum: preset.Momentum > 0);
         var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize, MiniBatchSplit = s.Split };
         using var trainer = new SgdTrainer(net, options);
@@ -63,6 +64,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         var clock = Stopwatch.StartNew();
         int done = 0;
         for (; done < s.Batches && !cancellation.IsCancellationRequested; done++) Step(done);
+        backend.Synchronize();   // a device may still be running queued kernels
         double seconds = clock.Elapsed.TotalSeconds;
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         if (done == 0) throw new OperationCanceledException();

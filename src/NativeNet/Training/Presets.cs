@@ -54,7 +54,7 @@ public static class Presets
         new("ch6-2fc300", 6, "ReLU, two FC300, expanded", Cnn("relu", "dense 300 relu | dense 300 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.48, "test"),
         new("ch6-2fc1000", 6, "ReLU, two FC1000, expanded", Cnn("relu", "dense 1000 relu | dense 1000 relu | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.03f, 1.0f, true, false, 99.47, "test"),
         new("ch6-dropout", 6, "ReLU, FC1000 + FC1000 with dropout 0.5, expanded, 40 epochs", Cnn("relu", "dense 1000 relu dropout=0.5 | dense 1000 relu dropout=0.5 | output 10 softmax dropout=0.5"), WeightInit.Chapter6, 40, 10, 0.03f, 0, true, false, 99.60, "test"),
-        new("default", 6, "the README's default: conv20 + conv40 + FC100 ReLU, 3 epochs (about a minute on 2 cores)", Cnn("relu", "dense 100 relu | output 10 softmax"), WeightInit.Chapter6, 3, 10, 0.03f, 1.0f, false, false, 99.23, "test (book, 60 epochs)"),
+        new("default", 6, "the README's default: ch6-relu's network, one epoch over the 250,000-image expanded set (under a minute on 2 cores)", Cnn("relu", "dense 100 relu | output 10 softmax"), WeightInit.Chapter6, 1, 10, 0.03f, 1.0f, true, false, 99.37, "test (book: ch6-relu-expanded, 60 epochs)"),
     ];
 
     public static Preset Get(string name) => All.FirstOrDefault(p => p.Name == name)
