@@ -188,66 +188,97 @@ public static unsafe class Sgemm
     private static void Store(in Operands op, float* c, float sum) => *c = op.Beta == 0f ? op.Alpha * sum : op.Alpha * sum + op.Beta * *c;
 
     /// <summary>
-    /// B's rows contiguous: each 16 (or 8) columns of a row of C are accumulated in a register over all k rows of B,
-    /// then written once.
+    /// B's rows contiguous: blocks of C are accumulated in registers over all k rows of B, then written once. Four rows
+    /// of C share each load of B; the columns left over, and the rows, go through <see cref="RowCombination"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowCombinations(in Operands op, int m, int j0, int j1, int k)
     {
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
-        var alpha8 = Vector256.Create(op.Alpha); var beta8 = Vector256.Create(op.Beta);
-        for (int i = 0; i < m; i++)
-        {
-            float* ai = op.A + (long)i * op.ARow, ci = op.C + (long)i * op.Ldc;
-            int j = j0;
-            if (Vector512.IsHardwareAccelerated)
+        int i = 0;
+        int jQuad = Vector512.IsHardwareAccelerated ? j0 + (j1 - j0) / 16 * 16 : j0;
+        if (jQuad > j0)
+            for (; i <= m - 4; i += 4)
             {
-                // Four independent accumulators: one alone would wait on the FMA latency every step of p.
-                for (; j <= j1 - 64; j += 64)
+                float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
+                float* c0 = op.C + (long)i * op.Ldc;
+                for (int j = j0; j < jQuad; j += 16)
                 {
-                    Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+                    Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
                     float* bp = op.B + j;
-                    for (int p = 0; p < k; p++, bp += op.BRow)
+                    for (long p = 0; p < k; p++, bp += op.BRow)
                     {
-                        var x = Vector512.Create(ai[(long)p * op.ACol]);
-                        acc0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp), acc0);
-                        acc1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 16), acc1);
-                        acc2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 32), acc2);
-                        acc3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 48), acc3);
+                        var y = Vector512.Load(bp);
+                        long at = p * op.ACol;
+                        s0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[at]), y, s0);
+                        s1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[at]), y, s1);
+                        s2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[at]), y, s2);
+                        s3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[at]), y, s3);
                     }
-                    StoreScaled(ci + j, acc0, alpha, beta, op.Beta); StoreScaled(ci + j + 16, acc1, alpha, beta, op.Beta);
-                    StoreScaled(ci + j + 32, acc2, alpha, beta, op.Beta); StoreScaled(ci + j + 48, acc3, alpha, beta, op.Beta);
+                    StoreScaled(c0 + j, s0, alpha, beta, op.Beta); StoreScaled(c0 + op.Ldc + j, s1, alpha, beta, op.Beta);
+                    StoreScaled(c0 + 2L * op.Ldc + j, s2, alpha, beta, op.Beta); StoreScaled(c0 + 3L * op.Ldc + j, s3, alpha, beta, op.Beta);
                 }
+                for (int r = 0; r < 4; r++) RowCombination(op, i + r, jQuad, j1, k);
             }
-            if (Vector512.IsHardwareAccelerated)
-                for (; j <= j1 - 16; j += 16)
-                {
-                    var acc = Vector512<float>.Zero;
-                    float* bp = op.B + j;
-                    for (int p = 0; p < k; p++, bp += op.BRow)
-                        acc = Vector512.FusedMultiplyAdd(Vector512.Create(ai[(long)p * op.ACol]), Vector512.Load(bp), acc);
-                    acc *= alpha;
-                    if (op.Beta != 0f) acc = Vector512.FusedMultiplyAdd(Vector512.Load(ci + j), beta, acc);
-                    acc.Store(ci + j);
-                }
-            if (Vector256.IsHardwareAccelerated)
-                for (; j <= j1 - 8; j += 8)
-                {
-                    var acc = Vector256<float>.Zero;
-                    float* bp = op.B + j;
-                    for (int p = 0; p < k; p++, bp += op.BRow)
-                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(ai[(long)p * op.ACol]), Vector256.Load(bp), acc);
-                    acc *= alpha8;
-                    if (op.Beta != 0f) acc = Vector256.FusedMultiplyAdd(Vector256.Load(ci + j), beta8, acc);
-                    acc.Store(ci + j);
-                }
-            for (; j < j1; j++)
+        for (; i < m; i++) RowCombination(op, i, j0, j1, k);
+    }
+
+    /// <summary>Row i of C, columns [j0, j1), as a combination of B's rows weighted by row i of A.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowCombination(in Operands op, int i, int j0, int j1, int k)
+    {
+        var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
+        var alpha8 = Vector256.Create(op.Alpha); var beta8 = Vector256.Create(op.Beta);
+        float* ai = op.A + (long)i * op.ARow, ci = op.C + (long)i * op.Ldc;
+        int j = j0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // Four independent accumulators: one alone would wait on the FMA latency every step of p.
+            for (; j <= j1 - 64; j += 64)
             {
-                float sum = 0f;
-                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ai[(long)p * op.ACol], op.B[(long)p * op.BRow + j], sum);
-                Store(op, ci + j, sum);
+                Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+                float* bp = op.B + j;
+                for (int p = 0; p < k; p++, bp += op.BRow)
+                {
+                    var x = Vector512.Create(ai[(long)p * op.ACol]);
+                    acc0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp), acc0);
+                    acc1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 16), acc1);
+                    acc2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 32), acc2);
+                    acc3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 48), acc3);
+                }
+                StoreScaled(ci + j, acc0, alpha, beta, op.Beta); StoreScaled(ci + j + 16, acc1, alpha, beta, op.Beta);
+                StoreScaled(ci + j + 32, acc2, alpha, beta, op.Beta); StoreScaled(ci + j + 48, acc3, alpha, beta, op.Beta);
             }
         }
+        if (Vector512.IsHardwareAccelerated)
+            for (; j <= j1 - 16; j += 16)
+            {
+                var acc = Vector512<float>.Zero;
+                float* bp = op.B + j;
+                for (int p = 0; p < k; p++, bp += op.BRow)
+                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(ai[(long)p * op.ACol]), Vector512.Load(bp), acc);
+                acc *= alpha;
+                if (op.Beta != 0f) acc = Vector512.FusedMultiplyAdd(Vector512.Load(ci + j), beta, acc);
+                acc.Store(ci + j);
+            }
+        if (Vector256.IsHardwareAccelerated)
+            for (; j <= j1 - 8; j += 8)
+            {
+                var acc = Vector256<float>.Zero;
+                float* bp = op.B + j;
+                for (int p = 0; p < k; p++, bp += op.BRow)
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(ai[(long)p * op.ACol]), Vector256.Load(bp), acc);
+                acc *= alpha8;
+                if (op.Beta != 0f) acc = Vector256.FusedMultiplyAdd(Vector256.Load(ci + j), beta8, acc);
+                acc.Store(ci + j);
+            }
+        for (; j < j1; j++)
+        {
+            float sum = 0f;
+            for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(ai[(long)p * op.ACol], op.B[(long)p * op.BRow + j], sum);
+            Store(op, ci + j, sum);
+        }
+
     }
 
     /// <summary>
@@ -291,9 +322,29 @@ public static unsafe class Sgemm
             }
         for (; i < m; i++)
         {
-            var ai = new ReadOnlySpan<float>(op.A + (long)i * op.ARow, k);
-            for (int j = j0; j < j1; j++)
-                Store(op, op.C + (long)i * op.Ldc + j, TensorPrimitives.Dot(ai, new ReadOnlySpan<float>(op.B + (long)j * op.BCol, k)));
+            float* ai = op.A + (long)i * op.ARow, ci = op.C + (long)i * op.Ldc;
+            int j = j0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; j <= j1 - 4; j += 4)
+                {
+                    // One row against four: the row's loads are shared and the four sums are independent chains.
+                    float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
+                    Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                    int p = 0;
+                    for (; p <= k - 16; p += 16)
+                    {
+                        var x = Vector512.Load(ai + p);
+                        s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b0 + p), s0);
+                        s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b1 + p), s1);
+                        s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b2 + p), s2);
+                        s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b3 + p), s3);
+                    }
+                    Store(op, ci + j, Vector512.Sum(s0) + Tail(ai, b0, p, k)); Store(op, ci + j + 1, Vector512.Sum(s1) + Tail(ai, b1, p, k));
+                    Store(op, ci + j + 2, Vector512.Sum(s2) + Tail(ai, b2, p, k)); Store(op, ci + j + 3, Vector512.Sum(s3) + Tail(ai, b3, p, k));
+                }
+            var row = new ReadOnlySpan<float>(ai, k);
+            for (; j < j1; j++)
+                Store(op, ci + j, TensorPrimitives.Dot(row, new ReadOnlySpan<float>(op.B + (long)j * op.BCol, k)));
         }
     }
 
