@@ -13,27 +13,19 @@ namespace NativeNet.Cli.Commands;
 /// </summary>
 internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 {
-    internal sealed class Settings : CommandSettings
+    internal sealed class Settings : RunSettings
     {
-        [CommandOption("--preset <NAME>")] [Description("A book experiment (see 'nativenet presets'); default 'default'.")] public string? Preset { get; init; }
-        [CommandOption("--layers <SPEC>")] [Description("Architecture as text (replaces the preset's), as for 'train'.")] public string? Layers { get; init; }
         [CommandOption("--count <N>")] [Description("Number of networks (default 5).")] public int Count { get; init; } = 5;
         [CommandOption("--epochs <N>")] [Description("Epochs per network (default: the preset's).")] public int? Epochs { get; init; }
-        [CommandOption("--train-size <N>")] [Description("Use only the first N training images.")] public int? TrainSize { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed of the first network; network i uses seed + i (default 1).")] public int Seed { get; init; } = 1;
-        [CommandOption("--threads <N>")] [Description("Worker threads (default: all cores).")] public int Threads { get; init; } = Environment.ProcessorCount;
-        [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
-        [CommandOption("--data <DIR>")] [Description("MNIST folder (default: data/mnist at the repository root); fetched when empty.")] public string? Data { get; init; }
         [CommandOption("--out <DIR>")] [Description("Save each member's best model and checkpoint in DIR/seed-S and the result in DIR/ensemble.json.")] public string? Out { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the members and ensemble_test_accuracy (progress goes to stderr).")] public bool Json { get; init; }
 
         public override ValidationResult Validate()
         {
-            if (Threads < 1 || Threads > Environment.ProcessorCount * 4)
-                return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
+            if (base.Validate() is { Successful: false } shared) return shared;
             if (Count is < 1 or > 100) return ValidationResult.Error("--count must be between 1 and 100.");
             if (Epochs is < 1) return ValidationResult.Error("--epochs must be at least 1.");
-            if (TrainSize is < 1) return ValidationResult.Error("--train-size must be at least 1.");
             return ValidationResult.Success();
         }
     }

@@ -15,10 +15,8 @@ namespace NativeNet.Cli.Commands;
 /// </summary>
 internal sealed class SearchCommand : Command<SearchCommand.Settings>
 {
-    internal sealed class Settings : CommandSettings
+    internal sealed class Settings : RunSettings
     {
-        [CommandOption("--preset <NAME>")] [Description("A book experiment whose network and other settings are searched around; default 'default'.")] public string? Preset { get; init; }
-        [CommandOption("--layers <SPEC>")] [Description("Architecture as text (replaces the preset's), as for 'train'.")] public string? Layers { get; init; }
         [CommandOption("--eta <LIST>")] [Description("Learning rates for the grid, comma-separated (default: the preset's).")] public string? Eta { get; init; }
         [CommandOption("--lambda <LIST>")] [Description("L2 strengths for the grid, comma-separated (default: the preset's).")] public string? Lambda { get; init; }
         [CommandOption("--batch <LIST>")] [Description("Mini-batch sizes, comma-separated (default: the preset's); random search picks from them.")] public string? Batch { get; init; }
@@ -26,20 +24,14 @@ internal sealed class SearchCommand : Command<SearchCommand.Settings>
         [CommandOption("--eta-range <A:B>")] [Description("Random search's eta range (default: the preset's eta / 10 : * 10).")] public string? EtaRange { get; init; }
         [CommandOption("--lambda-range <A:B>")] [Description("Random search's lambda range (default: the preset's lambda / 10 : * 10, or 0:0 when it is 0).")] public string? LambdaRange { get; init; }
         [CommandOption("--epochs <N>")] [Description("Epochs per trial (default 1).")] public int Epochs { get; init; } = 1;
-        [CommandOption("--train-size <N>")] [Description("Use only the first N training images.")] public int? TrainSize { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed of every trial's network and of the random search (default 1).")] public int Seed { get; init; } = 1;
-        [CommandOption("--threads <N>")] [Description("Worker threads (default: all cores).")] public int Threads { get; init; } = Environment.ProcessorCount;
-        [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
-        [CommandOption("--data <DIR>")] [Description("MNIST folder (default: data/mnist at the repository root); fetched when empty.")] public string? Data { get; init; }
         [CommandOption("--out <DIR>")] [Description("Write the results to DIR/search.json.")] public string? Out { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the trials, best first (progress goes to stderr).")] public bool Json { get; init; }
 
         public override ValidationResult Validate()
         {
-            if (Threads < 1 || Threads > Environment.ProcessorCount * 4)
-                return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
+            if (base.Validate() is { Successful: false } shared) return shared;
             if (Epochs < 1) return ValidationResult.Error("--epochs must be at least 1.");
-            if (TrainSize is < 1) return ValidationResult.Error("--train-size must be at least 1.");
             if (Random is < 1) return ValidationResult.Error("--random must be at least 1.");
             if (Random is null && (EtaRange is not null || LambdaRange is not null)) return ValidationResult.Error("--eta-range and --lambda-range need --random N.");
             if (Random is not null && (Eta is not null || Lambda is not null)) return ValidationResult.Error("--random samples --eta-range and --lambda-range; do not also give --eta or --lambda lists.");

@@ -15,16 +15,8 @@ namespace NativeNet.Cli.Commands;
 
 internal sealed class TrainCommand : Command<TrainCommand.Settings>
 {
-    internal sealed class Settings : CommandSettings
+    internal sealed class Settings : RunSettings
     {
-        [CommandOption("--preset <NAME>")]
-        [Description("A book experiment (see 'nativenet presets'); default 'default'. Its settings are the defaults of the options below.")]
-        public string? Preset { get; init; }
-
-        [CommandOption("--layers <SPEC>")]
-        [Description("Architecture as text, e.g. \"input 784 | dense 30 sigmoid | output 10 softmax\" (replaces the preset's).")]
-        public string? Layers { get; init; }
-
         [CommandOption("--init <RULE>")]
         [Description("Weight initialization: normal, fan-in or ch6 (default: the preset's; fan-in with --layers).")]
         public string? Init { get; init; }
@@ -36,28 +28,22 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--momentum <MU>")] [Description("Momentum coefficient in [0, 1).")] public float? Momentum { get; init; }
         [CommandOption("--expand")] [Description("Train on the 5x shift-expanded set (chapter 6).")] public bool? Expand { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed for initialization, shuffling and dropout (default 1).")] public int Seed { get; init; } = 1;
-        [CommandOption("--threads <N>")] [Description("Worker threads (default: all cores).")] public int Threads { get; init; } = Environment.ProcessorCount;
-        [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
-        [CommandOption("--data <DIR>")] [Description("MNIST folder (default: data/mnist at the repository root); fetched when empty.")] public string? Data { get; init; }
         [CommandOption("--out <DIR>")] [Description("Output folder for best model, checkpoint and metrics.json (default runs/<preset>-<time>).")] public string? Out { get; init; }
         [CommandOption("--resume <DIR>")] [Description("Continue from DIR/checkpoint.safetensors (same options as the first run).")] public string? Resume { get; init; }
         [CommandOption("--early-stop <N>")] [Description("Stop when validation accuracy has not improved for N epochs.")] public int? EarlyStop { get; init; }
         [CommandOption("--schedule <KIND>")] [Description("'plateau': halve eta after 10 epochs without improvement, stop at eta/128.")] public string? Schedule { get; init; }
-        [CommandOption("--train-size <N>")] [Description("Use only the first N training images.")] public int? TrainSize { get; init; }
         [CommandOption("--no-plots")] [Description("Skip the PNG report (accuracy, cost, misclassified digits, confusion matrix) in the output folder.")] public bool NoPlots { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the result at the end (progress goes to stderr).")] public bool Json { get; init; }
 
         public override ValidationResult Validate()
         {
-            if (Threads < 1 || Threads > Environment.ProcessorCount * 4)
-                return ValidationResult.Error($"--threads must be between 1 and {Environment.ProcessorCount * 4}.");
+            if (base.Validate() is { Successful: false } shared) return shared;
             if (Epochs is < 1) return ValidationResult.Error("--epochs must be at least 1.");
             if (Batch is < 1) return ValidationResult.Error("--batch must be at least 1.");
             if (Eta is float e && (!(e > 0) || float.IsInfinity(e))) return ValidationResult.Error("--eta must be a positive number.");
             if (Lambda is < 0) return ValidationResult.Error("--lambda must not be negative.");
             if (Momentum is float m && (m < 0 || m >= 1)) return ValidationResult.Error("--momentum must be in [0, 1).");
             if (EarlyStop is < 1) return ValidationResult.Error("--early-stop must be at least 1.");
-            if (TrainSize is < 1) return ValidationResult.Error("--train-size must be at least 1.");
             if (Schedule is not null && Schedule != "plateau") return ValidationResult.Error($"--schedule knows only 'plateau', not '{Schedule}'.");
             if (Init is not null && Init is not ("normal" or "fan-in" or "ch6")) return ValidationResult.Error($"--init must be normal, fan-in or ch6, not '{Init}'.");
             return ValidationResult.Success();
