@@ -205,8 +205,6 @@ public sealed class DeviceTests
             Cl.Synchronize();
         }
         Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5; i++) Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        SteadyState.AssertAllocatesNothing(() => { for (int i = 0; i < 5; i++) Step(); });
     }
 }

@@ -99,15 +99,16 @@ public class NetworkTests
             var output = new float[10];
             for (int i = 0; i < 3; i++) { trainer.Step(x.AsSpan(0, 1440), labels.AsSpan(0, 10)); net.Predict(x.AsSpan(0, 144), output); net.PredictBatch(x, new float[1000]); }
             var outputs = new float[1000];
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 10; i++)
+            SteadyState.AssertAllocatesNothing(() =>
             {
-                trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
-                net.Predict(x.AsSpan(i * 144, 144), output);
-                net.Classify(x.AsSpan(i * 144, 144));
-                net.PredictBatch(x, outputs);
-            }
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+                for (int i = 0; i < 10; i++)
+                {
+                    trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                    net.Predict(x.AsSpan(i * 144, 144), output);
+                    net.Classify(x.AsSpan(i * 144, 144));
+                    net.PredictBatch(x, outputs);
+                }
+            });
         }
     }
 

@@ -221,6 +221,77 @@ public static class ConvKernels
         Vector128.ConditionalSelect(lower, iBottom, iTop).Store(a + x);
     }
 
+    /// <summary>
+    /// Backward of 2x2 max-pooling when the windows tile the plane: every input pixel lies in exactly one window, so each
+    /// is written once (the window's gradient where the argmax points, 0 elsewhere) and nothing needs clearing first.
+    /// The argmax must come from <see cref="PoolForward"/> (one of its window's four positions).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MaxUnpool2x2(ReadOnlySpan<float> argmax, ReadOnlySpan<float> gradOutput, Span<float> gradInput, in PoolGeometry g)
+    {
+        int oh = g.OutHeight, ow = g.OutWidth, w = g.Width, plane = g.Height * w;
+        bool simd = Avx2.IsSupported;
+        fixed (float* parg = argmax, pgo = gradOutput, pgi = gradInput)
+        {
+            float* a = parg, go = pgo;
+            for (int p = 0; p < g.Planes; p++)
+            {
+                float* dst = pgi + (long)p * plane;
+                for (int y = 0; y < oh; y++, a += ow, go += ow)
+                {
+                    int top = 2 * y * w, x = 0;
+                    float* r0 = dst + top, r1 = r0 + w;
+                    if (simd)
+                    {
+                        for (; x <= ow - 8; x += 8)
+                        {
+                            var i0 = Vector256.Create((float)(top + 2 * x)) + Vector256.Create(0f, 2, 4, 6, 8, 10, 12, 14);
+                            var at = Vector256.Load(a + x);
+                            var grad = Vector256.Load(go + x);
+                            var one = Vector256<float>.One; var down = Vector256.Create((float)w);
+                            Interleave(Vector256.ConditionalSelect(Vector256.Equals(at, i0), grad, default),
+                                Vector256.ConditionalSelect(Vector256.Equals(at, i0 + one), grad, default), r0 + 2 * x);
+                            Interleave(Vector256.ConditionalSelect(Vector256.Equals(at, i0 + down), grad, default),
+                                Vector256.ConditionalSelect(Vector256.Equals(at, i0 + down + one), grad, default), r1 + 2 * x);
+                        }
+                        for (; x <= ow - 4; x += 4)
+                        {
+                            var i0 = Vector128.Create((float)(top + 2 * x)) + Vector128.Create(0f, 2, 4, 6);
+                            var at = Vector128.Load(a + x);
+                            var grad = Vector128.Load(go + x);
+                            var one = Vector128<float>.One; var down = Vector128.Create((float)w);
+                            var e0 = Vector128.ConditionalSelect(Vector128.Equals(at, i0), grad, default);
+                            var o0 = Vector128.ConditionalSelect(Vector128.Equals(at, i0 + one), grad, default);
+                            var e1 = Vector128.ConditionalSelect(Vector128.Equals(at, i0 + down), grad, default);
+                            var o1 = Vector128.ConditionalSelect(Vector128.Equals(at, i0 + down + one), grad, default);
+                            Sse.UnpackLow(e0, o0).Store(r0 + 2 * x); Sse.UnpackHigh(e0, o0).Store(r0 + 2 * x + 4);
+                            Sse.UnpackLow(e1, o1).Store(r1 + 2 * x); Sse.UnpackHigh(e1, o1).Store(r1 + 2 * x + 4);
+                        }
+                    }
+                    for (; x < ow; x++)
+                    {
+                        int a0 = top + 2 * x, at = (int)a[x];
+                        float gx = go[x];
+                        r0[2 * x] = at == a0 ? gx : 0f;
+                        r0[2 * x + 1] = at == a0 + 1 ? gx : 0f;
+                        r1[2 * x] = at == a0 + w ? gx : 0f;
+                        r1[2 * x + 1] = at == a0 + w + 1 ? gx : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Stores even ++ odd interleaved: dst[0..16) = e0 o0 e1 o1 ... e7 o7.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Interleave(Vector256<float> even, Vector256<float> odd, float* dst)
+    {
+        var lo = Avx.UnpackLow(even, odd);    // e0 o0 e1 o1 | e4 o4 e5 o5
+        var hi = Avx.UnpackHigh(even, odd);   // e2 o2 e3 o3 | e6 o6 e7 o7
+        Avx.Store(dst, Avx.Permute2x128(lo, hi, 0x20));
+        Avx.Store(dst + 8, Avx.Permute2x128(lo, hi, 0x31));
+    }
+
     /// <summary>(even, odd) elements of the 16 floats lo ++ hi, each in order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<float> Even, Vector256<float> Odd) Deinterleave(Vector256<float> lo, Vector256<float> hi)
@@ -242,6 +313,11 @@ public static class ConvKernels
         CheckLength(gradInput.Length, g.InputLength, "gradInput");
         if (kind == PoolKind.Max) CheckLength(argmax.Length, g.OutputLength, "argmax");
         else { CheckLength(input.Length, g.InputLength, "input"); CheckLength(output.Length, g.OutputLength, "output"); }
+        if (kind == PoolKind.Max && g.Window == 2 && g.Stride == 2 && g.Height % 2 == 0 && g.Width % 2 == 0)
+        {
+            MaxUnpool2x2(argmax, gradOutput, gradInput, g);
+            return;
+        }
         gradInput[..g.InputLength].Clear();
         int oh = g.OutHeight, ow = g.OutWidth, plane = g.Height * g.Width, w = g.Window;
         float inv = 1f / (w * w);
