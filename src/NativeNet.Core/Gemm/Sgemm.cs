@@ -36,6 +36,12 @@ public static unsafe class Sgemm
     /// <summary>A worker's slice of C with at most this many rows reads row-contiguous B in place instead of packing it.</summary>
     public const int InPlaceRows = 96;
 
+    /// <summary>
+    /// ...and only when B's rows are at most this many floats apart: read in place, each step of k touches another
+    /// page, and with long rows the TLB misses cost more than packing.
+    /// </summary>
+    public const int InPlaceMaxStride = 1024;
+
     /// <summary>The micro-kernel that <see cref="GemmKernelKind.Auto"/> resolves to on this machine.</summary>
     public static GemmKernelKind DefaultKernel => GemmKernel.DefaultKind;
 
@@ -421,7 +427,7 @@ public static unsafe class Sgemm
             // With few rows of A, each packed element of B would serve only a few micro-tiles, and packing would cost
             // about as much as the arithmetic: when B's rows are contiguous the kernel reads them in place instead
             // (only a last, partial panel is packed, so no read runs past the end of a row).
-            bool bInPlace = _op.BCol == 1 && m1 - m0 <= InPlaceRows;
+            bool bInPlace = _op.BCol == 1 && m1 - m0 <= InPlaceRows && _op.BRow <= InPlaceMaxStride;
             for (int jc = n0; jc < n1; jc += _nc)
             {
                 int nc = Math.Min(_nc, n1 - jc);
