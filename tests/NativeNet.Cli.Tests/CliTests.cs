@@ -91,6 +91,23 @@ public sealed class CliTests
         var human = CliRunner.Run("predict", model, "--index", "0", "--data", data);
         Assert.Equal(0, human.ExitCode);
         Assert.Contains("digit 0", human.Stdout);
+
+        // A PNG as a person would draw it: dark ink on white paper, twice MNIST's size. The CLI inverts and resizes it.
+        string drawn = Path.Combine(outDir, "bar3.png");
+        using (var bitmap = new SkiaSharp.SKBitmap(56, 56))
+        {
+            bitmap.Erase(SkiaSharp.SKColors.White);
+            for (int y = 2 * (2 * 3 + 4); y < 2 * (2 * 3 + 6); y++)
+                for (int x = 10; x < 48; x++) bitmap.SetPixel(x, y, SkiaSharp.SKColors.Black);
+            using var file = File.Create(drawn);
+            bitmap.Encode(file, SkiaSharp.SKEncodedImageFormat.Png, 100);
+        }
+        var fromPng = CliRunner.Run("predict", model, "--image", drawn, "--json");
+        Assert.True(fromPng.ExitCode == 0, fromPng.All);
+        using (var doc = JsonDocument.Parse(fromPng.Stdout.Trim()))
+            Assert.Equal(3, doc.RootElement.GetProperty("digit").GetInt32());
+        File.WriteAllBytes(drawn, [0x89, (byte)'P', (byte)'N', (byte)'G', 1, 2, 3]);
+        AssertCleanFailure(CliRunner.Run("predict", model, "--image", drawn), "not a readable PNG");
     }
 
     [Fact]
