@@ -131,6 +131,31 @@ public class TrainingReliabilityTests
     }
 
     [Fact]
+    public void DistortedTraining_ResumesBitIdentically()
+    {
+        var spec = NetworkSpec.Parse("input 1x4x4 | dense 8 sigmoid | output 2 softmax");
+        var data = Random(200, 4);
+        TrainingOptions Options(int epochs, string dir) => new()
+        {
+            Epochs = epochs, OutputDirectory = dir, Distortion = new DistortionOptions { MaxRotationDegrees = 15, ElasticAlpha = 2, ElasticSigma = 1 },
+            Sgd = new SgdOptions { BatchSize = 10, LearningRate = 0.5f, TrainingSetSize = 200 },
+        };
+        string whole = Path.Combine(Path.GetTempPath(), $"nn-d1-{Guid.NewGuid():N}"), parts = Path.Combine(Path.GetTempPath(), $"nn-d2-{Guid.NewGuid():N}");
+        using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(3, whole), data, Random(50, 5), null).Run();
+        using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(1, parts), data, Random(50, 5), null).Run();
+        using (var net = spec.Build(1, WeightInit.ScaledByFanIn))
+        {
+            var resumed = new TrainingSession(net, spec, Options(3, parts), data, Random(50, 5), null);
+            resumed.Resume(parts);
+            resumed.Run();
+        }
+        var a = ModelFile.Read(Path.Combine(whole, TrainingSession.CheckpointFile)).Tensors;
+        var b = ModelFile.Read(Path.Combine(parts, TrainingSession.CheckpointFile)).Tensors;
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var key in a.Keys) Assert.Equal(a[key], b[key]);
+    }
+
+    [Fact]
     public async Task TrainingOneNetwork_WhileAnotherPredicts_IsSafe()
     {
         var spec = NetworkSpec.Parse("input 16 | dense 8 sigmoid | output 2 softmax");

@@ -27,6 +27,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--lambda <L>")] [Description("L2 strength (lambda, divided by the training-set size n).")] public float? Lambda { get; init; }
         [CommandOption("--momentum <MU>")] [Description("Momentum coefficient in [0, 1).")] public float? Momentum { get; init; }
         [CommandOption("--expand")] [Description("Train on the 5x shift-expanded set (chapter 6).")] public bool? Expand { get; init; }
+        [CommandOption("--distort <KIND>")] [Description("Distort every training image afresh each epoch: 'elastic' (Simard et al.: alpha 34, sigma 4) or 'affine' (rotation 10 degrees, scale 10%, shear 0.2).")] public string? Distort { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed for initialization, shuffling and dropout (default 1).")] public int Seed { get; init; } = 1;
         [CommandOption("--out <DIR>")] [Description("Output folder for best model, checkpoint and metrics.json (default runs/<preset>-<time>).")] public string? Out { get; init; }
         [CommandOption("--resume <DIR>")] [Description("Continue from DIR/checkpoint.safetensors (same options as the first run).")] public string? Resume { get; init; }
@@ -45,6 +46,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (Momentum is float m && (m < 0 || m >= 1)) return ValidationResult.Error("--momentum must be in [0, 1).");
             if (EarlyStop is < 1) return ValidationResult.Error("--early-stop must be at least 1.");
             if (Schedule is not null && Schedule != "plateau") return ValidationResult.Error($"--schedule knows only 'plateau', not '{Schedule}'.");
+            if (Distort is not null && Distort is not ("elastic" or "affine")) return ValidationResult.Error($"--distort must be elastic or affine, not '{Distort}'.");
             if (Init is not null && Init is not ("normal" or "fan-in" or "ch6")) return ValidationResult.Error($"--init must be normal, fan-in or ch6, not '{Init}'.");
             return ValidationResult.Success();
         }
@@ -72,6 +74,12 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         var options = plan.Options(s.Seed, training.Count, outDir) with
         {
             EarlyStoppingPatience = s.EarlyStop, Schedule = s.Schedule == "plateau" ? new PlateauSchedule() : null,
+            Distortion = s.Distort switch
+            {
+                "elastic" => DistortionOptions.SimardElastic,
+                "affine" => new DistortionOptions { MaxRotationDegrees = 10, MaxScaleChange = 0.1f, MaxShear = 0.2f, ElasticAlpha = 0 },
+                _ => null,
+            },
         };
         var session = new TrainingSession(net, spec, options, training, data.Validation, data.Test);
         if (s.Resume is not null) session.Resume(Path.GetFullPath(s.Resume));

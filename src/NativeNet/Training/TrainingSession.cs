@@ -21,6 +21,12 @@ public sealed record TrainingOptions
     public PlateauSchedule? Schedule { get; init; }
     /// <summary>Also report cost and accuracy on the training data each epoch (costs an extra pass).</summary>
     public bool MonitorTraining { get; init; }
+    /// <summary>
+    /// Random affine and elastic distortions applied on the fly to every training image (Simard, Steinkraus and Platt
+    /// 2003), drawn afresh each epoch from a generator seeded by (ShuffleSeed, epoch), so a resumed run sees the same
+    /// images. Null trains on the images as they are.
+    /// </summary>
+    public DistortionOptions? Distortion { get; init; }
     /// <summary>Folder for best.safetensors and checkpoint.safetensors; null saves nothing.</summary>
     public string? OutputDirectory { get; init; }
 }
@@ -108,11 +114,13 @@ public sealed class TrainingSession
         {
             var clock = Stopwatch.StartNew();
             sampler.NextEpoch();
+            var distortion = _o.Distortion is null ? null : new DistortionSource(_train, _o.Distortion, unchecked(_o.ShuffleSeed * 1_000_003 + epoch));
             for (int bi = 0; bi < sampler.BatchCount; bi++)
             {
                 if (cancel.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
                 var idx = sampler.Batch(bi);
-                MiniBatchSampler.FillBatch(_train, idx, pixels, labels);
+                if (distortion is null) MiniBatchSampler.FillBatch(_train, idx, pixels, labels);
+                else distortion.FillBatch(idx, pixels, labels);
                 trainer.Step(pixels.AsSpan(0, idx.Length * features), labels.AsSpan(0, idx.Length));
                 if (bi % 50 == 0 || bi == sampler.BatchCount - 1) CheckFinite(trainer, epoch, bi);
                 OnBatch?.Invoke(epoch, bi + 1, sampler.BatchCount);
