@@ -32,7 +32,7 @@ internal sealed unsafe class GemmKernel
     public required int NC { get; init; }
     public required delegate*<int, float*, float*, int, float*, int, float, float, void> Tile { get; init; }
 
-    // Block sizes, one row per instruction set. Zen 5: 48 KiB L1d, 1 MiB L2 per core.
+    // Block sizes, one row per instruction set, for cores with 48 KiB L1d and 1-2 MiB L2 (Zen 5, recent Xeons).
     // AVX-512: B micro-panel 256 x 32 floats = 32 KiB (L1); A block 144 x 256 = 144 KiB (L2).
     public static readonly GemmKernel Avx512 = new()
     {
@@ -96,7 +96,7 @@ internal sealed unsafe class GemmKernel
 /// </summary>
 internal static unsafe class MicroKernels
 {
-    // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A: twice the FMAs per load of the 6 x 32 tile.
+    // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A per row: 24 FMAs per 14 loads.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx512_12x32(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
     {
