@@ -37,6 +37,18 @@ public static class ConvKernels
                 for (int kw = 0; kw < g.KernelWidth; kw++, row += q)
                 {
                     float* col = row;
+                    if (dense)
+                    {
+                        // No padding, stride 1 (the book's convolutions): every window row lies inside the image,
+                        // so each output row is one straight copy (or add) with no bounds tests.
+                        for (int n = 0; n < g.Batch; n++)
+                        {
+                            float* src = image + (c * (long)g.Batch + n) * plane + (long)kh * w + kw;
+                            if (fold) for (int y = 0; y < oh; y++, col += ow, src += w) AddInto(src, col, ow);
+                            else for (int y = 0; y < oh; y++, col += ow, src += w) CopyShort(src, col, ow);
+                        }
+                        continue;
+                    }
                     for (int n = 0; n < g.Batch; n++)
                     {
                         float* img = image + (c * (long)g.Batch + n) * plane;
@@ -49,12 +61,6 @@ public static class ConvKernels
                                 continue;
                             }
                             float* src = img + (long)iy * w;
-                            if (dense)
-                            {
-                                if (fold) AddInto(src + kw, col, ow);
-                                else CopyShort(src + kw, col, ow);
-                                continue;
-                            }
                             for (int x = 0; x < ow; x++)
                             {
                                 int ix = x * stride - pad + kw;
