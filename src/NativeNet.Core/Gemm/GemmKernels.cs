@@ -32,12 +32,23 @@ internal sealed unsafe class GemmKernel
     public required int NC { get; init; }
     public required delegate*<int, float*, float*, int, float*, int, float, float, void> Tile { get; init; }
 
+    /// <summary>
+    /// Row-variant kernels for an edge panel of r &lt; MR rows and a full NR columns, by the smallest compiled row count
+    /// that covers r (null where the instruction set has none: the edge goes through a scratch tile instead).
+    /// </summary>
+    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo4Rows { get; init; }
+    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo8Rows { get; init; }
+    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo12Rows { get; init; }
+
     // Block sizes, one row per instruction set, for cores with 48 KiB L1d and 1-2 MiB L2 (Zen 5, recent Xeons).
     // AVX-512: B micro-panel 256 x 32 floats = 32 KiB (L1); A block 144 x 256 = 144 KiB (L2).
     public static readonly GemmKernel Avx512 = new()
     {
         Kind = GemmKernelKind.Avx512, MR = 12, NR = 32, MC = 144, KC = 256, NC = 3072,
         Tile = &MicroKernels.Avx512_12x32,
+        UpTo4Rows = &MicroKernels.Avx512Rows<Rows4>,
+        UpTo8Rows = &MicroKernels.Avx512Rows<Rows8>,
+        UpTo12Rows = &MicroKernels.Avx512Rows<Rows12>,
     };
 
     public static readonly GemmKernel Avx2 = new()
@@ -90,6 +101,16 @@ internal sealed unsafe class GemmKernel
     }
 }
 
+/// <summary>A compile-time row count for the row-variant micro-kernel.</summary>
+internal interface IRowCount
+{
+    static abstract int Value { get; }
+}
+
+internal readonly struct Rows4 : IRowCount { public static int Value => 4; }
+internal readonly struct Rows8 : IRowCount { public static int Value => 8; }
+internal readonly struct Rows12 : IRowCount { public static int Value => 12; }
+
 /// <summary>
 /// The register-blocked inner loops. Each keeps its whole C tile in registers for the kc loop:
 /// one broadcast of A and NR/width loads of B feed MR * NR/width independent FMAs per step.
@@ -99,66 +120,66 @@ internal static unsafe class MicroKernels
     // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A per row: 24 FMAs per 14 loads.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx512_12x32(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
+        => Avx512Rows<Rows12>(kc, a, b, ldb, c, ldc, alpha, beta, 12);
+
+    /// <summary>
+    /// The 12 x 32 kernel computing only the first TRows rows of the panel (A's packed panel is still 12 wide) and
+    /// storing the first <paramref name="rows"/> of them: an edge panel of a few rows costs a few rows, not twelve,
+    /// and is written straight to C. The JIT compiles one copy per row count with the unused rows removed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx512Rows<TRows>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, int rows)
+        where TRows : struct, IRowCount
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b);
             var b1 = Vector512.Load(b + 16);
-            Vector512<float> ai;
-            ai = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
-            ai = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
-            ai = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
-            ai = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(ai, b0, c30); c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
-            ai = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(ai, b0, c40); c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
-            ai = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(ai, b0, c50); c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
-            ai = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(ai, b0, c60); c61 = Vector512.FusedMultiplyAdd(ai, b1, c61);
-            ai = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(ai, b0, c70); c71 = Vector512.FusedMultiplyAdd(ai, b1, c71);
-            ai = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(ai, b0, c80); c81 = Vector512.FusedMultiplyAdd(ai, b1, c81);
-            ai = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(ai, b0, c90); c91 = Vector512.FusedMultiplyAdd(ai, b1, c91);
-            ai = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(ai, b0, c100); c101 = Vector512.FusedMultiplyAdd(ai, b1, c101);
-            ai = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(ai, b0, c110); c111 = Vector512.FusedMultiplyAdd(ai, b1, c111);
+            { var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+            { var x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+            { var x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+            { var x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+            if (TRows.Value > 4) { var x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+            if (TRows.Value > 5) { var x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+            if (TRows.Value > 6) { var x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
+            if (TRows.Value > 7) { var x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
+            if (TRows.Value > 8) { var x = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
+            if (TRows.Value > 9) { var x = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
+            if (TRows.Value > 10) { var x = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
+            if (TRows.Value > 11) { var x = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
             a += 12;
             b += ldb;
         }
         var va = Vector512.Create(alpha);
-        if (beta == 0f)
-        {
-            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
-            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
-            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
-            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
-            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
-            (c50 * va).Store(c); (c51 * va).Store(c + 16); c += ldc;
-            (c60 * va).Store(c); (c61 * va).Store(c + 16); c += ldc;
-            (c70 * va).Store(c); (c71 * va).Store(c + 16); c += ldc;
-            (c80 * va).Store(c); (c81 * va).Store(c + 16); c += ldc;
-            (c90 * va).Store(c); (c91 * va).Store(c + 16); c += ldc;
-            (c100 * va).Store(c); (c101 * va).Store(c + 16); c += ldc;
-            (c110 * va).Store(c); (c111 * va).Store(c + 16);
-            return;
-        }
         var vb = Vector512.Create(beta);
-        Update512(c, c00, c01, va, vb); c += ldc;
-        Update512(c, c10, c11, va, vb); c += ldc;
-        Update512(c, c20, c21, va, vb); c += ldc;
-        Update512(c, c30, c31, va, vb); c += ldc;
-        Update512(c, c40, c41, va, vb); c += ldc;
-        Update512(c, c50, c51, va, vb); c += ldc;
-        Update512(c, c60, c61, va, vb); c += ldc;
-        Update512(c, c70, c71, va, vb); c += ldc;
-        Update512(c, c80, c81, va, vb); c += ldc;
-        Update512(c, c90, c91, va, vb); c += ldc;
-        Update512(c, c100, c101, va, vb); c += ldc;
-        Update512(c, c110, c111, va, vb);
+        if (rows > 0) Store512(c + 0L * ldc, c00, c01, va, vb, beta);
+        if (rows > 1) Store512(c + 1L * ldc, c10, c11, va, vb, beta);
+        if (rows > 2) Store512(c + 2L * ldc, c20, c21, va, vb, beta);
+        if (rows > 3) Store512(c + 3L * ldc, c30, c31, va, vb, beta);
+        if (rows > 4) Store512(c + 4L * ldc, c40, c41, va, vb, beta);
+        if (rows > 5) Store512(c + 5L * ldc, c50, c51, va, vb, beta);
+        if (rows > 6) Store512(c + 6L * ldc, c60, c61, va, vb, beta);
+        if (rows > 7) Store512(c + 7L * ldc, c70, c71, va, vb, beta);
+        if (rows > 8) Store512(c + 8L * ldc, c80, c81, va, vb, beta);
+        if (rows > 9) Store512(c + 9L * ldc, c90, c91, va, vb, beta);
+        if (rows > 10) Store512(c + 10L * ldc, c100, c101, va, vb, beta);
+        if (rows > 11) Store512(c + 11L * ldc, c110, c111, va, vb, beta);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Update512(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta)
+    private static void Store512(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta, float betaScalar)
     {
+        if (betaScalar == 0f)
+        {
+            (x0 * alpha).Store(c);
+            (x1 * alpha).Store(c + 16);
+            return;
+        }
         Vector512.FusedMultiplyAdd(x0, alpha, Vector512.Load(c) * beta).Store(c);
         Vector512.FusedMultiplyAdd(x1, alpha, Vector512.Load(c + 16) * beta).Store(c + 16);
     }
+
 
     // 6 x 16 tile: 12 ymm accumulators, 2 ymm of B, 1 broadcast of A.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -397,6 +397,7 @@ public static unsafe class Sgemm
         private readonly int _m, _n, _k;
         private readonly int _mr, _nr, _mc, _kc, _nc;
         private readonly delegate*<int, float*, float*, int, float*, int, float, float, void> _tile;
+        private readonly delegate*<int, float*, float*, int, float*, int, float, float, int, void> _rows4, _rows8, _rows12;
         private readonly bool _splitN;
         public readonly int Workers;
 
@@ -405,6 +406,7 @@ public static unsafe class Sgemm
             _op = op; _m = m; _n = n; _k = k;
             _mr = gk.MR; _nr = gk.NR; _mc = gk.MC; _kc = gk.KC; _nc = gk.NC;
             _tile = gk.Tile;
+            _rows4 = gk.UpTo4Rows; _rows8 = gk.UpTo8Rows; _rows12 = gk.UpTo12Rows;
             int nTiles = (n + _nr - 1) / _nr, mTiles = (m + _mr - 1) / _mr;
             _splitN = nTiles >= workers && (nTiles >= mTiles || mTiles < workers);
             Workers = Math.Max(1, Math.Min(workers, _splitN ? nTiles : mTiles));
@@ -455,6 +457,8 @@ public static unsafe class Sgemm
                                 float* cij = _op.C + (long)(ic + ir) * _op.Ldc + jc + jr;
                                 if (mr == _mr && nr == _nr)
                                     _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta);
+                                else if (nr == _nr && _rows12 != null)
+                                    (mr <= 4 ? _rows4 : mr <= 8 ? _rows8 : _rows12)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, mr);
                                 else
                                     EdgeTile(kc, ap, bp, ldb, cij, mr, nr, beta, edge);
                             }
