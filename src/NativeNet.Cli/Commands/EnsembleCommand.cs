@@ -45,9 +45,8 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         string? outDir = s.Out is null ? null : Path.GetFullPath(s.Out);
         if (outDir is not null) TrainingPlan.PrepareOutputDirectory(outDir);
 
-        var data = CliSupport.LoadData(CliSupport.DataDirectory(s.Data), fetch: true, log);
-        var training = plan.TrainingImages(data, log);
-        using var backend = CliSupport.CreateBackend(s.Device, s.Threads);
+        var (data, training) = s.LoadTraining(plan, log);
+        using var backend = s.OpenBackend();
         log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
         log.WriteLine($"Ensemble of {s.Count} networks (seeds {s.Seed}..{s.Seed + s.Count - 1}) on {backend.Name}; {training.Count:N0} training images; {plan.Describe()}");
 

@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using NativeNet.Core.Backends;
+using NativeNet.Data;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -19,6 +21,16 @@ internal abstract class RunSettings : CommandSettings
     [CommandOption("--threads <N>")] [Description("Worker threads (default: all cores).")] public int Threads { get; init; } = Environment.ProcessorCount;
     [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
     [CommandOption("--data <DIR>")] [Description("MNIST folder (default: data/mnist at the repository root); fetched when empty.")] public string? Data { get; init; }
+
+    /// <summary>MNIST from --data (fetched when missing) and the plan's training images (subset, expanded).</summary>
+    public (MnistDataset Data, LabeledImages Training) LoadTraining(TrainingPlan plan, TextWriter log)
+    {
+        var data = CliSupport.LoadData(CliSupport.DataDirectory(Data), fetch: true, log);
+        return (data, plan.TrainingImages(data, log));
+    }
+
+    /// <summary>The backend --device and --threads ask for.</summary>
+    public IComputeBackend OpenBackend() => CliSupport.CreateBackend(Device, Threads);
 
     /// <summary>Checks the shared options; a command's own Validate calls this first.</summary>
     public override ValidationResult Validate()

@@ -56,9 +56,8 @@ internal sealed class SearchCommand : Command<SearchCommand.Settings>
         TextWriter log = s.Json ? Console.Error : Console.Out;
         string? outDir = s.Out is null ? null : Path.GetFullPath(s.Out);
         if (outDir is not null) TrainingPlan.PrepareOutputDirectory(outDir);
-        var data = CliSupport.LoadData(CliSupport.DataDirectory(s.Data), fetch: true, log);
-        var training = plan.TrainingImages(data, log);
-        using var backend = CliSupport.CreateBackend(s.Device, s.Threads);
+        var (data, training) = s.LoadTraining(plan, log);
+        using var backend = s.OpenBackend();
         log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
         log.WriteLine($"{(s.Random is null ? "Grid" : "Random")} search: {trials.Count} trials of {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} on {training.Count:N0} training images, " +
                       $"ranked by accuracy on {data.Validation.Count:N0} validation images; {backend.Name}");

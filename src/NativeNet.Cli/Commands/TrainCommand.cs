@@ -65,11 +65,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         string outDir = Path.GetFullPath(s.Out ?? s.Resume ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
         TrainingPlan.PrepareOutputDirectory(outDir);
 
-        string dataDir = CliSupport.DataDirectory(s.Data);
-        var data = CliSupport.LoadData(dataDir, fetch: true, log);
-        var training = plan.TrainingImages(data, log);
-
-        using var backend = CliSupport.CreateBackend(s.Device, s.Threads);
+        var (data, training) = s.LoadTraining(plan, log);
+        using var backend = s.OpenBackend();
         using var net = plan.Build(s.Seed, backend);
         var options = plan.Options(s.Seed, training.Count, outDir) with
         {
