@@ -101,6 +101,22 @@ public sealed class NetworkSpec
         _ => throw new FormatException($"Unknown output '{s}' (sigmoid-quadratic, sigmoid-ce, softmax, linear)."),
     };
 
+    /// <summary>
+    /// The same architecture with dropout probability <paramref name="p"/> on the input of every fully connected layer
+    /// that follows a hidden layer (the book's chapter-6 placement: never on the raw pixels). 0 removes it.
+    /// </summary>
+    public NetworkSpec WithDropout(float p)
+    {
+        if (p < 0 || p >= 1) throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout probability must be in [0, 1).");
+        var layers = Layers.Select((l, i) =>
+        {
+            if (i < 2 || l[0] is not ("dense" or "output")) return string.Join(' ', l);
+            var kept = l.Where(t => !t.StartsWith("dropout=", StringComparison.Ordinal));
+            return string.Join(' ', p > 0 ? kept.Append(string.Create(CultureInfo.InvariantCulture, $"dropout={p}")) : kept);
+        });
+        return Parse(string.Join(" | ", layers));
+    }
+
     /// <summary>The spec of a fully connected network [sizes...] with one hidden activation and an output kind.</summary>
     public static NetworkSpec FullyConnected(int[] sizes, string hidden, string output, float dropout = 0f)
     {

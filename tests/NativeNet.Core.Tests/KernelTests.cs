@@ -97,6 +97,26 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public void LogSoftmax_MatchesLogOfSoftmax_AndStaysFiniteWhereSoftmaxUnderflows()
+    {
+        int rows = 3, cols = 11;
+        var z = Reference.Random(rows * cols, 8, 6f);
+        var log = new float[z.Length];
+        Elementwise.LogSoftmax(z, log, rows, cols);
+        for (int r = 0; r < rows; r++)
+        {
+            double max = z.Skip(r * cols).Take(cols).Max();
+            double sum = z.Skip(r * cols).Take(cols).Sum(v => Math.Exp(v - max));
+            for (int c = 0; c < cols; c++) Assert.Equal(z[r * cols + c] - max - Math.Log(sum), log[r * cols + c], 1e-5);
+        }
+        float[] extreme = [0f, -200f, 300f];
+        Elementwise.LogSoftmax(extreme, extreme, 1, 3);
+        Assert.Equal(-300f, extreme[0], 1e-3f);
+        Assert.Equal(-500f, extreme[1], 1e-3f);
+        Assert.Equal(0f, extreme[2], 1e-6f);
+    }
+
+    [Fact]
     public void MismatchedLengths_ThrowArgumentException()
     {
         Assert.Throws<ArgumentException>(() => Elementwise.Activate(Activation.Sigmoid, new float[3], new float[4]));

@@ -185,6 +185,15 @@ public class NetworkTests
     }
 
     [Fact]
+    public void Spec_WithDropout_PutsItOnFullyConnectedInputsAfterTheFirstHiddenLayer()
+    {
+        var spec = NetworkSpec.Parse("input 1x28x28 | conv 20 5 relu | maxpool 2 | dense 100 relu | output 10 softmax dropout=0.2");
+        Assert.Equal("input 1x28x28 | conv 20 5 relu | maxpool 2 | dense 100 relu dropout=0.5 | output 10 softmax dropout=0.5", spec.WithDropout(0.5f).Text);
+        Assert.Equal("input 784 | dense 30 sigmoid dropout=0.1 | output 10 softmax", NetworkSpec.Parse("input 784 | dense 30 sigmoid dropout=0.1 | output 10 softmax dropout=0.4").WithDropout(0f).Text);
+        Assert.Throws<ArgumentOutOfRangeException>(() => spec.WithDropout(1f));
+    }
+
+    [Fact]
     public void BadInput_ThrowsClearErrors()
     {
         using var net = NetworkBuilder.ForInput(4).Output(2, OutputCost.SoftmaxLogLikelihood).Build();

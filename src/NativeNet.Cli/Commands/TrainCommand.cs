@@ -26,6 +26,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--eta <ETA>")] [Description("Learning rate.")] public float? Eta { get; init; }
         [CommandOption("--lambda <L>")] [Description("L2 strength (lambda, divided by the training-set size n).")] public float? Lambda { get; init; }
         [CommandOption("--momentum <MU>")] [Description("Momentum coefficient in [0, 1).")] public float? Momentum { get; init; }
+        [CommandOption("--dropout <P>")] [Description("Dropout probability on the input of every fully connected layer after the first hidden layer (chapter 6); 0 removes it.")] public float? Dropout { get; init; }
+        [CommandOption("--monitor")] [Description("Also report cost and accuracy on the training data each epoch (an extra pass).")] public bool Monitor { get; init; }
         [CommandOption("--expand")] [Description("Train on the 5x shift-expanded set (chapter 6).")] public bool? Expand { get; init; }
         [CommandOption("--distort <KIND>")] [Description("Distort every training image afresh each epoch: 'elastic' (Simard et al.: alpha 34, sigma 4) or 'affine' (rotation 10 degrees, scale 10%, shear 0.2).")] public string? Distort { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed for initialization, shuffling and dropout (default 1).")] public int Seed { get; init; } = 1;
@@ -46,6 +48,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (Momentum is float m && (m < 0 || m >= 1)) return ValidationResult.Error("--momentum must be in [0, 1).");
             if (EarlyStop is < 1) return ValidationResult.Error("--early-stop must be at least 1.");
             if (Schedule is not null && Schedule != "plateau") return ValidationResult.Error($"--schedule knows only 'plateau', not '{Schedule}'.");
+            if (Dropout is float d && (d < 0 || d >= 1)) return ValidationResult.Error("--dropout must be in [0, 1).");
             if (Distort is not null && Distort is not ("elastic" or "affine")) return ValidationResult.Error($"--distort must be elastic or affine, not '{Distort}'.");
             if (Init is not null && Init is not ("normal" or "fan-in" or "ch6")) return ValidationResult.Error($"--init must be normal, fan-in or ch6, not '{Init}'.");
             return ValidationResult.Success();
@@ -55,6 +58,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         var plan = TrainingPlan.Resolve(s.Preset, s.Layers, s.Init, s.Epochs, s.Batch, s.Eta, s.Lambda, s.Momentum, s.Expand, s.TrainSize);
+        if (s.Dropout is float dropout) plan = plan with { Spec = plan.Spec.WithDropout(dropout) };
         string name = plan.Name;
         var spec = plan.Spec;
         int epochs = plan.Epochs, batch = plan.Batch;
@@ -70,7 +74,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         using var net = plan.Build(s.Seed, backend);
         var options = plan.Options(s.Seed, training.Count, outDir) with
         {
-            EarlyStoppingPatience = s.EarlyStop, Schedule = s.Schedule == "plateau" ? new PlateauSchedule() : null,
+            EarlyStoppingPatience = s.EarlyStop, MonitorTraining = s.Monitor, Schedule = s.Schedule == "plateau" ? new PlateauSchedule() : null,
             Distortion = s.Distort switch
             {
                 "elastic" => DistortionOptions.SimardElastic,
@@ -231,7 +235,8 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
         (Momentum > 0 ? $", momentum = {Momentum.ToString(CultureInfo.InvariantCulture)}" : "");
 
     public static string EpochLine(EpochReport r) =>
-        $"epoch {r.Epoch,3}: validation {r.ValidationAccuracy * 100:F2}% (cost {r.ValidationCost:F4})" +
+        $"epoch {r.Epoch,3}: " + (r.TrainingAccuracy is double ta ? $"training {ta * 100:F2}% (cost {r.TrainingCost:F4}), " : "") +
+        $"validation {r.ValidationAccuracy * 100:F2}% (cost {r.ValidationCost:F4})" +
         (r.TestAccuracy is double t ? $", test {t * 100:F2}% (best so far)" : "") +
         $", {r.Seconds:F1} s, {r.ImagesPerSecond:N0} images/s, eta {r.LearningRate.ToString(CultureInfo.InvariantCulture)}";
 

@@ -88,6 +88,28 @@ public static class Elementwise
     }
 
     /// <summary>
+    /// Row-wise log-softmax, z - max - ln(sum(exp(z - max))): finite where softmax underflows to 0, so log-likelihoods of
+    /// confident wrong answers stay exact. z and a may be the same span.
+    /// </summary>
+    public static void LogSoftmax(ReadOnlySpan<float> z, Span<float> a, int rows, int cols)
+    {
+        CheckMatrix(z.Length, rows, cols, nameof(z));
+        CheckMatrix(a.Length, rows, cols, nameof(a));
+        if (cols == 0) return;
+        for (int r = 0; r < rows; r++)
+        {
+            var zr = z.Slice(r * cols, cols);
+            var ar = a.Slice(r * cols, cols);
+            float max = TensorPrimitives.Max(zr);
+            TensorPrimitives.Subtract(zr, max, ar);
+            float sum = 0f;
+            foreach (float v in ar) sum += MathF.Exp(v);   // every exponent <= 0: no overflow; the max term is 1
+            float logSum = MathF.Log(sum);
+            TensorPrimitives.Subtract(ar, logSum, ar);
+        }
+    }
+
+    /// <summary>
     /// z += bias, then a = f(z), on a row-major [rows x cols] matrix. ReLU and identity with a per-row bias (the
     /// convolutional case) run fused in one pass; the rest adds the bias, then calls <see cref="Activate"/>.
     /// </summary>
