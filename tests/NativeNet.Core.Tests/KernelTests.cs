@@ -304,6 +304,34 @@ public class WorkerPoolTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(0));
     }
 
+    [Theory]
+    [InlineData(0)]      // workers block after every run: the wake-up handshake runs every time
+    [InlineData(20)]     // workers sometimes catch the next run while spinning, sometimes sleep
+    public async Task ManyRuns_WithIdleGaps_NeverLoseAWakeUp(int spinMicroseconds)
+    {
+        // A lost wake-up hangs Run forever; the test fails on a time bound instead of hanging the suite.
+        var pool = new WorkerPool(2, spinMicroseconds);   // disposed only on success: Dispose waits for a hung Run
+        var run = Task.Run(() =>
+        {
+            var work = new CountWork();
+            var rng = new Random(3);
+            for (int i = 0; i < 100_000; i++)
+            {
+                pool.Run(ref work, 2);
+                if (rng.Next(4) == 0) Thread.SpinWait(rng.Next(2000));   // let a worker go back to sleep
+            }
+        });
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60)));
+        Assert.True(finished == run, "WorkerPool.Run did not return: a worker missed its wake-up.");
+        await run;
+        pool.Dispose();
+    }
+
+    private struct CountWork : IParallelWork
+    {
+        public void Execute(int worker, int workers) => Thread.SpinWait(10);
+    }
+
     [Fact]
     public void Partition_IsContiguousAndComplete()
     {

@@ -39,8 +39,10 @@ public sealed unsafe class WorkerPool : IDisposable
     private volatile bool _disposed;
     private ExceptionDispatchInfo? _error;
 
-    public WorkerPool(int degreeOfParallelism)
+    /// <param name="spinMicroseconds">How long an idle worker spins before blocking (default 200, or NATIVENET_SPIN_US).</param>
+    public WorkerPool(int degreeOfParallelism, int? spinMicroseconds = null)
     {
+        _spinTicks = Stopwatch.Frequency * Math.Max(0, spinMicroseconds ?? s_defaultSpinMicroseconds) / 1_000_000;
         if (degreeOfParallelism < 1 || degreeOfParallelism > Environment.ProcessorCount * 4)
             throw new ArgumentOutOfRangeException(nameof(degreeOfParallelism), degreeOfParallelism,
                 $"Degree of parallelism must be between 1 and {Environment.ProcessorCount * 4}.");
@@ -147,8 +149,10 @@ public sealed unsafe class WorkerPool : IDisposable
     /// How long an idle worker spins before it blocks. Training calls the pool every few microseconds, and waking a
     /// blocked thread costs tens of microseconds, so workers stay hot for a while (NATIVENET_SPIN_US overrides).
     /// </summary>
-    private static readonly long s_spinTicks = Stopwatch.Frequency *
-        (long.TryParse(Environment.GetEnvironmentVariable("NATIVENET_SPIN_US"), out long us) && us >= 0 ? us : 200) / 1_000_000;
+    private static readonly int s_defaultSpinMicroseconds =
+        int.TryParse(Environment.GetEnvironmentVariable("NATIVENET_SPIN_US"), out int us) && us >= 0 ? us : 200;
+
+    private readonly long _spinTicks;
 
     private void WorkerLoop(int worker)
     {
@@ -157,16 +161,18 @@ public sealed unsafe class WorkerPool : IDisposable
         while (true)
         {
             int generation;
-            long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
+            long spinUntil = Stopwatch.GetTimestamp() + _spinTicks;
             while ((generation = Volatile.Read(ref _generation)) == seen)
             {
                 if (Stopwatch.GetTimestamp() < spinUntil) { Thread.SpinWait(16); continue; }
                 // Announce the sleep, then look once more: Run either sees the flag and wakes us, or we see its new generation.
-                Volatile.Write(ref _sleeping[worker - 1], 1);
+                // The announcement must be a full fence (Interlocked, not a volatile write): x86 lets a load pass an
+                // earlier store, and then we could read the old generation while Run still saw no sleeper: a lost wake-up.
+                Interlocked.Exchange(ref _sleeping[worker - 1], 1);
                 if (Volatile.Read(ref _generation) == seen) start.Wait();
                 start.Reset();
                 Volatile.Write(ref _sleeping[worker - 1], 0);
-                spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
+                spinUntil = Stopwatch.GetTimestamp() + _spinTicks;
             }
             seen = generation;
             if (_disposed) return;
