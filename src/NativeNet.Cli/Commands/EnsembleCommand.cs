@@ -42,8 +42,7 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
     {
         var plan = TrainingPlan.Resolve(s.Preset, s.Layers, epochs: s.Epochs, trainSize: s.TrainSize);
         TextWriter log = s.Json ? Console.Error : Console.Out;
-        string? outDir = s.Out is null ? null : Path.GetFullPath(s.Out);
-        if (outDir is not null) TrainingPlan.PrepareOutputDirectory(outDir);
+        string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
 
         var (data, training) = s.LoadTraining(plan, log);
         using var backend = s.OpenBackend();

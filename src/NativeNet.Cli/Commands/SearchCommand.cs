@@ -54,8 +54,7 @@ internal sealed class SearchCommand : Command<SearchCommand.Settings>
                 batches);
 
         TextWriter log = s.Json ? Console.Error : Console.Out;
-        string? outDir = s.Out is null ? null : Path.GetFullPath(s.Out);
-        if (outDir is not null) TrainingPlan.PrepareOutputDirectory(outDir);
+        string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
         var (data, training) = s.LoadTraining(plan, log);
         using var backend = s.OpenBackend();
         log.WriteLine($"{plan.Name}: {plan.Spec.Text}");

@@ -66,8 +66,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         bool expand = plan.Expand;
 
         TextWriter log = s.Json ? Console.Error : Console.Out;
-        string outDir = Path.GetFullPath(s.Out ?? s.Resume ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
-        TrainingPlan.PrepareOutputDirectory(outDir);
+        string outDir = TrainingPlan.PrepareOutputDirectory(s.Out ?? s.Resume ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
 
         var (data, training) = s.LoadTraining(plan, log);
         using var backend = s.OpenBackend();
@@ -240,9 +239,10 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
         (r.TestAccuracy is double t ? $", test {t * 100:F2}% (best so far)" : "") +
         $", {r.Seconds:F1} s, {r.ImagesPerSecond:N0} images/s, eta {r.LearningRate.ToString(CultureInfo.InvariantCulture)}";
 
-    /// <summary>Creates the folder and fails early (before any training) when it cannot be written.</summary>
-    public static void PrepareOutputDirectory(string dir)
+    /// <summary>Creates the folder and fails early (before any training) when it cannot be written; returns its full path.</summary>
+    public static string PrepareOutputDirectory(string folder)
     {
+        string dir = Path.GetFullPath(folder);
         try
         {
             Directory.CreateDirectory(dir);
@@ -254,5 +254,6 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
         {
             throw new IOException($"cannot write the output folder '{dir}': {e.Message}", e);
         }
+        return dir;
     }
 }

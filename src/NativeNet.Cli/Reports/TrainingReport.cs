@@ -82,12 +82,7 @@ internal static class TrainingReport
             var t = plot.Add.ScatterPoints(tests.Select(e => (double)e.Epoch).ToArray(), tests.Select(e => e.TestAccuracy!.Value * 100).ToArray());
             t.LegendText = "test (at a new best validation)";
         }
-        IntegerEpochTicks(plot);
-        plot.Title("Accuracy per epoch");
-        plot.XLabel("epoch");
-        plot.YLabel("accuracy (%)");
-        plot.ShowLegend(Alignment.LowerRight);
-        plot.SavePng(path, 800, 500);
+        SaveEpochPlot(plot, path, "Accuracy per epoch", "accuracy (%)", Alignment.LowerRight);
     }
 
     private static void WriteCost(string path, IReadOnlyList<EpochReport> epochs)
@@ -97,11 +92,17 @@ internal static class TrainingReport
         plot.Add.Scatter(x, epochs.Select(e => e.ValidationCost).ToArray()).LegendText = "validation";
         if (epochs.Count > 0 && epochs.All(e => e.TrainingCost is not null))
             plot.Add.Scatter(x, epochs.Select(e => e.TrainingCost!.Value).ToArray()).LegendText = "training";
+        SaveEpochPlot(plot, path, "Cost per epoch (with the L2 term)", "mean cost", Alignment.UpperRight);
+    }
+
+    /// <summary>The per-epoch curves' common frame: integer epoch ticks, title, axis labels, legend, 800 x 500 PNG.</summary>
+    private static void SaveEpochPlot(Plot plot, string path, string title, string yLabel, Alignment legend)
+    {
         IntegerEpochTicks(plot);
-        plot.Title("Cost per epoch (with the L2 term)");
+        plot.Title(title);
         plot.XLabel("epoch");
-        plot.YLabel("mean cost");
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.YLabel(yLabel);
+        plot.ShowLegend(legend);
         plot.SavePng(path, 800, 500);
     }
 
