@@ -6,6 +6,9 @@ using NativeNet.Core.Threading;
 
 namespace NativeNet.Cli.Bench;
 
+/// <summary>A GEMM problem: op(A) is M x K, op(B) is K x N, row-major.</summary>
+internal readonly record struct GemmShape(int M, int K, int N, bool TransA, bool TransB);
+
 /// <summary>One measured GEMM shape. Shapes are M x K x N with row-major storage.</summary>
 internal sealed record GemmResult(int M, int N, int K, bool TransA, bool TransB, int Threads, string Kernel,
     double Gflops, double? OpenBlasGflops, long AllocatedBytesPerCall);
@@ -23,52 +26,77 @@ internal static unsafe class GemmBenchmark
         (10, 784, 30), (10, 30, 10), (100, 784, 100), (10, 640, 100), (40, 500, 640), (20, 25, 5760),
     ];
 
-    public static IEnumerable<GemmResult> Run(IEnumerable<(int M, int K, int N, bool TransB)> shapes, int threads, bool compareOpenBlas, double minSeconds = 0.2)
+    /// <summary>
+    /// Parses a shape list such as <c>40x500x320:NT,1024x1024x1024</c>: M x K x N with an optional op
+    /// (NN, NT, TN or TT; NN when left out). Returns null and an error message on bad input.
+    /// </summary>
+    public static List<GemmShape>? ParseShapes(string text, out string? error)
+    {
+        var shapes = new List<GemmShape>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = item.Split(':');
+            var dims = parts[0].Split('x');
+            string op = parts.Length == 2 ? parts[1].ToUpperInvariant() : "NN";
+            if (parts.Length > 2 || dims.Length != 3 || op is not ("NN" or "NT" or "TN" or "TT")
+                || !int.TryParse(dims[0], out int m) || !int.TryParse(dims[1], out int k) || !int.TryParse(dims[2], out int n)
+                || m < 1 || k < 1 || n < 1 || (long)m * k > 1 << 26 || (long)k * n > 1 << 26 || (long)m * n > 1 << 26)
+            {
+                error = $"'{item}' is not a shape: expected MxKxN[:NN|NT|TN|TT] with positive sizes and each matrix under 2^26 elements.";
+                return null;
+            }
+            shapes.Add(new GemmShape(m, k, n, op[0] == 'T', op[1] == 'T'));
+        }
+        error = shapes.Count == 0 ? "--shapes lists no shape." : null;
+        return shapes.Count == 0 ? null : shapes;
+    }
+
+    public static IEnumerable<GemmResult> Run(IEnumerable<GemmShape> shapes, int threads, bool compareOpenBlas, double minSeconds = 0.2)
     {
         using var pool = new WorkerPool(threads);
         if (compareOpenBlas) OpenBlas.SetThreads(threads);
-        foreach (var (m, k, n, tb) in shapes)
-            yield return Measure(m, k, n, tb, threads, pool, compareOpenBlas, minSeconds);
+        foreach (var shape in shapes)
+            yield return Measure(shape, threads, pool, compareOpenBlas, minSeconds);
     }
 
-    private static GemmResult Measure(int m, int k, int n, bool tb, int threads, WorkerPool pool, bool compareOpenBlas, double minSeconds)
+    private static GemmResult Measure(GemmShape shape, int threads, WorkerPool pool, bool compareOpenBlas, double minSeconds)
     {
-        {
-            using var a = Fill(m * k, 1);
-            using var b = Fill(k * n, 2);
-            using var c = new NativeBuffer((long)m * n);
-            int lda = k, ldb = tb ? k : n;
-            float* pa = a.Pointer, pb = b.Pointer, pc = c.Pointer;
-            double flops = 2.0 * m * n * k;
-            double ours = Time(() => Sgemm.MultiplyUnchecked(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n, pool), flops, minSeconds);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            Sgemm.MultiplyUnchecked(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n, pool);
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            double? blas = compareOpenBlas
-                ? Time(() => OpenBlas.Sgemm(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n), flops, minSeconds)
-                : null;
-            return new GemmResult(m, n, k, false, tb, threads, Sgemm.DefaultKernel.ToString(), ours, blas, allocated);
-        }
+        var (m, k, n, ta, tb) = shape;
+        using var a = Fill(m * k, 1);
+        using var b = Fill(k * n, 2);
+        using var c = new NativeBuffer((long)m * n);
+        // Row-major storage: op(A) is m x k, so A itself is k x m when transposed (and likewise for B).
+        int lda = ta ? m : k, ldb = tb ? k : n;
+        float* pa = a.Pointer, pb = b.Pointer, pc = c.Pointer;
+        double flops = 2.0 * m * n * k;
+        double ours = Time(() => Sgemm.MultiplyUnchecked(ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n, pool), flops, minSeconds);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Sgemm.MultiplyUnchecked(ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n, pool);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        double? blas = compareOpenBlas
+            ? Time(() => OpenBlas.Sgemm(ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n), flops, minSeconds)
+            : null;
+        return new GemmResult(m, n, k, ta, tb, threads, Sgemm.DefaultKernel.ToString(), ours, blas, allocated);
     }
 
     /// <summary>
     /// The same shapes through a backend's Gemm on its own tensors (an OpenCL device, say): each timed round enqueues
     /// calls back to back and ends with Synchronize, so the figure is device time plus launch overhead, no transfers.
     /// </summary>
-    public static IEnumerable<GemmResult> RunOnBackend(IComputeBackend backend, IEnumerable<(int M, int K, int N, bool TransB)> shapes, double minSeconds = 0.2)
+    public static IEnumerable<GemmResult> RunOnBackend(IComputeBackend backend, IEnumerable<GemmShape> shapes, double minSeconds = 0.2)
     {
-        foreach (var (m, k, n, tb) in shapes)
+        foreach (var (m, k, n, ta, tb) in shapes)
         {
             using var arena = new TensorArena(backend);
-            var a = arena.Allocate("A", m, k);
+            var a = arena.Allocate("A", ta ? k : m, ta ? m : k);
             var b = arena.Allocate("B", tb ? n : k, tb ? k : n);
             var c = arena.Allocate("C", m, n);
             arena.Commit();
             var rng = new Random(1);
             backend.Upload(Enumerable.Range(0, a.Length).Select(_ => rng.NextSingle() - 0.5f).ToArray(), a);
             backend.Upload(Enumerable.Range(0, b.Length).Select(_ => rng.NextSingle() - 0.5f).ToArray(), b);
-            double gflops = Time(() => backend.Gemm(false, tb, m, n, k, 1f, a, b, 0f, c), backend.Synchronize, 2.0 * m * n * k, minSeconds);
-            yield return new GemmResult(m, n, k, false, tb, 0, backend.Name, gflops, null, 0);
+            double gflops = Time(() => backend.Gemm(ta, tb, m, n, k, 1f, a, b, 0f, c), backend.Synchronize, 2.0 * m * n * k, minSeconds);
+            yield return new GemmResult(m, n, k, ta, tb, 0, backend.Name, gflops, null, 0);
         }
     }
 

@@ -30,6 +30,10 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
         [Description("Minimum timed seconds per shape and implementation (default 0.2).")]
         public double Seconds { get; init; } = 0.2;
 
+        [CommandOption("--shapes <LIST>")]
+        [Description("Comma-separated shapes MxKxN[:NN|NT|TN|TT] to time instead of the default list, e.g. 40x500x320:NT.")]
+        public string? Shapes { get; init; }
+
         public override ValidationResult Validate()
         {
             if (Threads < 1 || Threads > Environment.ProcessorCount * 4)
@@ -38,6 +42,8 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
                 return ValidationResult.Error("--compare openblas compares CPU kernels; leave out --device.");
             if (Compare is not null && Compare != "openblas")
                 return ValidationResult.Error($"--compare knows only 'openblas', not '{Compare}'.");
+            if (Shapes is not null && GemmBenchmark.ParseShapes(Shapes, out var shapeError) is null)
+                return ValidationResult.Error($"--shapes: {shapeError}");
             return ValidationResult.Success();
         }
     }
@@ -50,12 +56,7 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error}");
             return 2;
         }
-        var shapes = new List<(int, int, int, bool)>();
-        foreach (var (m, k, n) in GemmBenchmark.DefaultShapes)
-        {
-            shapes.Add((m, k, n, false));
-            if (m != k || k != n) shapes.Add((m, k, n, true));
-        }
+        var shapes = settings.Shapes is null ? DefaultShapeList() : GemmBenchmark.ParseShapes(settings.Shapes, out _)!;
         var results = new List<GemmResult>();
         using var device = settings.Device == "cpu" ? null : CliSupport.CreateBackend(settings.Device, settings.Threads);
         IEnumerable<GemmResult> Measure() => device is null
@@ -81,7 +82,7 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
         {
             foreach (var r in Measure())
             {
-                var row = new List<string> { $"{r.M} x {r.K} x {r.N}", r.TransB ? "NT" : "NN", r.Threads.ToString(), r.Kernel, r.Gflops.ToString("F1") };
+                var row = new List<string> { $"{r.M} x {r.K} x {r.N}", $"{(r.TransA ? 'T' : 'N')}{(r.TransB ? 'T' : 'N')}", r.Threads.ToString(), r.Kernel, r.Gflops.ToString("F1") };
                 if (compare) row.AddRange([r.OpenBlasGflops!.Value.ToString("F1"), (r.Gflops / r.OpenBlasGflops.Value).ToString("F2")]);
                 row.Add(r.AllocatedBytesPerCall.ToString());
                 table.AddRow(row.ToArray());
@@ -89,5 +90,17 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
             }
         });
         return 0;
+    }
+
+    /// <summary>The default shapes in NN, and in NT too where the matrices are not square.</summary>
+    private static List<GemmShape> DefaultShapeList()
+    {
+        var shapes = new List<GemmShape>();
+        foreach (var (m, k, n) in GemmBenchmark.DefaultShapes)
+        {
+            shapes.Add(new GemmShape(m, k, n, false, false));
+            if (m != k || k != n) shapes.Add(new GemmShape(m, k, n, false, true));
+        }
+        return shapes;
     }
 }
