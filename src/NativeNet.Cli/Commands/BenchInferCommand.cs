@@ -17,6 +17,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         [CommandOption("--calls <N>")] [Description("Timed single-image calls (default 20,000, in blocks of 100).")] public int Calls { get; init; } = 20_000;
         [CommandOption("--images <N>")] [Description("Images in the batch-throughput run (default 10,000).")] public int Images { get; init; } = 10_000;
         [CommandOption("--json")] [Description("Print one JSON object.")] public bool Json { get; init; }
+        [CommandOption("--profile")] [Description("Also print the time each backend primitive takes in a single-image Predict.")] public bool Profile { get; init; }
 
         public override ValidationResult Validate()
         {
@@ -31,7 +32,9 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
     {
         const int Block = 100;
         var preset = Presets.Get(s.Preset);
-        using var backend = new CpuBackend(s.Threads);
+        using var device = new CpuBackend(s.Threads);
+        var profiler = s.Profile ? new ProfilingBackend(device) : null;
+        IComputeBackend backend = (IComputeBackend?)profiler ?? device;
         using var net = preset.Spec.Build(1, preset.Init, backend);
         int features = net.InputSize, k = net.OutputSize;
         var rng = new Random(42);
@@ -47,6 +50,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
             for (int i = 0; i < Block; i++) net.Predict(images.AsSpan(i % distinct * features, features), output);
             net.PredictBatch(images.AsSpan(0, Math.Min(s.Images, Network.PredictBatchCapacity) * features), outputs.AsSpan(0, Math.Min(s.Images, Network.PredictBatchCapacity) * k));
         }
+        profiler?.Reset();
         int blocks = s.Calls / Block;
         var perCall = new double[blocks];
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -58,6 +62,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         cancellation.ThrowIfCancellationRequested();
+        var profile = profiler?.Report();   // single-image calls only
         Array.Sort(perCall);
         double latency = perCall[blocks / 2];
 
@@ -79,6 +84,15 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         AnsiConsole.MarkupLineInterpolated($"{preset.Name} on {backend.Name}");
         AnsiConsole.MarkupLineInterpolated($"  single image: median [green]{latency:F2} µs[/] per Predict (median of {blocks} blocks of {Block} calls), {(double)allocated / (blocks * Block):F1} bytes allocated per call");
         AnsiConsole.MarkupLineInterpolated($"  batch: [green]{throughput:N0} images/s[/] (PredictBatch of {s.Images:N0} images in {batchSeconds * 1000:F1} ms)");
+        if (profile is not null)
+        {
+            int calls = blocks * Block;
+            var table = new Table().AddColumns("primitive (single image)", "us/call", "calls/Predict", "share");
+            double total = profile.Sum(r => r.Seconds);
+            foreach (var (name, sec, n) in profile)
+                table.AddRow(name, (sec * 1e6 / calls).ToString("F2"), (n / calls).ToString(), (sec / total).ToString("P0"));
+            AnsiConsole.Write(table);
+        }
         return 0;
     }
 }
