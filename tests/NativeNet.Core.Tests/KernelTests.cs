@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using NativeNet.Core.Backends;
 using NativeNet.Core.Kernels;
 using NativeNet.Core.Threading;
@@ -158,6 +159,85 @@ public class ConvKernelTests
                                 }
                         Assert.Equal(s, output[f * g.ColCols + (b * oh + y) * ow + x], 1e-4);
                     }
+    }
+
+    /// <summary>The naive convolution: z[f, n, y, x] = sum over (c, ky, kx) of W[f, (c, ky, kx)] * input[c, n, y*s - p + ky, x*s - p + kx].</summary>
+    private static double NaiveConvolution(float[] input, float[] weights, in ConvGeometry g, int f, int b, int y, int x)
+    {
+        double s = 0;
+        int k = g.KernelHeight;
+        for (int ch = 0; ch < g.Channels; ch++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < g.KernelWidth; kx++)
+                {
+                    int iy = y * g.Stride - g.Padding + ky, ix = x * g.Stride - g.Padding + kx;
+                    if (iy < 0 || iy >= g.Height || ix < 0 || ix >= g.Width) continue;
+                    s += input[((ch * g.Batch + b) * g.Height + iy) * g.Width + ix] * (double)weights[f * g.ColRows + (ch * k + ky) * g.KernelWidth + kx];
+                }
+        return s;
+    }
+
+    // Shapes the direct kernel covers: output rows a multiple of 8, maps a multiple of 32 pixels; filter counts that
+    // leave every tail (1, 3, 5, 9, 13 = 8 + 5) and the book's two convolutions.
+    [Theory]
+    [InlineData(1, 1, 28, 28, 5, 20)]
+    [InlineData(20, 1, 12, 12, 5, 40)]
+    [InlineData(20, 3, 12, 12, 5, 40)]
+    [InlineData(3, 2, 10, 10, 3, 13)]
+    [InlineData(2, 3, 11, 19, 4, 3)]
+    [InlineData(1, 1, 12, 20, 5, 1)]
+    [InlineData(4, 2, 9, 17, 2, 9)]
+    [InlineData(2, 1, 8, 40, 1, 5)]
+    public void DirectConvolution_EqualsNaiveConvolution_OnEveryThreadCount(int c, int n, int h, int w, int k, int filters)
+    {
+        var g = new ConvGeometry(c, n, h, w, k, k);
+        var input = Reference.Random(g.InputLength, 1);
+        var weights = Reference.Random(filters * g.ColRows, 2);
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            Assert.False(DirectConvolution.Supports(g));
+            Assert.Throws<ArgumentException>(() => DirectConvolution.Convolve(input, weights, new float[filters * g.ColCols], filters, g));
+            return;
+        }
+        Assert.True(DirectConvolution.Supports(g));
+        var output = new float[filters * g.ColCols + 1];
+        output[^1] = 123f;   // one element past z: must stay untouched
+        using (var one = new WorkerPool(1)) DirectConvolution.Convolve(input, weights, output, filters, g, one);
+        for (int f = 0; f < filters; f++)
+            for (int b = 0; b < n; b++)
+                for (int y = 0; y < g.OutHeight; y++)
+                    for (int x = 0; x < g.OutWidth; x++)
+                        Assert.Equal(NaiveConvolution(input, weights, g, f, b, y, x), output[f * g.ColCols + (b * g.OutHeight + y) * g.OutWidth + x], 1e-4);
+        Assert.Equal(123f, output[^1]);
+        // Each element is the same fixed-order sum whichever worker computes it.
+        var parallel = new float[filters * g.ColCols + 1];
+        parallel[^1] = 123f;
+        using (var two = new WorkerPool(2)) DirectConvolution.Convolve(input, weights, parallel, filters, g, two);
+        Assert.Equal(output, parallel);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 28, 28, 5, 2, 0)]   // stride
+    [InlineData(1, 1, 28, 28, 5, 1, 2)]   // padding
+    [InlineData(1, 1, 12, 14, 5, 1, 0)]   // 8 x 10 output: rows not a multiple of 8
+    [InlineData(1, 1, 12, 12, 9, 1, 0)]   // 4 x 4 output: 16 pixels, not a multiple of 32
+    public void DirectConvolution_RefusesGeometriesItDoesNotCover(int c, int n, int h, int w, int k, int stride, int pad)
+    {
+        var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
+        Assert.False(DirectConvolution.Supports(g));
+        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Convolve(new float[g.InputLength], new float[g.ColRows], new float[g.ColCols], 1, g));
+        Assert.Contains("stride 1", ex.Message);
+    }
+
+    [Fact]
+    public void DirectConvolution_ShortSpans_ThrowNamingTheOperand()
+    {
+        var g = new ConvGeometry(2, 1, 12, 12, 5, 5);
+        if (!DirectConvolution.Supports(g)) return;   // refusal is covered above
+        var ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Convolve(new float[g.InputLength], new float[3 * g.ColRows - 1], new float[3 * g.ColCols], 3, g));
+        Assert.Equal("weights", ex.ParamName);
+        ex = Assert.Throws<ArgumentException>(() => DirectConvolution.Convolve(new float[g.InputLength], new float[3 * g.ColRows], new float[3 * g.ColCols - 1], 3, g));
+        Assert.Equal("output", ex.ParamName);
     }
 
     [Fact]

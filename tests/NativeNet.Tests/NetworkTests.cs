@@ -160,6 +160,43 @@ public class NetworkTests
                 Assert.True(Math.Abs(whole[t][i] - split[t][i]) <= 1e-4f * (1 + Math.Abs(whole[t][i])), $"tensor {t}[{i}]: {whole[t][i]} vs {split[t][i]}");
     }
 
+    /// <summary>
+    /// 5x5 convolutions on 12x12 images give 8x8 maps, which the CPU's direct kernel covers on AVX-512 machines: inference
+    /// then skips im2col. Its outputs must match the unfolded path (the scalar-kernel backend always unfolds), and it must
+    /// stay allocation-free, on one thread and split over two.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Predict_ThroughTheDirectConvolution_MatchesTheUnfoldedPath_AndAllocatesNothing(int threads)
+    {
+        Network Build(IComputeBackend backend) => NetworkBuilder.ForImages(1, 12, 12).Conv(6, 5, Activation.ReLU).Conv(9, 1, Activation.ReLU)
+            .MaxPool(2).Output(10, OutputCost.SoftmaxLogLikelihood).Build(7, WeightInit.Chapter6, backend);
+        using var direct = Build(new CpuBackend(threads));
+        using var unfolded = Build(new CpuBackend(threads, Core.Gemm.GemmKernelKind.Scalar));
+        var rng = new Random(3);
+        var x = new float[20 * 144];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var expected = new float[200];
+        var actual = new float[200];
+        unfolded.PredictBatch(x, expected);
+        direct.PredictBatch(x, actual);
+        for (int i = 0; i < 200; i++) Assert.True(Math.Abs(expected[i] - actual[i]) < 1e-5, $"batch output {i}: {actual[i]} vs {expected[i]}");
+        var one = new float[10];
+        for (int i = 0; i < 20; i++)
+        {
+            direct.Predict(x.AsSpan(i * 144, 144), one);
+            for (int j = 0; j < 10; j++) Assert.True(Math.Abs(expected[i * 10 + j] - one[j]) < 1e-5, $"image {i} output {j}");
+        }
+        SteadyState.AssertAllocatesNothing(() => { for (int i = 0; i < 20; i++) direct.Predict(x.AsSpan(i * 144, 144), one); direct.PredictBatch(x, actual); });
+
+        // And the direct kernel is what ran (where the CPU has it), both convolutions of each Predict.
+        var profiler = new ProfilingBackend(new CpuBackend(threads));
+        using (var profiled = Build(profiler)) profiled.Predict(x.AsSpan(0, 144), one);
+        long directCalls = profiler.Report().Where(r => r.Primitive == "DirectConvolve").Sum(r => r.Calls);
+        Assert.Equal(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? 2 : 0, directCalls);
+    }
+
     [Fact]
     public void ConcurrentPredict_From8Threads_EqualsSingleThreaded()
     {

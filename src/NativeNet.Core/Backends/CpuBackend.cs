@@ -92,6 +92,14 @@ public sealed class CpuBackend : IComputeBackend
 
     public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g);
 
+    /// <summary>The AVX-512 direct kernel where it covers the geometry (<see cref="DirectConvolution.Supports"/>).</summary>
+    public bool TryConvolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g)
+    {
+        if (Kernel is not (GemmKernelKind.Auto or GemmKernelKind.Avx512) || !DirectConvolution.Supports(g)) return false;
+        DirectConvolution.Convolve(Span(input), Span(weights), Span(output), filters, g, Pool);
+        return true;
+    }
+
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g);
 
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)

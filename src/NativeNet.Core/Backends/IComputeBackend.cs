@@ -65,6 +65,13 @@ public interface IComputeBackend : IDisposable
 
     void Im2Col(Tensor input, Tensor cols, in ConvGeometry g);
 
+    /// <summary>
+    /// z [F, N, OH, OW] = weights [F, C*KH*KW] applied to input [C, N, H, W] without unfolding it, where this backend has a
+    /// direct kernel for the geometry (no bias, no activation). Returns false, having done nothing, where it has none:
+    /// the caller then unfolds with <see cref="Im2Col"/> and multiplies. Optional; the default has no direct kernel.
+    /// </summary>
+    bool TryConvolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g) => false;
+
     void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g);
 
     void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g);

@@ -6,7 +6,7 @@ namespace NativeNet.Layers;
 /// <summary>
 /// A 2-D convolution with shared weights W [filters x (channels * k * k)] and one bias per filter, followed by the
 /// activation. Activations are channel-major, [C, N, H, W], so forward is one im2col plus one GEMM for the
-/// whole batch: z [F, N*OH*OW] = W cols + b, a = f(z).
+/// whole batch: z [F, N*OH*OW] = W cols + b, a = f(z); inference uses the backend's direct kernel instead where it has one.
 /// </summary>
 public sealed class ConvLayer : Layer
 {
@@ -88,9 +88,15 @@ public sealed class ConvLayer : Layer
             b.ChannelMajorToBatchMajor(input, s.Permuted, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: true);
             input = s.Permuted;
         }
-        b.Im2Col(input, s.Cols, g);
-        // z [F, N*P] = W [F, CKK] x cols [CKK, N*P]
-        b.Gemm(false, false, Filters, g.ColCols, g.ColRows, 1f, _w.Value, s.Cols, 0f, s.Output);
+        // Inference takes the backend's direct kernel where it has one; training unfolds anyway, since the weight
+        // gradient needs the unfolded input, and the GEMM on it is then as fast as the direct kernel.
+        bool training = s.GradOutput is not null;
+        if (training || !b.TryConvolve(input, _w.Value, s.Output, Filters, g))
+        {
+            b.Im2Col(input, s.Cols, g);
+            // z [F, N*P] = W [F, CKK] x cols [CKK, N*P]
+            b.Gemm(false, false, Filters, g.ColCols, g.ColRows, 1f, _w.Value, s.Cols, 0f, s.Output);
+        }
         b.BiasActivation(s.Output, _b.Value, s.Output, Filters, g.ColCols, BiasAxis.PerRow, Activation);
     }
 

@@ -1,0 +1,163 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using NativeNet.Core.Gemm;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Core.Kernels;
+
+/// <summary>
+/// Convolution without im2col, for the forward pass of inference: z [F, N, OH, OW] = W [F, C*KH*KW] applied to
+/// input [C, N, H, W] (channel-major, as the convolutional layers keep activations), with no bias or activation.
+/// <para>
+/// im2col writes C*KH*KW copies of every output pixel's window before the GEMM reads them back, and on a single image
+/// that memory traffic costs as much as the arithmetic. Here the windows are read straight from the input: a block of
+/// 32 output pixels is two 512-bit vectors, each built from two 8-pixel runs of an input row, and every (c, kh, kw)
+/// step multiplies them by one weight of up to 8 filters (16 independent accumulators). Nothing is written but z.
+/// </para>
+/// <para>
+/// Covered geometries (<see cref="Supports"/>): stride 1, no padding, output rows a multiple of 8 pixels wide and
+/// output maps a multiple of 32 pixels (the book's 24x24 and 8x8 maps), on CPUs with AVX-512. Others take im2col + GEMM.
+/// Every output element is one fixed-order sum over (c, kh, kw), so results do not depend on batch or thread count.
+/// </para>
+/// </summary>
+public static unsafe class DirectConvolution
+{
+    /// <summary>Output pixels computed together: two 512-bit vectors.</summary>
+    public const int PixelBlock = 32;
+
+    /// <summary>Whether <see cref="Convolve"/> covers this geometry on this CPU.</summary>
+    public static bool Supports(in ConvGeometry g) =>
+        Vector512.IsHardwareAccelerated && g.Stride == 1 && g.Padding == 0
+        && g.OutWidth % 8 == 0 && g.OutHeight * g.OutWidth % PixelBlock == 0;
+
+    /// <summary>
+    /// z [F, N, OH, OW] = W [F, C*KH*KW] applied to input [C, N, H, W]; throws when <see cref="Supports"/> is false.
+    /// Products of at least <see cref="Sgemm.ParallelThreshold"/> multiply-adds split their pixel blocks over the pool.
+    /// </summary>
+    public static void Convolve(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> output, int filters, in ConvGeometry g,
+        WorkerPool? pool = null)
+    {
+        g.Validate();
+        if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
+        if (!Supports(g))
+            throw new ArgumentException($"Direct convolution needs AVX-512, stride 1, no padding, output width a multiple of 8 and output maps a multiple of {PixelBlock} pixels; got {g}.", nameof(g));
+        Check(input.Length, g.InputLength, "input");
+        Check(weights.Length, (long)filters * g.ColRows, "weights");
+        Check(output.Length, (long)filters * g.ColCols, "output");
+        fixed (float* pin = input, pw = weights, pout = output)
+        {
+            var work = new Work(pin, pw, pout, filters, g);
+            pool ??= WorkerPool.Shared;
+            long macs = (long)filters * g.ColRows * g.ColCols;
+            int workers = macs < Sgemm.ParallelThreshold ? 1 : Math.Min(pool.DegreeOfParallelism, work.Blocks);
+            if (workers == 1) work.Execute(0, 1);
+            else pool.Run(ref work, workers);
+        }
+
+        static void Check(long actual, long needed, string name)
+        {
+            if (actual < needed)
+                throw new ArgumentException($"Direct convolution: {name} has {actual} elements, the geometry needs {needed}.", name);
+        }
+    }
+
+    /// <summary>The blocks of 32 output pixels of every image, split into contiguous ranges, one per worker.</summary>
+    private readonly struct Work(float* input, float* weights, float* output, int filters, ConvGeometry g) : IParallelWork
+    {
+        public int Blocks => g.Batch * (g.OutHeight * g.OutWidth / PixelBlock);
+
+        public void Execute(int worker, int workers)
+        {
+            int ow = g.OutWidth, pixels = g.OutHeight * ow, ckk = g.ColRows, perImage = pixels / PixelBlock;
+            long plane = (long)g.Height * g.Width, channelStride = plane * g.Batch, filterStride = (long)g.Batch * pixels;
+            var (b0, b1) = WorkerPool.Partition(Blocks, worker, workers);
+            int* runs = stackalloc int[4];
+            for (int b = b0; b < b1; b++)
+            {
+                int n = b / perImage, q0 = b % perImage * PixelBlock;
+                // Where each 8-pixel run of the block starts in the input (output pixel (y, x) reads input row y + kh).
+                for (int r = 0; r < 4; r++)
+                {
+                    int q = q0 + 8 * r;
+                    runs[r] = q / ow * g.Width + q % ow;
+                }
+                var window = new Window(input + n * plane, channelStride, g.Channels, g.KernelHeight, g.KernelWidth, g.Width, runs);
+                float* z = output + (long)n * pixels + q0;
+                int f = 0;
+                for (; f <= filters - 8; f += 8)
+                    Block<Rows8>(window, weights + (long)f * ckk, ckk, z + f * filterStride, filterStride, 8);
+                if (f < filters)
+                {
+                    int rest = filters - f;
+                    if (rest <= 4) Block<Rows4>(window, weights + (long)f * ckk, ckk, z + f * filterStride, filterStride, rest);
+                    else Block<Rows8>(window, weights + (long)f * ckk, ckk, z + f * filterStride, filterStride, rest);
+                }
+            }
+        }
+    }
+
+    /// <summary>One image's input and the four run offsets of a pixel block.</summary>
+    private readonly struct Window(float* image, long channelStride, int channels, int kernelHeight, int kernelWidth, int width, int* runs)
+    {
+        public readonly float* Image = image;
+        public readonly long ChannelStride = channelStride;
+        public readonly int Channels = channels, KernelHeight = kernelHeight, KernelWidth = kernelWidth, Width = width;
+        public readonly int Run0 = runs[0], Run1 = runs[1], Run2 = runs[2], Run3 = runs[3];
+    }
+
+    /// <summary>
+    /// z[f, block] for <paramref name="count"/> filters (at most TFilters.Value): the window steps (c, kh, kw) in W's column
+    /// order, each a broadcast weight per filter times the block's two pixel vectors. Rows beyond count read W's row 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<TFilters>(in Window win, float* w, int ckk, float* z, long filterStride, int count)
+        where TFilters : struct, IRowCount
+    {
+        // Filters past count repeat filter 0 (their sums are discarded), so the loop has no per-filter tests.
+        long o1 = count > 1 ? ckk : 0, o2 = count > 2 ? 2L * ckk : 0, o3 = count > 3 ? 3L * ckk : 0;
+        long o4 = count > 4 ? 4L * ckk : 0, o5 = count > 5 ? 5L * ckk : 0, o6 = count > 6 ? 6L * ckk : 0, o7 = count > 7 ? 7L * ckk : 0;
+        Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+        Vector512<float> a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
+        int r0 = win.Run0, r1 = win.Run1, r2 = win.Run2, r3 = win.Run3;
+        float* wp = w;
+        for (int c = 0; c < win.Channels; c++)
+        {
+            float* channel = win.Image + c * win.ChannelStride;
+            for (int kh = 0; kh < win.KernelHeight; kh++)
+            {
+                float* s = channel + kh * win.Width;
+                for (int kw = 0; kw < win.KernelWidth; kw++, s++, wp++)
+                {
+                    var x0 = Vector512.Create(Vector256.Load(s + r0), Vector256.Load(s + r1));
+                    var x1 = Vector512.Create(Vector256.Load(s + r2), Vector256.Load(s + r3));
+                    { var v = Vector512.Create(wp[0]); a00 = Vector512.FusedMultiplyAdd(v, x0, a00); a01 = Vector512.FusedMultiplyAdd(v, x1, a01); }
+                    { var v = Vector512.Create(wp[o1]); a10 = Vector512.FusedMultiplyAdd(v, x0, a10); a11 = Vector512.FusedMultiplyAdd(v, x1, a11); }
+                    { var v = Vector512.Create(wp[o2]); a20 = Vector512.FusedMultiplyAdd(v, x0, a20); a21 = Vector512.FusedMultiplyAdd(v, x1, a21); }
+                    { var v = Vector512.Create(wp[o3]); a30 = Vector512.FusedMultiplyAdd(v, x0, a30); a31 = Vector512.FusedMultiplyAdd(v, x1, a31); }
+                    if (TFilters.Value > 4)
+                    {
+                        { var v = Vector512.Create(wp[o4]); a40 = Vector512.FusedMultiplyAdd(v, x0, a40); a41 = Vector512.FusedMultiplyAdd(v, x1, a41); }
+                        { var v = Vector512.Create(wp[o5]); a50 = Vector512.FusedMultiplyAdd(v, x0, a50); a51 = Vector512.FusedMultiplyAdd(v, x1, a51); }
+                        { var v = Vector512.Create(wp[o6]); a60 = Vector512.FusedMultiplyAdd(v, x0, a60); a61 = Vector512.FusedMultiplyAdd(v, x1, a61); }
+                        { var v = Vector512.Create(wp[o7]); a70 = Vector512.FusedMultiplyAdd(v, x0, a70); a71 = Vector512.FusedMultiplyAdd(v, x1, a71); }
+                    }
+                }
+            }
+        }
+        Store(z, a00, a01);
+        if (count > 1) Store(z + filterStride, a10, a11);
+        if (count > 2) Store(z + 2 * filterStride, a20, a21);
+        if (count > 3) Store(z + 3 * filterStride, a30, a31);
+        if (count > 4) Store(z + 4 * filterStride, a40, a41);
+        if (count > 5) Store(z + 5 * filterStride, a50, a51);
+        if (count > 6) Store(z + 6 * filterStride, a60, a61);
+        if (count > 7) Store(z + 7 * filterStride, a70, a71);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* z, Vector512<float> x0, Vector512<float> x1)
+    {
+        x0.Store(z);
+        x1.Store(z + 16);
+    }
+}
