@@ -346,6 +346,21 @@ public class OptimizerAndDropoutTests
         Assert.InRange(a.Average(), 0.69, 0.71);
         Assert.Throws<ArgumentOutOfRangeException>(() => Dropout.Mask(a, 0f, 1, 1));
     }
+
+    [Fact]
+    public void DropoutMask_EqualsTheScalarHash_AtEveryLengthAndOffset()
+    {
+        // The vector loop and the scalar tail must both compute Uniform24 (the OpenCL kernel computes it too).
+        foreach (float keep in new[] { 0.5f, 0.8f, 1f })
+            for (int length = 0; length <= 70; length++)
+            {
+                var mask = new float[length];
+                Dropout.Mask(mask, keep, 0xFEED, 7);
+                uint threshold = (uint)Math.Min(keep * 16777216.0, 16777216.0);
+                for (int i = 0; i < length; i++)
+                    Assert.Equal(Dropout.Uniform24(0xFEED, 7, (ulong)i) < threshold ? 1f : 0f, mask[i]);
+            }
+    }
 }
 
 public class WorkerPoolTests
