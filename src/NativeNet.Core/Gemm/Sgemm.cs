@@ -290,19 +290,21 @@ public static unsafe class Sgemm
     /// <summary>
     /// A's rows and B's columns contiguous along k (C = A B^T with both row-major): 2 x 4 blocks of C are
     /// accumulated as 8 vector dot products sharing their loads, then reduced horizontally. Nothing is packed.
+    /// The loop over B's rows is outside: four rows of B (the large operand, a layer's weights) stay in L1 while every
+    /// row of A passes over them, so B is read from memory once, not once per pair of A's rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotProducts(in Operands op, int m, int j0, int j1, int k)
     {
-        int i = 0;
+        int j = j0;
         if (Vector512.IsHardwareAccelerated)
-            for (; i <= m - 2; i += 2)
+            for (; j <= j1 - 4; j += 4)
             {
-                float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow;
-                int j = j0;
-                for (; j <= j1 - 4; j += 4)
+                float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
+                int i = 0;
+                for (; i <= m - 2; i += 2)
                 {
-                    float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
+                    float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow;
                     Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
                     int p = 0;
                     for (; p <= k - 16; p += 16)
@@ -319,22 +321,10 @@ public static unsafe class Sgemm
                     Store(op, c1, Vector512.Sum(s10) + Tail(a1, b0, p, k)); Store(op, c1 + 1, Vector512.Sum(s11) + Tail(a1, b1, p, k));
                     Store(op, c1 + 2, Vector512.Sum(s12) + Tail(a1, b2, p, k)); Store(op, c1 + 3, Vector512.Sum(s13) + Tail(a1, b3, p, k));
                 }
-                for (; j < j1; j++)
+                if (i < m)
                 {
-                    float* bj = op.B + (long)j * op.BCol;
-                    Store(op, op.C + (long)i * op.Ldc + j, TensorPrimitives.Dot(new ReadOnlySpan<float>(a0, k), new ReadOnlySpan<float>(bj, k)));
-                    Store(op, op.C + (long)(i + 1) * op.Ldc + j, TensorPrimitives.Dot(new ReadOnlySpan<float>(a1, k), new ReadOnlySpan<float>(bj, k)));
-                }
-            }
-        for (; i < m; i++)
-        {
-            float* ai = op.A + (long)i * op.ARow, ci = op.C + (long)i * op.Ldc;
-            int j = j0;
-            if (Vector512.IsHardwareAccelerated)
-                for (; j <= j1 - 4; j += 4)
-                {
-                    // One row against four: the row's loads are shared and the four sums are independent chains.
-                    float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
+                    // The last, odd row against the four: the same sums, the row's loads shared by four independent chains.
+                    float* ai = op.A + (long)i * op.ARow, ci = op.C + (long)i * op.Ldc + j;
                     Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
                     int p = 0;
                     for (; p <= k - 16; p += 16)
@@ -345,12 +335,15 @@ public static unsafe class Sgemm
                         s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b2 + p), s2);
                         s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b3 + p), s3);
                     }
-                    Store(op, ci + j, Vector512.Sum(s0) + Tail(ai, b0, p, k)); Store(op, ci + j + 1, Vector512.Sum(s1) + Tail(ai, b1, p, k));
-                    Store(op, ci + j + 2, Vector512.Sum(s2) + Tail(ai, b2, p, k)); Store(op, ci + j + 3, Vector512.Sum(s3) + Tail(ai, b3, p, k));
+                    Store(op, ci, Vector512.Sum(s0) + Tail(ai, b0, p, k)); Store(op, ci + 1, Vector512.Sum(s1) + Tail(ai, b1, p, k));
+                    Store(op, ci + 2, Vector512.Sum(s2) + Tail(ai, b2, p, k)); Store(op, ci + 3, Vector512.Sum(s3) + Tail(ai, b3, p, k));
                 }
-            var row = new ReadOnlySpan<float>(ai, k);
-            for (; j < j1; j++)
-                Store(op, ci + j, TensorPrimitives.Dot(row, new ReadOnlySpan<float>(op.B + (long)j * op.BCol, k)));
+            }
+        for (; j < j1; j++)
+        {
+            var bj = new ReadOnlySpan<float>(op.B + (long)j * op.BCol, k);
+            for (int i = 0; i < m; i++)
+                Store(op, op.C + (long)i * op.Ldc + j, TensorPrimitives.Dot(new ReadOnlySpan<float>(op.A + (long)i * op.ARow, k), bj));
         }
     }
 
