@@ -65,6 +65,7 @@ public static class NativeNetApp
                 bench.AddCommand<BenchGemmCommand>("gemm").WithDescription("GFLOP/s of SGEMM over the default shape list.");
                 bench.AddCommand<BenchTrainCommand>("train").WithDescription("Training speed of a preset's network (extrapolated to an epoch).");
                 bench.AddCommand<BenchInferCommand>("infer").WithDescription("Single-image latency and batch throughput of a preset's network.");
+                bench.AddCommand<BenchPeakCommand>("peak").WithDescription("The FMA peak of this machine (registers only), the yardstick for the GFLOP/s figures.");
             });
         });
         return app;

@@ -192,6 +192,30 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void BenchPeakAndGemmShapesReportJson()
+    {
+        var p = CliRunner.Run("bench", "peak", "--threads", "1", "--seconds", "0.05", "--json");
+        Assert.True(p.ExitCode == 0, p.All);
+        using (var doc = JsonDocument.Parse(p.Stdout.Trim()))
+        {
+            var row = Assert.Single(doc.RootElement.EnumerateArray());
+            Assert.Equal(1, row.GetProperty("threads").GetInt32());
+            Assert.True(row.GetProperty("gflops").GetDouble() > 0);
+        }
+        var g = CliRunner.Run("bench", "gemm", "--threads", "1", "--seconds", "0.02", "--shapes", "7x5x3:TN,4x9x6", "--json");
+        Assert.True(g.ExitCode == 0, g.All);
+        using (var doc = JsonDocument.Parse(g.Stdout.Trim()))
+        {
+            var rows = doc.RootElement.EnumerateArray().ToArray();
+            Assert.Equal(2, rows.Length);
+            Assert.Equal((7, 5, 3, true, false), (rows[0].GetProperty("m").GetInt32(), rows[0].GetProperty("k").GetInt32(), rows[0].GetProperty("n").GetInt32(),
+                rows[0].GetProperty("transA").GetBoolean(), rows[0].GetProperty("transB").GetBoolean()));
+            Assert.All(rows, r => Assert.True(r.GetProperty("gflops").GetDouble() > 0));
+        }
+        AssertCleanFailure(CliRunner.Run("bench", "gemm", "--shapes", "7x5"), "MxKxN");
+    }
+
+    [Fact]
     public void FullMnist_TwoEpochs_ReachNinetyFivePercent()
     {
         if (FullMnist() is not string dir) return;
