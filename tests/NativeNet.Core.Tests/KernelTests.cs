@@ -98,6 +98,22 @@ public class ElementwiseTests
     }
 
     [Fact]
+    public void Softmax_OfLogitsBeyondExpRange_IsFiniteAndExact()
+    {
+        // exp(100) overflows a float: a softmax that does not subtract the row maximum returns NaN here (a ReLU network
+        // trained on the expanded set reached such logits and diverged).
+        float[] z = [100f, 0f, 50f, -1000f, 1000f, 999f];
+        var a = new float[z.Length];
+        Elementwise.Softmax(z, a, 2, 3);
+        Assert.All(a, v => Assert.True(float.IsFinite(v), $"softmax gave {v}"));
+        Assert.Equal(1.0, a[0], 1e-6);
+        Assert.Equal(Math.Exp(-50), a[2], 1e-12);
+        Assert.Equal(0f, a[3]);
+        Assert.Equal(1 / (1 + Math.Exp(-1)), a[4], 1e-6);
+        Assert.Equal(Math.Exp(-1) / (1 + Math.Exp(-1)), a[5], 1e-6);
+    }
+
+    [Fact]
     public void LogSoftmax_MatchesLogOfSoftmax_AndStaysFiniteWhereSoftmaxUnderflows()
     {
         int rows = 3, cols = 11;

@@ -78,13 +78,24 @@ public static class Elementwise
         return sum;
     }
 
-    /// <summary>Row-wise softmax of a [rows x cols] matrix; z and a may be the same span.</summary>
+    /// <summary>
+    /// Row-wise softmax of a [rows x cols] matrix, exp(z - max) / sum(exp(z - max)); z and a may be the same span.
+    /// The row maximum is subtracted first (TensorPrimitives.SoftMax does not), so logits beyond ln(float.MaxValue),
+    /// about 88, which a ReLU network can reach, give probabilities rather than inf / inf = NaN.
+    /// </summary>
     public static void Softmax(ReadOnlySpan<float> z, Span<float> a, int rows, int cols)
     {
         CheckMatrix(z.Length, rows, cols, nameof(z));
         CheckMatrix(a.Length, rows, cols, nameof(a));
+        if (cols == 0) return;
         for (int r = 0; r < rows; r++)
-            TensorPrimitives.SoftMax(z.Slice(r * cols, cols), a.Slice(r * cols, cols));
+        {
+            var ar = a.Slice(r * cols, cols);
+            var zr = z.Slice(r * cols, cols);
+            TensorPrimitives.Subtract(zr, TensorPrimitives.Max(zr), ar);
+            TensorPrimitives.Exp(ar, ar);   // every exponent <= 0, the largest exactly 0: the sum is in [1, cols]
+            TensorPrimitives.Divide(ar, TensorPrimitives.Sum(ar), ar);
+        }
     }
 
     /// <summary>
