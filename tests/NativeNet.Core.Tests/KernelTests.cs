@@ -246,6 +246,25 @@ public class ConvKernelTests
     }
 
     [Fact]
+    public void CpuBackend_OffersTheDirectKernel_OnlyWhereItCoversTheGeometry()
+    {
+        var covered = new ConvGeometry(20, 1, 12, 12, 5, 5);
+        var strided = covered with { Stride = 2 };
+        using var cpu = new CpuBackend(1);
+        using var scalar = new CpuBackend(1, Gemm.GemmKernelKind.Scalar);
+        Assert.Equal(Vector512.IsHardwareAccelerated, cpu.SupportsDirectConvolution(covered));
+        Assert.False(cpu.SupportsDirectConvolution(strided));
+        Assert.False(scalar.SupportsDirectConvolution(covered));   // a forced GEMM kernel keeps the unfolded path
+        using var arena = new TensorArena(cpu);
+        var x = arena.Allocate("x", strided.InputLength);
+        var w = arena.Allocate("w", 2 * strided.ColRows);
+        var z = arena.Allocate("z", 2 * strided.ColCols);
+        arena.Commit();
+        var ex = Assert.Throws<NotSupportedException>(() => cpu.Convolve(x, w, z, 2, strided));
+        Assert.Contains("Im2Col", ex.Message);
+    }
+
+    [Fact]
     public void DirectConvolution_ShortSpans_ThrowNamingTheOperand()
     {
         var g = new ConvGeometry(2, 1, 12, 12, 5, 5);

@@ -92,12 +92,15 @@ public sealed class CpuBackend : IComputeBackend
 
     public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g);
 
-    /// <summary>The AVX-512 direct kernel where it covers the geometry (<see cref="DirectConvolution.Supports"/>).</summary>
-    public bool TryConvolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g)
+    /// <summary>The AVX-512 direct kernel where it covers the geometry (not when another GEMM kernel is forced).</summary>
+    public bool SupportsDirectConvolution(in ConvGeometry g)
+        => Kernel is GemmKernelKind.Auto or GemmKernelKind.Avx512 && DirectConvolution.Supports(g);
+
+    public void Convolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g)
     {
-        if (Kernel is not (GemmKernelKind.Auto or GemmKernelKind.Avx512) || !DirectConvolution.Supports(g)) return false;
+        if (!SupportsDirectConvolution(g))
+            throw new NotSupportedException($"{Name} has no direct convolution kernel for {g}; unfold with Im2Col and multiply.");
         DirectConvolution.Convolve(Span(input), Span(weights), Span(output), filters, g, Pool);
-        return true;
     }
 
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g);

@@ -66,11 +66,17 @@ public interface IComputeBackend : IDisposable
     void Im2Col(Tensor input, Tensor cols, in ConvGeometry g);
 
     /// <summary>
-    /// z [F, N, OH, OW] = weights [F, C*KH*KW] applied to input [C, N, H, W] without unfolding it, where this backend has a
-    /// direct kernel for the geometry (no bias, no activation). Returns false, having done nothing, where it has none:
-    /// the caller then unfolds with <see cref="Im2Col"/> and multiplies. Optional; the default has no direct kernel.
+    /// Whether <see cref="Convolve"/> has a direct kernel for this geometry. Optional: the default has none, and callers
+    /// then unfold with <see cref="Im2Col"/> and multiply.
     /// </summary>
-    bool TryConvolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g) => false;
+    bool SupportsDirectConvolution(in ConvGeometry g) => false;
+
+    /// <summary>
+    /// z [F, N, OH, OW] = weights [F, C*KH*KW] applied to input [C, N, H, W] without unfolding it (no bias, no activation),
+    /// for a geometry <see cref="SupportsDirectConvolution"/> accepts.
+    /// </summary>
+    void Convolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g)
+        => throw new NotSupportedException($"{Name} has no direct convolution kernel; unfold with Im2Col and multiply.");
 
     void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g);
 

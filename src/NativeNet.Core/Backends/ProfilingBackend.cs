@@ -51,7 +51,8 @@ public sealed class ProfilingBackend(IComputeBackend inner) : IComputeBackend
     public void Scale(Tensor x, float s, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.Scale(x, s, length); Record("Scale", t0); }
     public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream) { long t0 = Stopwatch.GetTimestamp(); _inner.DropoutMask(mask, length, keep, seed, stream); Record("DropoutMask", t0); }
     public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Im2Col(input, cols, in g); Record("Im2Col", t0); }
-    public bool TryConvolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); bool done = _inner.TryConvolve(input, weights, output, filters, in g); if (done) Record("DirectConvolve", t0); return done; }
+    public bool SupportsDirectConvolution(in ConvGeometry g) => _inner.SupportsDirectConvolution(g);
+    public void Convolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Convolve(input, weights, output, filters, in g); Record("DirectConvolve", t0); }
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Col2Im(cols, gradInput, in g); Record("Col2Im", t0); }
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.PoolForward(kind, input, output, argmax, in g); Record("PoolForward", t0); }
     public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.PoolBackward(kind, input, output, argmax, gradOutput, gradInput, in g); Record("PoolBackward", t0); }

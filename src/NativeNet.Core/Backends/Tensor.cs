@@ -80,6 +80,9 @@ public sealed class TensorArena : IDisposable
 
     public TensorArena(IComputeBackend backend) => _backend = backend;
 
+    /// <summary>The backend the arena's buffer will live on.</summary>
+    public IComputeBackend Backend => _backend;
+
     /// <summary>Floats reserved so far (the buffer's size after commit).</summary>
     public long Size => _size;
 

@@ -57,12 +57,12 @@ public sealed class ConvLayer : Layer
     /// <summary>A batch-major multi-channel input ([N, C*H*W], e.g. colour images) is permuted to [C, N, H, W] first.</summary>
     private bool NeedsLayoutChange => !Input.ChannelMajor && Input.Channels > 1;
 
-    private sealed class State(Tensor output, Tensor? gradOutput, Tensor cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted) : LayerState(output, gradOutput)
+    private sealed class State(Tensor output, Tensor? gradOutput, Tensor? cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted) : LayerState(output, gradOutput)
     {
         public Tensor? Permuted { get; } = permuted;
         public Tensor? GradPermuted { get; } = gradPermuted;
-        /// <summary>[C*k*k, N*OH*OW] unfolded input.</summary>
-        public Tensor Cols { get; } = cols;
+        /// <summary>[C*k*k, N*OH*OW] unfolded input; null for inference through the backend's direct kernel.</summary>
+        public Tensor? Cols { get; } = cols;
         public Tensor? GradCols { get; } = gradCols;
     }
 
@@ -70,10 +70,14 @@ public sealed class ConvLayer : Layer
     {
         var g = Geometry(Input, batch);
         string p = $"L{Index}";
+        // Inference takes the backend's direct kernel where it has one, and then needs no unfolded copy of the input.
+        // Training always unfolds: the weight gradient needs the unfolded input, and the GEMM on it is then as fast as
+        // the direct kernel (measured on the book's convolutions).
+        bool unfold = training || !arena.Backend.SupportsDirectConvolution(g);
         return new State(
             arena.Allocate($"{p}.a", Filters, batch, Output.Height, Output.Width),
             training ? arena.Allocate($"{p}.grad", Filters, batch, Output.Height, Output.Width) : null,
-            arena.Allocate($"{p}.cols", g.ColRows, g.ColCols),
+            unfold ? arena.Allocate($"{p}.cols", g.ColRows, g.ColCols) : null,
             training ? arena.Allocate($"{p}.gradCols", g.ColRows, g.ColCols) : null,
             NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
             NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null);
@@ -88,10 +92,8 @@ public sealed class ConvLayer : Layer
             b.ChannelMajorToBatchMajor(input, s.Permuted, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: true);
             input = s.Permuted;
         }
-        // Inference takes the backend's direct kernel where it has one; training unfolds anyway, since the weight
-        // gradient needs the unfolded input, and the GEMM on it is then as fast as the direct kernel.
-        bool training = s.GradOutput is not null;
-        if (training || !b.TryConvolve(input, _w.Value, s.Output, Filters, g))
+        if (s.Cols is null) b.Convolve(input, _w.Value, s.Output, Filters, g);
+        else
         {
             b.Im2Col(input, s.Cols, g);
             // z [F, N*P] = W [F, CKK] x cols [CKK, N*P]
@@ -107,7 +109,7 @@ public sealed class ConvLayer : Layer
         var dz = s.GradOutput!;
         b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
         // dW [F, CKK] = dz [F, N*P] x cols^T;  db [F] = row sums of dz
-        b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols, 0f, s.Gradients[0]);
+        b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, 0f, s.Gradients[0]);
         b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, 0f);
         if (gradInput is null) return;
         // dcols [CKK, N*P] = W^T x dz, folded back onto the input pixels
