@@ -288,8 +288,9 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// A's rows and B's columns contiguous along k (C = A B^T with both row-major): 2 x 4 blocks of C are
-    /// accumulated as 8 vector dot products sharing their loads, then reduced horizontally. Nothing is packed.
+    /// A's rows and B's columns contiguous along k (C = A B^T with both row-major): 4 x 4 blocks of C (then 2 x 4 and
+    /// 1 x 4 for the last rows) are accumulated as vector dot products sharing their loads, then reduced horizontally.
+    /// Nothing is packed.
     /// The loop over B's rows is outside: four rows of B (the large operand, a layer's weights) stay in L1 while every
     /// row of A passes over them, so B is read from memory once, not once per pair of A's rows.
     /// </summary>
@@ -302,6 +303,7 @@ public static unsafe class Sgemm
             {
                 float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
                 int i = 0;
+                for (; i <= m - 4; i += 4) DotProducts4x4(op, i, j, k, b0, b1, b2, b3);
                 for (; i <= m - 2; i += 2)
                 {
                     float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow;
@@ -345,6 +347,58 @@ public static unsafe class Sgemm
             for (int i = 0; i < m; i++)
                 Store(op, op.C + (long)i * op.Ldc + j, TensorPrimitives.Dot(new ReadOnlySpan<float>(op.A + (long)i * op.ARow, k), bj));
         }
+    }
+
+    /// <summary>
+    /// C[i..i+4, j..j+4] from rows i..i+3 of A and the four rows b0..b3 of B: 16 accumulators fed by 8 loads per 16 FMAs,
+    /// each row's four reduced to one 128-bit vector of sums (fold to 256, to 128, then two horizontal adds).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotProducts4x4(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3)
+    {
+        float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
+        Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
+        int p = 0;
+        for (; p <= k - 16; p += 16)
+        {
+            var y0 = Vector512.Load(b0 + p); var y1 = Vector512.Load(b1 + p); var y2 = Vector512.Load(b2 + p); var y3 = Vector512.Load(b3 + p);
+            var x = Vector512.Load(a0 + p);
+            s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01); s02 = Vector512.FusedMultiplyAdd(x, y2, s02); s03 = Vector512.FusedMultiplyAdd(x, y3, s03);
+            x = Vector512.Load(a1 + p);
+            s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11); s12 = Vector512.FusedMultiplyAdd(x, y2, s12); s13 = Vector512.FusedMultiplyAdd(x, y3, s13);
+            x = Vector512.Load(a2 + p);
+            s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21); s22 = Vector512.FusedMultiplyAdd(x, y2, s22); s23 = Vector512.FusedMultiplyAdd(x, y3, s23);
+            x = Vector512.Load(a3 + p);
+            s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31); s32 = Vector512.FusedMultiplyAdd(x, y2, s32); s33 = Vector512.FusedMultiplyAdd(x, y3, s33);
+        }
+        float* c = op.C + (long)i * op.Ldc + j;
+        StoreRow4(op, c, Sums4(s00, s01, s02, s03), a0, b0, b1, b2, b3, p, k);
+        StoreRow4(op, c + op.Ldc, Sums4(s10, s11, s12, s13), a1, b0, b1, b2, b3, p, k);
+        StoreRow4(op, c + 2L * op.Ldc, Sums4(s20, s21, s22, s23), a2, b0, b1, b2, b3, p, k);
+        StoreRow4(op, c + 3L * op.Ldc, Sums4(s30, s31, s32, s33), a3, b0, b1, b2, b3, p, k);
+    }
+
+    /// <summary>[sum(x0), sum(x1), sum(x2), sum(x3)].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Sums4(Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3)
+    {
+        static Vector128<float> Fold(Vector512<float> x)
+        {
+            var h = x.GetLower() + x.GetUpper();
+            return h.GetLower() + h.GetUpper();
+        }
+        return Sse3.HorizontalAdd(Sse3.HorizontalAdd(Fold(x0), Fold(x1)), Sse3.HorizontalAdd(Fold(x2), Fold(x3)));
+    }
+
+    /// <summary>Row i of a 4 x 4 block: the vector sums plus the k tail past the last full vector, scaled and stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow4(in Operands op, float* c, Vector128<float> sums, float* a, float* b0, float* b1, float* b2, float* b3, int p, int k)
+    {
+        if (p < k) sums += Vector128.Create(Tail(a, b0, p, k), Tail(a, b1, p, k), Tail(a, b2, p, k), Tail(a, b3, p, k));
+        sums *= Vector128.Create(op.Alpha);
+        if (op.Beta != 0f) sums = Vector128.FusedMultiplyAdd(Vector128.Load(c), Vector128.Create(op.Beta), sums);
+        sums.Store(c);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
