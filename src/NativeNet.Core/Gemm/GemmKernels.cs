@@ -101,12 +101,14 @@ internal sealed unsafe class GemmKernel
     }
 }
 
-/// <summary>A compile-time row count for the row-variant micro-kernel.</summary>
+/// <summary>A compile-time row count for the row-variant kernels (packed micro-kernel, unpacked NT dot products).</summary>
 internal interface IRowCount
 {
     static abstract int Value { get; }
 }
 
+internal readonly struct Rows1 : IRowCount { public static int Value => 1; }
+internal readonly struct Rows2 : IRowCount { public static int Value => 2; }
 internal readonly struct Rows4 : IRowCount { public static int Value => 4; }
 internal readonly struct Rows8 : IRowCount { public static int Value => 8; }
 internal readonly struct Rows12 : IRowCount { public static int Value => 12; }

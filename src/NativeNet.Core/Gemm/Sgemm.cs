@@ -289,7 +289,8 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// A's rows and B's columns contiguous along k (C = A B^T with both row-major): 4 x 4 blocks of C (then 2 x 4 and
-    /// 1 x 4 for the last rows) are accumulated as vector dot products sharing their loads, then reduced horizontally.
+    /// 1 x 4 for the last rows, <see cref="DotProductRows"/>) are accumulated as vector dot products sharing their loads,
+    /// then reduced horizontally.
     /// Nothing is packed.
     /// The loop over B's rows is outside: four rows of B (the large operand, a layer's weights) stay in L1 while every
     /// row of A passes over them, so B is read from memory once, not once per pair of A's rows.
@@ -303,43 +304,9 @@ public static unsafe class Sgemm
             {
                 float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
                 int i = 0;
-                for (; i <= m - 4; i += 4) DotProducts4x4(op, i, j, k, b0, b1, b2, b3);
-                for (; i <= m - 2; i += 2)
-                {
-                    float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow;
-                    Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
-                    int p = 0;
-                    for (; p <= k - 16; p += 16)
-                    {
-                        var x0 = Vector512.Load(a0 + p); var x1 = Vector512.Load(a1 + p);
-                        var y = Vector512.Load(b0 + p); s00 = Vector512.FusedMultiplyAdd(x0, y, s00); s10 = Vector512.FusedMultiplyAdd(x1, y, s10);
-                        y = Vector512.Load(b1 + p); s01 = Vector512.FusedMultiplyAdd(x0, y, s01); s11 = Vector512.FusedMultiplyAdd(x1, y, s11);
-                        y = Vector512.Load(b2 + p); s02 = Vector512.FusedMultiplyAdd(x0, y, s02); s12 = Vector512.FusedMultiplyAdd(x1, y, s12);
-                        y = Vector512.Load(b3 + p); s03 = Vector512.FusedMultiplyAdd(x0, y, s03); s13 = Vector512.FusedMultiplyAdd(x1, y, s13);
-                    }
-                    float* c0 = op.C + (long)i * op.Ldc + j, c1 = c0 + op.Ldc;
-                    Store(op, c0, Vector512.Sum(s00) + Tail(a0, b0, p, k)); Store(op, c0 + 1, Vector512.Sum(s01) + Tail(a0, b1, p, k));
-                    Store(op, c0 + 2, Vector512.Sum(s02) + Tail(a0, b2, p, k)); Store(op, c0 + 3, Vector512.Sum(s03) + Tail(a0, b3, p, k));
-                    Store(op, c1, Vector512.Sum(s10) + Tail(a1, b0, p, k)); Store(op, c1 + 1, Vector512.Sum(s11) + Tail(a1, b1, p, k));
-                    Store(op, c1 + 2, Vector512.Sum(s12) + Tail(a1, b2, p, k)); Store(op, c1 + 3, Vector512.Sum(s13) + Tail(a1, b3, p, k));
-                }
-                if (i < m)
-                {
-                    // The last, odd row against the four: the same sums, the row's loads shared by four independent chains.
-                    float* ai = op.A + (long)i * op.ARow, ci = op.C + (long)i * op.Ldc + j;
-                    Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                    int p = 0;
-                    for (; p <= k - 16; p += 16)
-                    {
-                        var x = Vector512.Load(ai + p);
-                        s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b0 + p), s0);
-                        s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b1 + p), s1);
-                        s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b2 + p), s2);
-                        s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b3 + p), s3);
-                    }
-                    Store(op, ci, Vector512.Sum(s0) + Tail(ai, b0, p, k)); Store(op, ci + 1, Vector512.Sum(s1) + Tail(ai, b1, p, k));
-                    Store(op, ci + 2, Vector512.Sum(s2) + Tail(ai, b2, p, k)); Store(op, ci + 3, Vector512.Sum(s3) + Tail(ai, b3, p, k));
-                }
+                for (; i <= m - 4; i += 4) DotProductRows<Rows4>(op, i, j, k, b0, b1, b2, b3);
+                if (m - i >= 2) { DotProductRows<Rows2>(op, i, j, k, b0, b1, b2, b3); i += 2; }
+                if (i < m) DotProductRows<Rows1>(op, i, j, k, b0, b1, b2, b3);
             }
         for (; j < j1; j++)
         {
@@ -350,11 +317,13 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// C[i..i+4, j..j+4] from rows i..i+3 of A and the four rows b0..b3 of B: 16 accumulators fed by 8 loads per 16 FMAs,
-    /// each row's four reduced to one 128-bit vector of sums (fold to 256, to 128, then two horizontal adds).
+    /// C[i..i+TRows, j..j+4] from TRows (1, 2 or 4) rows of A and the four rows b0..b3 of B: up to 16 accumulators, fed
+    /// by 4 + TRows loads per 4 * TRows FMAs, each row's four reduced to one 128-bit vector of sums (fold to 256, to 128,
+    /// then two horizontal adds). The JIT compiles one copy per row count with the unused rows removed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotProducts4x4(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3)
+    private static void DotProductRows<TRows>(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3)
+        where TRows : struct, IRowCount
     {
         float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
@@ -365,18 +334,27 @@ public static unsafe class Sgemm
             var y0 = Vector512.Load(b0 + p); var y1 = Vector512.Load(b1 + p); var y2 = Vector512.Load(b2 + p); var y3 = Vector512.Load(b3 + p);
             var x = Vector512.Load(a0 + p);
             s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01); s02 = Vector512.FusedMultiplyAdd(x, y2, s02); s03 = Vector512.FusedMultiplyAdd(x, y3, s03);
-            x = Vector512.Load(a1 + p);
-            s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11); s12 = Vector512.FusedMultiplyAdd(x, y2, s12); s13 = Vector512.FusedMultiplyAdd(x, y3, s13);
-            x = Vector512.Load(a2 + p);
-            s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21); s22 = Vector512.FusedMultiplyAdd(x, y2, s22); s23 = Vector512.FusedMultiplyAdd(x, y3, s23);
-            x = Vector512.Load(a3 + p);
-            s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31); s32 = Vector512.FusedMultiplyAdd(x, y2, s32); s33 = Vector512.FusedMultiplyAdd(x, y3, s33);
+            if (TRows.Value > 1)
+            {
+                x = Vector512.Load(a1 + p);
+                s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11); s12 = Vector512.FusedMultiplyAdd(x, y2, s12); s13 = Vector512.FusedMultiplyAdd(x, y3, s13);
+            }
+            if (TRows.Value > 2)
+            {
+                x = Vector512.Load(a2 + p);
+                s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21); s22 = Vector512.FusedMultiplyAdd(x, y2, s22); s23 = Vector512.FusedMultiplyAdd(x, y3, s23);
+                x = Vector512.Load(a3 + p);
+                s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31); s32 = Vector512.FusedMultiplyAdd(x, y2, s32); s33 = Vector512.FusedMultiplyAdd(x, y3, s33);
+            }
         }
         float* c = op.C + (long)i * op.Ldc + j;
         StoreRow4(op, c, Sums4(s00, s01, s02, s03), a0, b0, b1, b2, b3, p, k);
-        StoreRow4(op, c + op.Ldc, Sums4(s10, s11, s12, s13), a1, b0, b1, b2, b3, p, k);
-        StoreRow4(op, c + 2L * op.Ldc, Sums4(s20, s21, s22, s23), a2, b0, b1, b2, b3, p, k);
-        StoreRow4(op, c + 3L * op.Ldc, Sums4(s30, s31, s32, s33), a3, b0, b1, b2, b3, p, k);
+        if (TRows.Value > 1) StoreRow4(op, c + op.Ldc, Sums4(s10, s11, s12, s13), a1, b0, b1, b2, b3, p, k);
+        if (TRows.Value > 2)
+        {
+            StoreRow4(op, c + 2L * op.Ldc, Sums4(s20, s21, s22, s23), a2, b0, b1, b2, b3, p, k);
+            StoreRow4(op, c + 3L * op.Ldc, Sums4(s30, s31, s32, s33), a3, b0, b1, b2, b3, p, k);
+        }
     }
 
     /// <summary>[sum(x0), sum(x1), sum(x2), sum(x3)].</summary>
