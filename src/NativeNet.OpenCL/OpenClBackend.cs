@@ -20,12 +20,14 @@ public sealed unsafe class OpenClBackend : IComputeBackend
     private const int MaxPartials = 1024;      // work-groups of a reduction (its partial sums are read back)
     private const int MaxGroups1D = 1 << 22;   // elementwise launches: one element per work-item up to this, then grid-stride
     private const int MaxRowGroups = 1 << 16;  // softmax / per-row bias gradient: one work-group per row up to this
+    private const int MinSliceDepth = 256;     // split K: the least depth one slice of a product sums
+    private const long MaxSliceFloats = 1 << 22; // split K: the most floats of slice results (16 MB of scratch)
 
     private readonly CL _cl;
     private readonly Lock _lock = new();
     private nint _context, _queue, _program, _partials, _scratch;
     private long _scratchFloats;
-    private readonly int _local1D, _gemmRt;
+    private readonly int _local1D, _gemmRt, _forcedSlices;
     private readonly double[] _partialsD = new double[MaxPartials];
     private readonly float[] _partialsF = new float[MaxPartials];
     private readonly List<nint> _kernelHandles = [];
@@ -33,7 +35,7 @@ public sealed unsafe class OpenClBackend : IComputeBackend
 
     private readonly Kernel _sgemm, _im2col, _col2im, _poolForward, _poolBackward, _permute, _biasActivation,
         _activationBackward, _biasGradColumns, _biasGradRows, _softmax, _outputDelta, _multiply, _scale, _fill,
-        _copy, _dropout, _update, _costPartial, _sumPartial;
+        _copy, _dropout, _update, _costPartial, _sumPartial, _sumSlices;
 
     /// <summary>
     /// A backend on the device a spec names: "opencl" (the GPU with most compute units, else the first device)
@@ -47,13 +49,16 @@ public sealed unsafe class OpenClBackend : IComputeBackend
 
     /// <summary>
     /// Tests use <paramref name="allowFp64"/> = false to check the float reduction path on devices that have fp64,
-    /// and a smaller <paramref name="maxGemmRt"/> to check the tiled GEMM with the work-groups of smaller devices.
+    /// a smaller <paramref name="maxGemmRt"/> to check the tiled GEMM with the work-groups of smaller devices, and
+    /// <paramref name="forcedSlices"/> &gt; 0 to split the K of every product into that many slices (see <see cref="GemmSlices"/>).
     /// </summary>
-    internal static OpenClBackend Create(OpenClDeviceInfo device, OpenClGemmKernel gemm, bool allowFp64, int maxGemmRt = 16)
-        => new(device, gemm, allowFp64, maxGemmRt);
+    internal static OpenClBackend Create(OpenClDeviceInfo device, OpenClGemmKernel gemm, bool allowFp64, int maxGemmRt = 16, int forcedSlices = 0)
+        => new(device, gemm, allowFp64, maxGemmRt, forcedSlices);
 
-    private OpenClBackend(OpenClDeviceInfo device, OpenClGemmKernel gemm, bool allowFp64 = true, int maxGemmRt = 16)
+    private OpenClBackend(OpenClDeviceInfo device, OpenClGemmKernel gemm, bool allowFp64 = true, int maxGemmRt = 16, int forcedSlices = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(forcedSlices);
+        _forcedSlices = forcedSlices;
         ArgumentNullException.ThrowIfNull(device);
         if ((uint)gemm > (uint)OpenClGemmKernel.Direct) throw new ArgumentOutOfRangeException(nameof(gemm), gemm, null);
         _cl = ClNative.Api;
@@ -120,6 +125,7 @@ public sealed unsafe class OpenClBackend : IComputeBackend
             _update = CreateKernel("update");
             _costPartial = CreateKernel("cost_partial");
             _sumPartial = CreateKernel("sum_partial");
+            _sumSlices = CreateKernel("sum_slices");
 
             _partials = CreateMem(MaxPartials * sizeof(double));
         }
@@ -151,6 +157,37 @@ public sealed unsafe class OpenClBackend : IComputeBackend
 
     /// <summary>The square block of C one work-group of the tiled GEMM kernel computes.</summary>
     public int GemmTile => _gemmRt * GemmWorkPerThread;
+
+    /// <summary>
+    /// How many K slices a product of C = m x n over depth k runs in, and the depth of each (see gemm.cl). The tiled
+    /// kernel splits when C has fewer 64 x 64 tiles than twice the device's compute units and k is long enough for
+    /// slices of at least 256: enough slices to fill the device, at most 4M floats of slice results. The direct
+    /// (CPU-device) kernel does not split: a CPU device has few compute units and its work-items are already many.
+    /// </summary>
+    internal int GemmSlices(int m, int n, int k, out int kChunk)
+    {
+        kChunk = k;
+        long mn = (long)m * n;
+        if (k <= 1 || mn == 0) return 1;
+        long slices;
+        if (_forcedSlices > 0)
+        {
+            slices = Math.Min(_forcedSlices, k);
+            kChunk = (int)((k + slices - 1) / slices);   // not rounded to the panel depth: slice edges fall anywhere
+        }
+        else
+        {
+            if (GemmKernel != OpenClGemmKernel.Tiled) return 1;
+            long tiles = (m + GemmTile - 1) / GemmTile * ((n + GemmTile - 1) / GemmTile);
+            long target = 2L * Math.Max(1, Device.ComputeUnits);
+            if (tiles >= target || k < 2 * MinSliceDepth) return 1;
+            slices = Math.Min(Math.Min((target + tiles - 1) / tiles, k / MinSliceDepth), MaxSliceFloats / mn);
+            if (slices <= 1) return 1;
+            long depth = (k + slices - 1) / slices;
+            kChunk = (int)((depth + _gemmRt - 1) / _gemmRt * _gemmRt);   // whole panels per slice
+        }
+        return (int)((k + kChunk - 1) / kChunk);
+    }
 
     private static long GemmLocalBytes(int rt) => (long)rt * (2 * rt * GemmWorkPerThread + 5) * sizeof(float); // As[TK][TILE+1], Bs[TK][TILE+4]
 
@@ -401,15 +438,23 @@ public sealed unsafe class OpenClBackend : IComputeBackend
                 return;
             }
             // Overlapping ranges (memmove semantics, as on the CPU) go through a device scratch buffer.
-            if (_scratchFloats < length)
-            {
-                if (_scratch != 0) { Check(_cl.ReleaseMemObject(_scratch), "clReleaseMemObject"); _scratch = 0; _scratchFloats = 0; }
-                _scratch = CreateMem((long)length * sizeof(float));
-                _scratchFloats = length;
-            }
+            EnsureScratch(length);
             CopyRaw(src, source.Offset, _scratch, 0, length);
             CopyRaw(_scratch, 0, dst, destination.Offset, length);
         }
+    }
+
+    /// <summary>
+    /// Grows the device scratch buffer (overlapping copies, split-K slice results) to at least <paramref name="floats"/>;
+    /// called under the lock. It only grows, so a training loop's shapes reach their size in the first step. Kernels
+    /// already queued that read it keep the old buffer alive: OpenCL releases a buffer after its last queued use.
+    /// </summary>
+    private void EnsureScratch(long floats)
+    {
+        if (_scratchFloats >= floats) return;
+        if (_scratch != 0) { Check(_cl.ReleaseMemObject(_scratch), "clReleaseMemObject"); _scratch = 0; _scratchFloats = 0; }
+        _scratch = CreateMem(floats * sizeof(float));
+        _scratchFloats = floats;
     }
 
     private void CopyRaw(nint src, int srcOffset, nint dst, int dstOffset, int length)
@@ -426,8 +471,9 @@ public sealed unsafe class OpenClBackend : IComputeBackend
         Own(a, 0, nameof(a)); Own(b, 0, nameof(b)); Own(c, 0, nameof(c));
         if (m == 0 || n == 0) return;
         int tile = GemmTile;
-        nuint* global = stackalloc nuint[2];
-        nuint* local = stackalloc nuint[2];
+        int slices = GemmSlices(m, n, k, out int kChunk);
+        nuint* global = stackalloc nuint[3];
+        nuint* local = stackalloc nuint[3];
         global[0] = (nuint)(((long)n + tile - 1) / tile * _gemmRt);
         global[1] = (nuint)(((long)m + tile - 1) / tile * _gemmRt);
         local[0] = local[1] = (nuint)_gemmRt;
@@ -438,12 +484,31 @@ public sealed unsafe class OpenClBackend : IComputeBackend
             global[1] = (nuint)(((long)m + 31) / 32 * 8);
             local[0] = local[1] = 8;
         }
+        global[2] = (nuint)slices;
+        local[2] = 1;
         lock (_lock)
         {
             var args = new Args(this, _sgemm);
             args.Add(transA ? 1 : 0); args.Add(transB ? 1 : 0); args.Add(m); args.Add(n); args.Add(k); args.Add(alpha);
-            args.Add(a); args.Add(b); args.Add(beta); args.Add(c);
-            Check(_cl.EnqueueNdrangeKernel(_queue, _sgemm.Handle, 2, null, global, local, 0, null, null), _sgemm.EnqueueCall);
+            args.Add(a); args.Add(b);
+            if (slices == 1)
+            {
+                args.Add(beta); args.Add(c);
+            }
+            else
+            {
+                // Slice z writes alpha * (its partial product) at scratch + z*m*n; sum_slices adds them into C.
+                EnsureScratch((long)slices * m * n);
+                args.Add(0f); args.AddMem(_scratch); args.Add(0);
+            }
+            args.Add(kChunk);
+            Check(_cl.EnqueueNdrangeKernel(_queue, _sgemm.Handle, 3, null, global, local, 0, null, null), _sgemm.EnqueueCall);
+            if (slices > 1)
+            {
+                var sum = new Args(this, _sumSlices);
+                sum.AddMem(_scratch); sum.Add(slices); sum.Add(m * n); sum.Add(beta); sum.Add(c);
+                Launch(_sumSlices, (long)m * n);
+            }
         }
     }
 

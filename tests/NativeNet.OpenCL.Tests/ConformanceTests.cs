@@ -47,6 +47,65 @@ public sealed class ConformanceTests
         Data.AssertClose(c.CpuValues(), got, 1e-6f * (k + 10), $"{kernel} gemm {(transA ? "T" : "N")}{(transB ? "T" : "N")} {m}x{n}x{k}");
     }
 
+    public static TheoryData<OpenClGemmKernel, bool, bool, int, int, int, float, float> SplitKCases()
+    {
+        var data = new TheoryData<OpenClGemmKernel, bool, bool, int, int, int, float, float>();
+        (int M, int N, int K)[] shapes = [(1, 1, 1), (2, 3, 2), (17, 31, 7), (65, 63, 129), (20, 25, 1000)];
+        foreach (var kernel in new[] { OpenClGemmKernel.Tiled, OpenClGemmKernel.Direct })
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true })
+                    foreach (var (m, n, k) in shapes)
+                        foreach (var (alpha, beta) in new[] { (1f, 0f), (-1.3f, 0.5f) })
+                            data.Add(kernel, ta, tb, m, n, k, alpha, beta);
+        return data;
+    }
+
+    /// <summary>Split K (slices summed by a second kernel) against the CPU, with beta == 0 never reading C.</summary>
+    [OpenClTheory, MemberData(nameof(SplitKCases))]
+    public void Gemm_split_k(OpenClGemmKernel kernel, bool transA, bool transB, int m, int n, int k, float alpha, float beta)
+    {
+        var cl = OpenClTestEnvironment.SplitK(kernel);
+        Assert.Equal(Math.Min(3, k), cl.GemmSlices(m, n, k, out int chunk));
+        Assert.True(chunk * Math.Min(3, k) >= k && chunk * (Math.Min(3, k) - 1) < k, $"slice depth {chunk} for k = {k}");
+        using var a = Twin.Random("A", m * k, 7 + m, backend: cl);
+        using var b = Twin.Random("B", k * n, 8 + n, backend: cl);
+        float[] c0 = beta == 0f ? Enumerable.Repeat(float.NaN, m * n).ToArray() : Data.Random(m * n, 9 + k);
+        using var c = new Twin("C", c0, backend: cl);
+        Cpu.Gemm(transA, transB, m, n, k, alpha, a.Cpu, b.Cpu, beta, c.Cpu);
+        cl.Gemm(transA, transB, m, n, k, alpha, a.Cl, b.Cl, beta, c.Cl);
+        var got = c.ClValues();
+        Assert.DoesNotContain(got, float.IsNaN);
+        Data.AssertClose(c.CpuValues(), got, 1e-6f * (k + 10), $"split-K {kernel} gemm {(transA ? "T" : "N")}{(transB ? "T" : "N")} {m}x{n}x{k}");
+    }
+
+    /// <summary>
+    /// The automatic split: a small C with a long K (conv1's weight gradient at batch 10) splits on the tiled kernel
+    /// and agrees with the CPU, run after run bit for bit; a product with many tiles and the direct kernel do not split.
+    /// </summary>
+    [OpenClFact]
+    public void Gemm_splits_k_only_for_small_outputs_with_long_depth()
+    {
+        var tiled = OpenClTestEnvironment.WithGemm(OpenClGemmKernel.Tiled);
+        var direct = OpenClTestEnvironment.WithGemm(OpenClGemmKernel.Direct);
+        int slices = tiled.GemmSlices(20, 25, 5760, out int chunk);
+        Assert.InRange(slices, 2, 5760 / 256);
+        Assert.Equal(0, chunk % (tiled.GemmTile / 4));   // whole panels
+        Assert.Equal(1, tiled.GemmSlices(20, 25, 300, out _));                            // too shallow
+        int wide = (int)Math.Ceiling(Math.Sqrt(2.0 * tiled.Device.ComputeUnits)) * tiled.GemmTile;
+        Assert.Equal(1, tiled.GemmSlices(wide, wide, 100_000, out _));                    // tiles fill the device
+        Assert.Equal(1, direct.GemmSlices(20, 25, 5760, out _));
+
+        using var a = Twin.Random("A", 20 * 5760, 11, backend: tiled);
+        using var b = Twin.Random("B", 25 * 5760, 12, backend: tiled);
+        using var c = new Twin("C", Data.Random(20 * 25, 13), backend: tiled);
+        Cpu.Gemm(false, true, 20, 25, 5760, 0.5f, a.Cpu, b.Cpu, 1f, c.Cpu);
+        using var c2 = new Twin("C2", Data.Random(20 * 25, 13), backend: tiled);
+        tiled.Gemm(false, true, 20, 25, 5760, 0.5f, a.Cl, b.Cl, 1f, c.Cl);
+        tiled.Gemm(false, true, 20, 25, 5760, 0.5f, a.Cl, b.Cl, 1f, c2.Cl);
+        Data.AssertClose(c.CpuValues(), c.ClValues(), 1e-6f * 5770, "split-K 20x25x5760 NT");
+        Data.AssertBitEqual(c.ClValues(), c2.ClValues(), "split-K twice");
+    }
+
     [OpenClFact]
     public void Gemm_tiled_with_small_work_groups()
     {

@@ -36,6 +36,15 @@ internal static class OpenClTestEnvironment
         return OpenClBackend.Create(OpenClDevices.Select(DeviceSpec), OpenClGemmKernel.Tiled, allowFp64: true, maxGemmRt: 8);
     });
 
+    private static readonly Lazy<OpenClBackend> s_splitTiled = new(() => SplitBackend(OpenClGemmKernel.Tiled));
+    private static readonly Lazy<OpenClBackend> s_splitDirect = new(() => SplitBackend(OpenClGemmKernel.Direct));
+
+    private static OpenClBackend SplitBackend(OpenClGemmKernel kernel)
+    {
+        RequirePlatform();
+        return OpenClBackend.Create(OpenClDevices.Select(DeviceSpec), kernel, allowFp64: true, forcedSlices: 3);
+    }
+
     private static readonly Lazy<CpuBackend> s_cpu = new(() => new CpuBackend());
 
     public static string DeviceSpec => Environment.GetEnvironmentVariable("NATIVENET_OPENCL_DEVICE") is { Length: > 0 } s ? s : "opencl";
@@ -71,6 +80,9 @@ internal static class OpenClTestEnvironment
         OpenClGemmKernel.Direct => s_direct.Value,
         _ => Backend,
     };
+
+    /// <summary>A backend whose GEMM kernel splits the K of every product into 3 slices (slice edges off the panel depth).</summary>
+    public static OpenClBackend SplitK(OpenClGemmKernel kernel) => kernel == OpenClGemmKernel.Direct ? s_splitDirect.Value : s_splitTiled.Value;
 
     /// <summary>The tiled GEMM with 8 x 8 work-groups (32 x 32 tiles), as on devices with small work-group limits.</summary>
     public static OpenClBackend SmallTiles => s_smallTiles.Value;

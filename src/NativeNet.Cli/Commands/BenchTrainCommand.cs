@@ -36,7 +36,8 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         const int EpochImages = 50_000;
         var preset = Presets.Get(s.Preset);
         using var device = CliSupport.CreateBackend(s.Device, s.Threads);
-        var profiler = s.Profile ? new ProfilingBackend(device) : null;
+        // On a queued device, make each primitive wait for its kernels, so the table shows device time per primitive.
+        var profiler = s.Profile ? new ProfilingBackend(device, synchronizeEach: device is not CpuBackend) : null;
         IComputeBackend backend = (IComputeBackend?)profiler ?? device;
         using var net = preset.Spec.Build(1, preset.Init, backend, withMomentum: preset.Momentum > 0);
         var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize, MiniBatchSplit = s.Split };
@@ -89,6 +90,8 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         AnsiConsole.MarkupLineInterpolated($"  allocated {perStep} bytes per step");
         if (profiler is not null)
         {
+            if (profiler.SynchronizesEach)
+                AnsiConsole.MarkupLine("  (profiled with a wait after every primitive: the rows are device times, the rate above includes the waits)");
             var table = new Table().AddColumns("primitive", "us/step", "calls/step", "share");
             double total = profiler.Report().Sum(r => r.Seconds);
             foreach (var (name, sec, calls) in profiler.Report())

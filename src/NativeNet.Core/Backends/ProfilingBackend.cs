@@ -4,12 +4,18 @@ using NativeNet.Core.Kernels;
 namespace NativeNet.Core.Backends;
 
 /// <summary>
-/// Wraps a backend and adds up the wall time spent in each primitive (after <see cref="Synchronize"/> for queued backends,
-/// time is attributed where the host waits). For finding where a training step spends its time: `nativenet bench train --profile`.
+/// Wraps a backend and adds up the wall time spent in each primitive. For finding where a training step spends its
+/// time: `nativenet bench train --profile`. A queued backend (OpenCL) returns before its kernels run, so by default
+/// time lands where the host waits (the next blocking transfer); with <paramref name="synchronizeEach"/> every primitive
+/// waits for the device, so each row is that primitive's device time plus one launch and one wait.
 /// </summary>
-public sealed class ProfilingBackend(IComputeBackend inner) : IComputeBackend
+public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach = false) : IComputeBackend
 {
     private readonly IComputeBackend _inner = inner;
+    private readonly bool _synchronizeEach = synchronizeEach;
+
+    /// <summary>Whether each primitive waits for the device before its time is taken.</summary>
+    public bool SynchronizesEach => _synchronizeEach;
     private readonly Dictionary<string, (long Ticks, long Calls)> _totals = [];
 
     public string Name => _inner.Name + " (profiled)";
@@ -23,6 +29,7 @@ public sealed class ProfilingBackend(IComputeBackend inner) : IComputeBackend
 
     private void Record(string name, long start)
     {
+        if (_synchronizeEach) _inner.Synchronize();
         long dt = Stopwatch.GetTimestamp() - start;
         lock (_totals) Add(name, dt);
     }
