@@ -206,11 +206,12 @@ public sealed class Workspace : IDisposable
     }
 
     /// <summary>Backpropagates from the targets already in <see cref="Target"/>, filling every parameter gradient.</summary>
-    public void Backward(int batch, ulong seed, ulong step, int worker = 0)
+    /// <param name="weightUpdate">A plain SGD step for the layers that fuse it into their weight-gradient GEMM (see <see cref="FusedSgd"/>); null to write every gradient.</param>
+    public void Backward(int batch, ulong seed, ulong step, int worker = 0, FusedSgd? weightUpdate = null)
     {
         if (!Training) throw new InvalidOperationException("This workspace was created for inference.");
         var b = _net.Backend;
-        var ctx = new StepContext(true, batch, seed, step, worker);
+        var ctx = new StepContext(true, batch, seed, step, worker, weightUpdate);
         b.OutputDelta(_net.Cost, Output, Target!, _states[^1].GradOutput!, batch * _net.OutputSize);
         for (int i = _states.Length - 1; i >= 0; i--)
         {

@@ -74,11 +74,12 @@ public class NetworkTests
         Assert.True(norms[3] >= 10 * norms[0], $"||delta|| per hidden layer: {string.Join(", ", norms[..4])}");
     }
 
-    private static (Network Net, SgdTrainer Trainer, float[] X, byte[] Labels) SmallProblem(int seed, int threads = 1, float dropout = 0.2f, float momentum = 0.5f, int split = 0)
+    private static (Network Net, SgdTrainer Trainer, float[] X, byte[] Labels) SmallProblem(int seed, int threads = 1, float dropout = 0.2f, float momentum = 0.5f, int split = 0,
+        float l1 = 0.1f, bool fuse = true)
     {
         var net = NetworkBuilder.ForImages(1, 12, 12).Conv(4, 3, Activation.ReLU).MaxPool(2).Dense(16, Activation.Sigmoid, dropout)
             .Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed, WeightInit.Chapter6, new CpuBackend(threads), withMomentum: true);
-        var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = 0.1f, Momentum = momentum, Nesterov = true, TrainingSetSize = 100, MiniBatchSplit = split });
+        var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = l1, Momentum = momentum, Nesterov = true, TrainingSetSize = 100, MiniBatchSplit = split, FuseWeightUpdate = fuse });
         var rng = new Random(seed);
         var x = new float[100 * 144];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
@@ -88,12 +89,14 @@ public class NetworkTests
     }
 
     [Theory]
-    [InlineData(1, 1)]
-    [InlineData(2, 1)]
-    [InlineData(2, 2)]
-    public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp(int threads, int split)
+    [InlineData(1, 1, false)]
+    [InlineData(2, 1, false)]
+    [InlineData(2, 2, false)]
+    [InlineData(1, 1, true)]
+    [InlineData(2, 1, true)]
+    public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp(int threads, int split, bool plainSgd)
     {
-        var (net, trainer, x, labels) = SmallProblem(1, threads, split: split);
+        var (net, trainer, x, labels) = plainSgd ? SmallProblem(1, threads, momentum: 0f, split: split, l1: 0f) : SmallProblem(1, threads, split: split);
         using (net) using (trainer)
         {
             var output = new float[10];
@@ -136,6 +139,37 @@ public class NetworkTests
     {
         // Kernel-level threading partitions C, never a sum, so the thread count cannot change a result.
         Assert.Equal(TrainSmall(1, 1), TrainSmall(2, 1));
+    }
+
+    /// <summary>
+    /// Plain SGD with L2 folds the fully connected layers' update into their weight-gradient GEMM. The weights must follow
+    /// the separate gradient-then-update path up to rounding, over 30 steps with dropout. Their gradient tensors are never
+    /// written on the fused path, which shows that it ran.
+    /// </summary>
+    [Fact]
+    public void FusedWeightUpdate_FollowsTheSeparateUpdate()
+    {
+        (float[][] Weights, float[] DenseGradient) Train(bool fuse)
+        {
+            var (net, trainer, x, labels) = SmallProblem(4, momentum: 0f, split: 1, l1: 0f, fuse: fuse);
+            using (net) using (trainer)
+            {
+                for (int epoch = 0; epoch < 3; epoch++)
+                    for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                var dense = net.Layers.OfType<DenseLayer>().First();
+                return (net.ExportParameters(), CpuBackend.Span(dense.Weights.Gradient).ToArray());
+            }
+        }
+        var (fused, fusedGradient) = Train(fuse: true);
+        var (separate, separateGradient) = Train(fuse: false);
+        Assert.All(fusedGradient, g => Assert.Equal(0f, g));
+        Assert.Contains(separateGradient, g => g != 0f);
+        for (int t = 0; t < fused.Length; t++)
+            for (int i = 0; i < fused[t].Length; i++)
+                Assert.True(Math.Abs(fused[t][i] - separate[t][i]) <= 1e-4f * (1 + Math.Abs(separate[t][i])), $"tensor {t}[{i}]: {fused[t][i]} vs {separate[t][i]}");
+        // And the weights moved: the step did something.
+        var (net0, trainer0, _, _) = SmallProblem(4, momentum: 0f, split: 1, l1: 0f);
+        using (net0) using (trainer0) Assert.NotEqual(net0.ExportParameters()[2], fused[2]);
     }
 
     [Fact]

@@ -19,6 +19,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         [CommandOption("--json")] [Description("Print one JSON object.")] public bool Json { get; init; }
         [CommandOption("--split <K>")] [Description("Split each mini-batch into K slices over the threads (1: whole batch, threads inside GEMM; default: automatic).")] public int Split { get; init; }
         [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
+        [CommandOption("--unfused")] [Description("Keep weight gradient and update apart (no SGD step folded into the GEMM), to measure what the fusion saves.")] public bool Unfused { get; init; }
         [CommandOption("--profile")] [Description("Also print the time spent in each backend primitive.")] public bool Profile { get; init; }
 
         public override ValidationResult Validate()
@@ -40,7 +41,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         var profiler = s.Profile ? new ProfilingBackend(device, synchronizeEach: device is not CpuBackend) : null;
         IComputeBackend backend = (IComputeBackend?)profiler ?? device;
         using var net = preset.Spec.Build(1, preset.Init, backend, withMomentum: preset.Momentum > 0);
-        var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize, MiniBatchSplit = s.Split };
+        var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize, MiniBatchSplit = s.Split, FuseWeightUpdate = !s.Unfused };
         using var trainer = new SgdTrainer(net, options);
         int m = options.BatchSize, features = net.InputSize;
 

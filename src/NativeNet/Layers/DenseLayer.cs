@@ -123,7 +123,10 @@ public sealed class DenseLayer : Layer
     }
 
     // Backward: dz [N, units] = da * f'(a) (the output layer receives dz directly)
-    //   dW [units, n] = dz^T x;  db [units] = column sums of dz;  dx [N, n] = dz W (* mask)
+    //   db [units] = column sums of dz;  dx [N, n] = dz W (* mask);  dW [units, n] = dz^T x,
+    //   or with a fused SGD step W <- beta W + alpha dz^T x, after dx has read the old W.
+    internal override bool FusesWeightUpdate => true;
+
     internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
     {
         var s = (State)ls;
@@ -131,13 +134,16 @@ public sealed class DenseLayer : Layer
         var dz = s.GradOutput!;
         if (Cost is null) b.ActivationBackward(s.Output, dz, dz, batch * Units, Activation);
         Tensor x = Dropout > 0 ? s.Masked! : s.Flat ?? input;
-        b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, s.Gradients[0]);
         b.BiasGradient(dz, s.Gradients[1], batch, Units, BiasAxis.PerColumn, 0f);
-        if (gradInput is null) return;
-        var dx = s.GradFlat ?? gradInput;
-        b.Gemm(false, false, batch, n, Units, 1f, dz, _w.Value, 0f, dx);
-        if (Dropout > 0) b.Multiply(dx, s.Mask!, dx, batch * n);
-        if (s.GradFlat is not null)
-            b.ChannelMajorToBatchMajor(s.GradFlat, gradInput, Input.Channels, batch, Input.Height * Input.Width, inverse: true);
+        if (gradInput is not null)
+        {
+            var dx = s.GradFlat ?? gradInput;
+            b.Gemm(false, false, batch, n, Units, 1f, dz, _w.Value, 0f, dx);
+            if (Dropout > 0) b.Multiply(dx, s.Mask!, dx, batch * n);
+            if (s.GradFlat is not null)
+                b.ChannelMajorToBatchMajor(s.GradFlat, gradInput, Input.Channels, batch, Input.Height * Input.Width, inverse: true);
+        }
+        if (step.WeightUpdate is { } u) b.Gemm(true, false, Units, n, batch, u.Alpha, dz, x, u.Beta, _w.Value);
+        else b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, s.Gradients[0]);
     }
 }

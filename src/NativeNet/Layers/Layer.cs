@@ -25,9 +25,17 @@ public enum WeightInit
     Chapter6,
 }
 
+/// <summary>
+/// A plain SGD step folded into a layer's weight-gradient GEMM: W &lt;- Beta W + Alpha dW, with Alpha = -eta / m and
+/// Beta = 1 - eta lambda / n (the book's L2 step). The weights are then read and written once, and the gradient
+/// tensor is neither written nor read back.
+/// </summary>
+public readonly record struct FusedSgd(float Alpha, float Beta);
+
 /// <summary>The per-step scalars a layer needs beyond its tensors.</summary>
 /// <param name="Worker">Which slice of a mini-batch split across workers this is (0 when not split); it keeps dropout masks independent between slices.</param>
-public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0)
+/// <param name="WeightUpdate">When set, layers that <see cref="Layer.FusesWeightUpdate"/> update their weights in Backward instead of writing the weight gradient.</param>
+public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0, FusedSgd? WeightUpdate = null)
 {
     /// <summary>The counter-based generator's stream for one layer's dropout mask in this step.</summary>
     public ulong DropoutStream(int layer) => ((Step * 1024 + (ulong)layer) << 6) + (ulong)Worker;
@@ -60,6 +68,12 @@ public abstract class Layer
 
     /// <summary>Multiply-adds of this layer's forward GEMM for one example (0 for layers without one).</summary>
     public virtual long MacsPerExample => 0;
+
+    /// <summary>
+    /// Whether <see cref="Backward"/> applies <see cref="StepContext.WeightUpdate"/> to its weights (its first parameter)
+    /// itself; the optimizer then updates only its other parameters.
+    /// </summary>
+    internal virtual bool FusesWeightUpdate => false;
 
     /// <summary>A one-line description such as "Dense 30 sigmoid".</summary>
     public abstract string Describe();
