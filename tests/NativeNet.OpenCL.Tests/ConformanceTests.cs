@@ -35,6 +35,12 @@ public sealed class ConformanceTests
     {
         var cl = OpenClTestEnvironment.WithGemm(kernel);
         Assert.Equal(kernel, cl.GemmKernel);
+        AssertGemmAgrees(cl, transA, transB, m, n, k, alpha, beta, $"{kernel} gemm");
+    }
+
+    /// <summary>One product on the CPU and on <paramref name="cl"/> from the same random A, B and C; beta == 0 must never read C.</summary>
+    private static void AssertGemmAgrees(OpenClBackend cl, bool transA, bool transB, int m, int n, int k, float alpha, float beta, string label)
+    {
         using var a = Twin.Random("A", m * k, 1 + m, backend: cl);
         using var b = Twin.Random("B", k * n, 2 + n, backend: cl);
         // beta == 0 must never read C: fill it with NaN so a read would poison the result.
@@ -44,7 +50,7 @@ public sealed class ConformanceTests
         cl.Gemm(transA, transB, m, n, k, alpha, a.Cl, b.Cl, beta, c.Cl);
         var got = c.ClValues();
         Assert.DoesNotContain(got, float.IsNaN);
-        Data.AssertClose(c.CpuValues(), got, 1e-6f * (k + 10), $"{kernel} gemm {(transA ? "T" : "N")}{(transB ? "T" : "N")} {m}x{n}x{k}");
+        Data.AssertClose(c.CpuValues(), got, 1e-6f * (k + 10), $"{label} {(transA ? "T" : "N")}{(transB ? "T" : "N")} {m}x{n}x{k}");
     }
 
     public static TheoryData<OpenClGemmKernel, bool, bool, int, int, int, float, float> SplitKCases()
@@ -67,15 +73,7 @@ public sealed class ConformanceTests
         var cl = OpenClTestEnvironment.SplitK(kernel);
         Assert.Equal(Math.Min(3, k), cl.GemmSlices(m, n, k, out int chunk));
         Assert.True(chunk * Math.Min(3, k) >= k && chunk * (Math.Min(3, k) - 1) < k, $"slice depth {chunk} for k = {k}");
-        using var a = Twin.Random("A", m * k, 7 + m, backend: cl);
-        using var b = Twin.Random("B", k * n, 8 + n, backend: cl);
-        float[] c0 = beta == 0f ? Enumerable.Repeat(float.NaN, m * n).ToArray() : Data.Random(m * n, 9 + k);
-        using var c = new Twin("C", c0, backend: cl);
-        Cpu.Gemm(transA, transB, m, n, k, alpha, a.Cpu, b.Cpu, beta, c.Cpu);
-        cl.Gemm(transA, transB, m, n, k, alpha, a.Cl, b.Cl, beta, c.Cl);
-        var got = c.ClValues();
-        Assert.DoesNotContain(got, float.IsNaN);
-        Data.AssertClose(c.CpuValues(), got, 1e-6f * (k + 10), $"split-K {kernel} gemm {(transA ? "T" : "N")}{(transB ? "T" : "N")} {m}x{n}x{k}");
+        AssertGemmAgrees(cl, transA, transB, m, n, k, alpha, beta, $"split-K {kernel} gemm");
     }
 
     /// <summary>
