@@ -50,7 +50,7 @@ public sealed unsafe class OpenClBackend : IComputeBackend
     /// <summary>
     /// Tests use <paramref name="allowFp64"/> = false to check the float reduction path on devices that have fp64,
     /// a smaller <paramref name="maxGemmRt"/> to check the tiled GEMM with the work-groups of smaller devices, and
-    /// <paramref name="forcedSlices"/> &gt; 0 to split the K of every product into that many slices (see <see cref="GemmSlices"/>).
+    /// <paramref name="forcedSlices"/> &gt; 0 to split the K of every product into at most that many slices (see <see cref="GemmSlices"/>).
     /// </summary>
     internal static OpenClBackend Create(OpenClDeviceInfo device, OpenClGemmKernel gemm, bool allowFp64, int maxGemmRt = 16, int forcedSlices = 0)
         => new(device, gemm, allowFp64, maxGemmRt, forcedSlices);
@@ -160,7 +160,7 @@ public sealed unsafe class OpenClBackend : IComputeBackend
 
     /// <summary>
     /// How many K slices a product of C = m x n over depth k runs in, and the depth of each (see gemm.cl). The tiled
-    /// kernel splits when C has fewer 64 x 64 tiles than twice the device's compute units and k is long enough for
+    /// kernel splits when C has fewer tiles (<see cref="GemmTile"/> square) than twice the device's compute units and k is long enough for
     /// slices of at least 256: enough slices to fill the device, at most 4M floats of slice results. The direct
     /// (CPU-device) kernel does not split: a CPU device has few compute units and its work-items are already many.
     /// </summary>

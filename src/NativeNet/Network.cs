@@ -206,12 +206,18 @@ public sealed class Workspace : IDisposable
     }
 
     /// <summary>Backpropagates from the targets already in <see cref="Target"/>, filling every parameter gradient.</summary>
-    /// <param name="weightUpdate">A plain SGD step for the layers that fuse it into their weight-gradient GEMM (see <see cref="FusedSgd"/>); null to write every gradient.</param>
-    public void Backward(int batch, ulong seed, ulong step, int worker = 0, FusedSgd? weightUpdate = null)
+    public void Backward(int batch, ulong seed, ulong step, int worker = 0) => Backward(batch, seed, step, worker, null);
+
+    /// <summary>
+    /// The same, but with <paramref name="weightUpdate"/> set, layers with a <see cref="Layer.FusedWeight"/> apply that
+    /// SGD step to it instead of writing its gradient. Only for a workspace that writes the parameters' own gradients
+    /// (not a worker slice's private copies), since it writes the shared weights.
+    /// </summary>
+    internal void Backward(int batch, ulong seed, ulong step, int worker, FusedSgd? weightUpdate)
     {
         if (!Training) throw new InvalidOperationException("This workspace was created for inference.");
         var b = _net.Backend;
-        var ctx = new StepContext(true, batch, seed, step, worker, weightUpdate);
+        var ctx = new StepContext(true, batch, seed, step, worker) { WeightUpdate = weightUpdate };
         b.OutputDelta(_net.Cost, Output, Target!, _states[^1].GradOutput!, batch * _net.OutputSize);
         for (int i = _states.Length - 1; i >= 0; i--)
         {

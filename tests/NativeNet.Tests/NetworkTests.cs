@@ -99,6 +99,7 @@ public class NetworkTests
         var (net, trainer, x, labels) = plainSgd ? SmallProblem(1, threads, momentum: 0f, split: split, l1: 0f) : SmallProblem(1, threads, split: split);
         using (net) using (trainer)
         {
+            Assert.Equal(plainSgd, trainer.FusesWeightUpdate);
             var output = new float[10];
             for (int i = 0; i < 3; i++) { trainer.Step(x.AsSpan(0, 1440), labels.AsSpan(0, 10)); net.Predict(x.AsSpan(0, 144), output); net.PredictBatch(x, new float[1000]); }
             var outputs = new float[1000];
@@ -115,9 +116,9 @@ public class NetworkTests
         }
     }
 
-    private static float[][] TrainSmall(int threads, int split)
+    private static float[][] TrainSmall(int threads, int split, bool plainSgd = false)
     {
-        var (net, trainer, x, labels) = SmallProblem(3, threads, split: split);
+        var (net, trainer, x, labels) = plainSgd ? SmallProblem(3, threads, momentum: 0f, split: split, l1: 0f) : SmallProblem(3, threads, split: split);
         using (net) using (trainer)
         {
             Assert.Equal(Math.Max(1, split), trainer.Split);
@@ -139,6 +140,7 @@ public class NetworkTests
     {
         // Kernel-level threading partitions C, never a sum, so the thread count cannot change a result.
         Assert.Equal(TrainSmall(1, 1), TrainSmall(2, 1));
+        Assert.Equal(TrainSmall(1, 1, plainSgd: true), TrainSmall(2, 1, plainSgd: true));   // with the fused SGD update
     }
 
     /// <summary>

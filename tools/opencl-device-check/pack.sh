@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# Packs what the OpenCL device check needs into one folder (default .device-check/, ignored by git), for a
+# Packs what the OpenCL device check needs into .device-check/ at the repository root (ignored by git), for a
 # machine that has an OpenCL GPU but no .NET SDK and no network: the .NET runtime of this SDK, the CLI
 # (framework-dependent), the OpenCL test assembly with the xUnit v2 console runner, the OpenCL ICD loader
 # (Debian's ocl-icd-libopencl1, unpacked) and MNIST gzipped. Copy the folder over and run run.sh from it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-out=${1:-.device-check}
+out=$PWD/.device-check   # a fixed folder: this script deletes and refills it
 rm -rf "$out" && mkdir -p "$out"
-out=$(cd "$out" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 dotnet build NativeNet.sln -c Release -warnaserror | tail -2
 dotnet publish src/NativeNet.Cli -c Release -r linux-x64 --self-contained false -o "$out/cli" | tail -1
 cp -r tests/NativeNet.OpenCL.Tests/bin/Release/net10.0 "$out/opencl-tests"
 
 # The xUnit v2 console runner (its netcoreapp2.0 build runs on .NET 10 with roll-forward).
-runner=$(mktemp -d)
-curl -sSfL -o "$runner/r.nupkg" https://api.nuget.org/v3-flatcontainer/xunit.runner.console/2.4.1/xunit.runner.console.2.4.1.nupkg
-(cd "$runner" && unzip -q r.nupkg 'tools/netcoreapp2.0/*')
-cp -r "$runner/tools/netcoreapp2.0" "$out/xunit-console"
-rm -rf "$runner"
+curl -sSfL -o "$tmp/r.nupkg" https://api.nuget.org/v3-flatcontainer/xunit.runner.console/2.4.1/xunit.runner.console.2.4.1.nupkg
+echo "23f0b49edbfe5be8f8554e7f4317a390949bb96bdb2f8309ebe27c6855fad38f  $tmp/r.nupkg" | sha256sum -c --quiet
+(cd "$tmp" && unzip -q r.nupkg 'tools/netcoreapp2.0/*')
+cp -r "$tmp/tools/netcoreapp2.0" "$out/xunit-console"
 
 # The .NET runtime this SDK runs on: the host, hostfxr and Microsoft.NETCore.App.
 root=$(dirname "$(readlink -f "$(command -v dotnet)")")

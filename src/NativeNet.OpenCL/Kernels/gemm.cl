@@ -29,7 +29,7 @@ void sgemm(const int transA, const int transB, const int m, const int n, const i
     const int tid = ty * GEMM_RT + tx;
     const int row0 = (int)get_group_id(1) * GEMM_TILE, col0 = (int)get_group_id(0) * GEMM_TILE;
     const int lda = transA ? m : k, ldb = transB ? k : n;
-    const int z = (int)get_group_id(2), kBegin = z * kChunk, kEnd = min(k, kBegin + kChunk);
+    const int z = (int)get_group_id(2), kBegin = z * kChunk, kEnd = kBegin + min(kChunk, k - kBegin);
     A += offA; B += offB; C += offC + (long)z * m * n;
 
     // Work-item (tx, ty) owns rows ty + RT*i and the GEMM_WPT consecutive columns tx*WPT + j: the columns form
@@ -93,7 +93,7 @@ __kernel void sgemm_direct(const int transA, const int transB, const int m, cons
     const int j0 = (int)get_global_id(0) * 8, i0 = (int)get_global_id(1) * 4;
     if (i0 >= m || j0 >= n) return;
     const int lda = transA ? m : k, ldb = transB ? k : n;
-    const int z = (int)get_global_id(2), kBegin = z * kChunk, kEnd = min(k, kBegin + kChunk);
+    const int z = (int)get_global_id(2), kBegin = z * kChunk, kEnd = kBegin + min(kChunk, k - kBegin);
     A += offA; B += offB; C += offC + (long)z * m * n;
     const int r1 = min(i0 + 1, m - 1), r2 = min(i0 + 2, m - 1), r3 = min(i0 + 3, m - 1);
     const bool fullCols = j0 + 8 <= n;

@@ -30,13 +30,15 @@ public enum WeightInit
 /// Beta = 1 - eta lambda / n (the book's L2 step). The weights are then read and written once, and the gradient
 /// tensor is neither written nor read back.
 /// </summary>
-public readonly record struct FusedSgd(float Alpha, float Beta);
+internal readonly record struct FusedSgd(float Alpha, float Beta);
 
 /// <summary>The per-step scalars a layer needs beyond its tensors.</summary>
 /// <param name="Worker">Which slice of a mini-batch split across workers this is (0 when not split); it keeps dropout masks independent between slices.</param>
-/// <param name="WeightUpdate">When set, layers that <see cref="Layer.FusesWeightUpdate"/> update their weights in Backward instead of writing the weight gradient.</param>
-public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0, FusedSgd? WeightUpdate = null)
+public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0)
 {
+    /// <summary>When set, a layer with a <see cref="Layer.FusedWeight"/> updates that weight in Backward instead of writing its gradient.</summary>
+    internal FusedSgd? WeightUpdate { get; init; }
+
     /// <summary>The counter-based generator's stream for one layer's dropout mask in this step.</summary>
     public ulong DropoutStream(int layer) => ((Step * 1024 + (ulong)layer) << 6) + (ulong)Worker;
 }
@@ -70,10 +72,10 @@ public abstract class Layer
     public virtual long MacsPerExample => 0;
 
     /// <summary>
-    /// Whether <see cref="Backward"/> applies <see cref="StepContext.WeightUpdate"/> to its weights (its first parameter)
-    /// itself; the optimizer then updates only its other parameters.
+    /// The parameter whose update <see cref="Backward"/> applies itself when <see cref="StepContext.WeightUpdate"/> is set
+    /// (null: none); the optimizer then updates only the other parameters, and that parameter's gradient is not written.
     /// </summary>
-    internal virtual bool FusesWeightUpdate => false;
+    internal virtual Parameter? FusedWeight => null;
 
     /// <summary>A one-line description such as "Dense 30 sigmoid".</summary>
     public abstract string Describe();

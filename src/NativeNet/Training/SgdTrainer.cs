@@ -33,6 +33,8 @@ public sealed record SgdOptions
     /// With plain SGD (no momentum, no L1) on a whole mini-batch, fully connected layers fold the update into their
     /// weight-gradient GEMM (W &lt;- (1 - eta lambda / n) W - (eta / m) dz^T x), which saves two passes over each weight
     /// matrix per step. The same arithmetic in a different rounding order; false keeps gradient and update apart.
+    /// After a fused step those layers' weight <see cref="Parameter.Gradient"/> tensors are not current (they hold what an
+    /// earlier unfused step wrote); <see cref="SgdTrainer.ForwardBackward"/> never fuses and always fills them.
     /// </summary>
     public bool FuseWeightUpdate { get; init; } = true;
 
@@ -94,7 +96,7 @@ public sealed class SgdTrainer : IDisposable
         for (int k = 1; k < split; k++) _slices[k] = network.CreateWorkspace(sliceCapacity, training: true, ownGradients: true);
         _sliceGradients = _slices.Select(s => s.GradientTargets.ToArray()).ToArray();
         _sliceCount = new int[split];
-        _notFused = network.Layers.SelectMany(l => l.Parameters.Where(p => !(l.FusesWeightUpdate && p == l.Parameters[0]))).ToArray();
+        _notFused = network.Layers.SelectMany(l => l.Parameters.Where(p => !ReferenceEquals(p, l.FusedWeight))).ToArray();
         if (split > 1)
         {
             _pool = HostCpu(network)!.Pool;
@@ -144,13 +146,16 @@ public sealed class SgdTrainer : IDisposable
     /// <summary>One step on a batch with real-valued targets [count x outputs].</summary>
     public void Step(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count)
     {
-        FusedSgd? fused = Options.FuseWeightUpdate && Options.Momentum == 0f && Options.L1 == 0f && Whole(count)
+        FusedSgd? fused = FusesWeightUpdate && Whole(count)
             ? new FusedSgd(-LearningRate / count, 1f - LearningRate * (Options.L2 / Options.TrainingSetSize))
             : null;
         ForwardBackward(examples, targets, count, fused);
         ApplyUpdate(count, fused is not null ? _notFused : _net.ParameterArray);
         Steps++;
     }
+
+    /// <summary>Whether steps on whole (unsplit) batches fold the fully connected layers' update into their GEMM (see <see cref="SgdOptions.FuseWeightUpdate"/>).</summary>
+    public bool FusesWeightUpdate => Options.FuseWeightUpdate && Options.Momentum == 0f && Options.L1 == 0f;
 
     /// <summary>Whether a batch of <paramref name="count"/> runs whole on one workspace (not split across workers).</summary>
     private bool Whole(int count) => Split == 1 || count < 2 * Split;
@@ -166,7 +171,7 @@ public sealed class SgdTrainer : IDisposable
             _ws.LoadInputs(examples, count);
             _net.Backend.Upload(targets, _ws.Target!);
             _ws.Forward(count, training: true, Options.Seed, Steps);
-            _ws.Backward(count, Options.Seed, Steps, weightUpdate: fused);
+            _ws.Backward(count, Options.Seed, Steps, 0, fused);
             return;
         }
         int inputs = _net.InputSize, outputs = _net.OutputSize;
