@@ -57,10 +57,10 @@ public sealed unsafe class OpenClBackend : IComputeBackend
 
     private OpenClBackend(OpenClDeviceInfo device, OpenClGemmKernel gemm, bool allowFp64 = true, int maxGemmRt = 16, int forcedSlices = 0)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(forcedSlices);
-        _forcedSlices = forcedSlices;
         ArgumentNullException.ThrowIfNull(device);
         if ((uint)gemm > (uint)OpenClGemmKernel.Direct) throw new ArgumentOutOfRangeException(nameof(gemm), gemm, null);
+        ArgumentOutOfRangeException.ThrowIfNegative(forcedSlices);
+        _forcedSlices = forcedSlices;
         _cl = ClNative.Api;
         Device = device;
         GemmKernel = gemm != OpenClGemmKernel.Auto ? gemm

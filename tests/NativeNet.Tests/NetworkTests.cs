@@ -74,9 +74,12 @@ public class NetworkTests
         Assert.True(norms[3] >= 10 * norms[0], $"||delta|| per hidden layer: {string.Join(", ", norms[..4])}");
     }
 
+    /// <param name="plainSgd">No momentum and no L1 (L2 stays), so fully connected layers fuse their update unless <paramref name="fuse"/> is false.</param>
     private static (Network Net, SgdTrainer Trainer, float[] X, byte[] Labels) SmallProblem(int seed, int threads = 1, float dropout = 0.2f, float momentum = 0.5f, int split = 0,
-        float l1 = 0.1f, bool fuse = true)
+        bool plainSgd = false, bool fuse = true)
     {
+        float l1 = 0.1f;
+        if (plainSgd) (momentum, l1) = (0f, 0f);
         var net = NetworkBuilder.ForImages(1, 12, 12).Conv(4, 3, Activation.ReLU).MaxPool(2).Dense(16, Activation.Sigmoid, dropout)
             .Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed, WeightInit.Chapter6, new CpuBackend(threads), withMomentum: true);
         var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = l1, Momentum = momentum, Nesterov = true, TrainingSetSize = 100, MiniBatchSplit = split, FuseWeightUpdate = fuse });
@@ -96,7 +99,7 @@ public class NetworkTests
     [InlineData(2, 1, true)]
     public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp(int threads, int split, bool plainSgd)
     {
-        var (net, trainer, x, labels) = plainSgd ? SmallProblem(1, threads, momentum: 0f, split: split, l1: 0f) : SmallProblem(1, threads, split: split);
+        var (net, trainer, x, labels) = SmallProblem(1, threads, split: split, plainSgd: plainSgd);
         using (net) using (trainer)
         {
             Assert.Equal(plainSgd, trainer.FusesWeightUpdate);
@@ -118,7 +121,7 @@ public class NetworkTests
 
     private static float[][] TrainSmall(int threads, int split, bool plainSgd = false)
     {
-        var (net, trainer, x, labels) = plainSgd ? SmallProblem(3, threads, momentum: 0f, split: split, l1: 0f) : SmallProblem(3, threads, split: split);
+        var (net, trainer, x, labels) = SmallProblem(3, threads, split: split, plainSgd: plainSgd);
         using (net) using (trainer)
         {
             Assert.Equal(Math.Max(1, split), trainer.Split);
@@ -153,7 +156,7 @@ public class NetworkTests
     {
         (float[][] Weights, float[] DenseGradient) Train(bool fuse)
         {
-            var (net, trainer, x, labels) = SmallProblem(4, momentum: 0f, split: 1, l1: 0f, fuse: fuse);
+            var (net, trainer, x, labels) = SmallProblem(4, split: 1, plainSgd: true, fuse: fuse);
             using (net) using (trainer)
             {
                 for (int epoch = 0; epoch < 3; epoch++)
@@ -170,7 +173,7 @@ public class NetworkTests
             for (int i = 0; i < fused[t].Length; i++)
                 Assert.True(Math.Abs(fused[t][i] - separate[t][i]) <= 1e-4f * (1 + Math.Abs(separate[t][i])), $"tensor {t}[{i}]: {fused[t][i]} vs {separate[t][i]}");
         // And the weights moved: the step did something.
-        var (net0, trainer0, _, _) = SmallProblem(4, momentum: 0f, split: 1, l1: 0f);
+        var (net0, trainer0, _, _) = SmallProblem(4, split: 1, plainSgd: true);
         using (net0) using (trainer0) Assert.NotEqual(net0.ExportParameters()[2], fused[2]);
     }
 

@@ -74,6 +74,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         double epochSeconds = EpochImages / imagesPerSecond;
         long perStep = allocated / done;
         double gflops = imagesPerSecond * net.TrainingFlopsPerExample / 1e9;
+        bool fused = trainer.FusesWeightUpdate && trainer.Split == 1;   // every timed step is a whole batch
         if (s.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
@@ -81,14 +82,14 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
                 preset = preset.Name, batch = m, threads = s.Threads, backend = backend.Name, timed_batches = done, seconds = Math.Round(seconds, 4),
                 images_per_second = Math.Round(imagesPerSecond, 1), epoch_seconds = Math.Round(epochSeconds, 3), epoch_images = EpochImages,
                 extrapolated = true, allocated_bytes_per_step = perStep, split = trainer.Split,
-                fused_update = trainer.FusesWeightUpdate && trainer.Split == 1, synchronized_profile = profiler?.SynchronizesEach ?? false,
+                fused_update = fused, synchronized_profile = profiler?.SynchronizesEach ?? false,
                 gemm_flops_per_image = net.TrainingFlopsPerExample, gflops = Math.Round(gflops, 1),
             }));
             return 0;
         }
         AnsiConsole.MarkupLineInterpolated($"{preset.Name} on {backend.Name}, m = {m}: {done} mini-batches in {seconds:F2} s after {warmUp} warm-up steps");
         AnsiConsole.MarkupLineInterpolated($"  {imagesPerSecond:N0} images/s; [green]{epochSeconds:F3} s per {EpochImages:N0}-image epoch[/] (extrapolated from the timed steps, evaluation not included)");
-        AnsiConsole.MarkupLineInterpolated($"  {gflops:F1} GFLOP/s in the GEMMs ({net.TrainingFlopsPerExample / 1e6:F2} MFLOP per image); mini-batch split {trainer.Split}; SGD update fused into the GEMMs: {(trainer.FusesWeightUpdate && trainer.Split == 1 ? "yes" : "no")}");
+        AnsiConsole.MarkupLineInterpolated($"  {gflops:F1} GFLOP/s in the GEMMs ({net.TrainingFlopsPerExample / 1e6:F2} MFLOP per image); mini-batch split {trainer.Split}; SGD update fused into the GEMMs: {(fused ? "yes" : "no")}");
         AnsiConsole.MarkupLineInterpolated($"  allocated {perStep} bytes per step");
         if (profiler is not null)
         {
