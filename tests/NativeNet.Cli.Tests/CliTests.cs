@@ -32,6 +32,20 @@ public sealed class CliTests
         Assert.Equal(30, ch1.GetProperty("epochs").GetInt32());
     }
 
+    /// <summary>Option descriptions are console markup: a stray bracket turns --help into an error.</summary>
+    [Theory]
+    [InlineData("train")] [InlineData("ensemble")] [InlineData("search")] [InlineData("evaluate")] [InlineData("predict")]
+    [InlineData("presets")] [InlineData("devices")] [InlineData("data", "fetch")]
+    [InlineData("bench", "gemm")] [InlineData("bench", "train")] [InlineData("bench", "infer")] [InlineData("bench", "peak")]
+    public void HelpPrintsUsageForEveryCommand(params string[] command)
+    {
+        var r = CliRunner.Run([.. command, "--help"]);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("USAGE:", r.Stdout);
+        Assert.Contains("--help", r.Stdout);
+        Assert.DoesNotContain("error:", r.All);
+    }
+
     [Fact]
     public void PresetsTablePrints()
     {

@@ -31,7 +31,7 @@ internal sealed class BenchGemmCommand : Command<BenchGemmCommand.Settings>
         public double Seconds { get; init; } = 0.2;
 
         [CommandOption("--shapes <LIST>")]
-        [Description("Comma-separated shapes MxKxN[:NN|NT|TN|TT] to time instead of the default list, e.g. 40x500x320:NT.")]
+        [Description("Comma-separated shapes MxKxN[[:NN|NT|TN|TT]] to time instead of the default list, e.g. 40x500x320:NT.")]
         public string? Shapes { get; init; }
 
         public override ValidationResult Validate()

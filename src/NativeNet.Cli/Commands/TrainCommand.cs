@@ -25,7 +25,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--batch <N>")] [Description("Mini-batch size.")] public int? Batch { get; init; }
         [CommandOption("--eta <ETA>")] [Description("Learning rate.")] public float? Eta { get; init; }
         [CommandOption("--lambda <L>")] [Description("L2 strength (lambda, divided by the training-set size n).")] public float? Lambda { get; init; }
-        [CommandOption("--momentum <MU>")] [Description("Momentum coefficient in [0, 1).")] public float? Momentum { get; init; }
+        [CommandOption("--momentum <MU>")] [Description("Momentum coefficient in [[0, 1).")] public float? Momentum { get; init; }
         [CommandOption("--dropout <P>")] [Description("Dropout probability on the input of every fully connected layer after the first hidden layer (chapter 6); 0 removes it.")] public float? Dropout { get; init; }
         [CommandOption("--monitor")] [Description("Also report cost and accuracy on the training data each epoch (an extra pass).")] public bool Monitor { get; init; }
         [CommandOption("--expand")] [Description("Train on the 5x shift-expanded set (chapter 6).")] public bool? Expand { get; init; }
