@@ -193,8 +193,33 @@ public static class ConvKernels
         float* r0 = src + top + 2 * x, r1 = r0 + w;
         var (e0, o0) = Deinterleave(Avx.LoadVector256(r0), Avx.LoadVector256(r0 + 8));
         var (e1, o1) = Deinterleave(Avx.LoadVector256(r1), Avx.LoadVector256(r1 + 8));
-        // In-plane index of each top-left input, as floats (exact below 2^24).
-        var i0 = Vector256.Create((float)(top + 2 * x)) + Vector256.Create(0f, 2, 4, 6, 8, 10, 12, 14);
+        var (max, at) = WindowMax(e0, o0, e1, o1, top + 2 * x, w);
+        max.Store(o + x);
+        at.Store(a + x);
+    }
+
+    /// <summary>Four outputs x..x+3 (the 8 x 8 maps of the second conv layer): 128-bit loads, the same selection in the low half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void MaxPool4(float* src, int top, int w, int x, float* o, float* a)
+    {
+        float* r0 = src + top + 2 * x, r1 = r0 + w;
+        Vector128<float> l0 = Sse.LoadVector128(r0), h0 = Sse.LoadVector128(r0 + 4), l1 = Sse.LoadVector128(r1), h1 = Sse.LoadVector128(r1 + 4);
+        var (max, at) = WindowMax(Sse.Shuffle(l0, h0, 0x88).ToVector256Unsafe(), Sse.Shuffle(l0, h0, 0xDD).ToVector256Unsafe(),
+            Sse.Shuffle(l1, h1, 0x88).ToVector256Unsafe(), Sse.Shuffle(l1, h1, 0xDD).ToVector256Unsafe(), top + 2 * x, w);
+        max.GetLower().Store(o + x);
+        at.GetLower().Store(a + x);
+    }
+
+    /// <summary>
+    /// The maximum of each 2x2 window and its in-plane index (as a float, exact below 2^24), from the even and odd columns
+    /// of its top (e0, o0) and bottom (e1, o1) rows; lane l's top-left input is at <paramref name="topLeft"/> + 2l.
+    /// Ties go to the first of top-left, top-right, bottom-left, bottom-right.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> Max, Vector256<float> Index) WindowMax(Vector256<float> e0, Vector256<float> o0,
+        Vector256<float> e1, Vector256<float> o1, int topLeft, int w)
+    {
+        var i0 = Vector256.Create((float)topLeft) + Vector256.Create(0f, 2, 4, 6, 8, 10, 12, 14);
         var one = Vector256<float>.One;
         var upper = Vector256.GreaterThan(o0, e0);
         var mTop = Vector256.ConditionalSelect(upper, o0, e0);
@@ -203,28 +228,7 @@ public static class ConvKernels
         var mBottom = Vector256.ConditionalSelect(lowerRight, o1, e1);
         var iBottom = Vector256.ConditionalSelect(lowerRight, i0 + one, i0) + Vector256.Create((float)w);
         var lower = Vector256.GreaterThan(mBottom, mTop);
-        Vector256.ConditionalSelect(lower, mBottom, mTop).Store(o + x);
-        Vector256.ConditionalSelect(lower, iBottom, iTop).Store(a + x);
-    }
-
-    /// <summary>Four outputs x..x+3, as <see cref="MaxPool8"/> with 128-bit vectors (the 8 x 8 maps of the second conv layer).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void MaxPool4(float* src, int top, int w, int x, float* o, float* a)
-    {
-        float* r0 = src + top + 2 * x, r1 = r0 + w;
-        Vector128<float> l0 = Sse.LoadVector128(r0), h0 = Sse.LoadVector128(r0 + 4), l1 = Sse.LoadVector128(r1), h1 = Sse.LoadVector128(r1 + 4);
-        Vector128<float> e0 = Sse.Shuffle(l0, h0, 0x88), o0 = Sse.Shuffle(l0, h0, 0xDD), e1 = Sse.Shuffle(l1, h1, 0x88), o1 = Sse.Shuffle(l1, h1, 0xDD);
-        var i0 = Vector128.Create((float)(top + 2 * x)) + Vector128.Create(0f, 2, 4, 6);
-        var one = Vector128<float>.One;
-        var upper = Vector128.GreaterThan(o0, e0);
-        var mTop = Vector128.ConditionalSelect(upper, o0, e0);
-        var iTop = Vector128.ConditionalSelect(upper, i0 + one, i0);
-        var lowerRight = Vector128.GreaterThan(o1, e1);
-        var mBottom = Vector128.ConditionalSelect(lowerRight, o1, e1);
-        var iBottom = Vector128.ConditionalSelect(lowerRight, i0 + one, i0) + Vector128.Create((float)w);
-        var lower = Vector128.GreaterThan(mBottom, mTop);
-        Vector128.ConditionalSelect(lower, mBottom, mTop).Store(o + x);
-        Vector128.ConditionalSelect(lower, iBottom, iTop).Store(a + x);
+        return (Vector256.ConditionalSelect(lower, mBottom, mTop), Vector256.ConditionalSelect(lower, iBottom, iTop));
     }
 
     /// <summary>
@@ -251,27 +255,15 @@ public static class ConvKernels
                     {
                         for (; x <= ow - 8; x += 8)
                         {
-                            var i0 = Vector256.Create((float)(top + 2 * x)) + Vector256.Create(0f, 2, 4, 6, 8, 10, 12, 14);
-                            var at = Vector256.Load(a + x);
-                            var grad = Vector256.Load(go + x);
-                            var one = Vector256<float>.One; var down = Vector256.Create((float)w);
-                            Interleave(Vector256.ConditionalSelect(Vector256.Equals(at, i0), grad, default),
-                                Vector256.ConditionalSelect(Vector256.Equals(at, i0 + one), grad, default), r0 + 2 * x);
-                            Interleave(Vector256.ConditionalSelect(Vector256.Equals(at, i0 + down), grad, default),
-                                Vector256.ConditionalSelect(Vector256.Equals(at, i0 + down + one), grad, default), r1 + 2 * x);
+                            var (e0, o0, e1, o1) = WindowGradients(Vector256.Load(a + x), Vector256.Load(go + x), top + 2 * x, w);
+                            Interleave(e0, o0, r0 + 2 * x);
+                            Interleave(e1, o1, r1 + 2 * x);
                         }
                         for (; x <= ow - 4; x += 4)
                         {
-                            var i0 = Vector128.Create((float)(top + 2 * x)) + Vector128.Create(0f, 2, 4, 6);
-                            var at = Vector128.Load(a + x);
-                            var grad = Vector128.Load(go + x);
-                            var one = Vector128<float>.One; var down = Vector128.Create((float)w);
-                            var e0 = Vector128.ConditionalSelect(Vector128.Equals(at, i0), grad, default);
-                            var o0 = Vector128.ConditionalSelect(Vector128.Equals(at, i0 + one), grad, default);
-                            var e1 = Vector128.ConditionalSelect(Vector128.Equals(at, i0 + down), grad, default);
-                            var o1 = Vector128.ConditionalSelect(Vector128.Equals(at, i0 + down + one), grad, default);
-                            Sse.UnpackLow(e0, o0).Store(r0 + 2 * x); Sse.UnpackHigh(e0, o0).Store(r0 + 2 * x + 4);
-                            Sse.UnpackLow(e1, o1).Store(r1 + 2 * x); Sse.UnpackHigh(e1, o1).Store(r1 + 2 * x + 4);
+                            var (e0, o0, e1, o1) = WindowGradients(Vector128.Load(a + x).ToVector256Unsafe(), Vector128.Load(go + x).ToVector256Unsafe(), top + 2 * x, w);
+                            Sse.UnpackLow(e0.GetLower(), o0.GetLower()).Store(r0 + 2 * x); Sse.UnpackHigh(e0.GetLower(), o0.GetLower()).Store(r0 + 2 * x + 4);
+                            Sse.UnpackLow(e1.GetLower(), o1.GetLower()).Store(r1 + 2 * x); Sse.UnpackHigh(e1.GetLower(), o1.GetLower()).Store(r1 + 2 * x + 4);
                         }
                     }
                     for (; x < ow; x++)
@@ -286,6 +278,22 @@ public static class ConvKernels
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The gradient each window's four inputs receive: the output gradient where the argmax points, 0 elsewhere, as the even
+    /// and odd columns of the top (e0, o0) and bottom (e1, o1) rows; lane l's top-left input is at <paramref name="topLeft"/> + 2l.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> E0, Vector256<float> O0, Vector256<float> E1, Vector256<float> O1) WindowGradients(
+        Vector256<float> at, Vector256<float> grad, int topLeft, int w)
+    {
+        var i0 = Vector256.Create((float)topLeft) + Vector256.Create(0f, 2, 4, 6, 8, 10, 12, 14);
+        var one = Vector256<float>.One; var down = Vector256.Create((float)w);
+        return (Vector256.ConditionalSelect(Vector256.Equals(at, i0), grad, default),
+            Vector256.ConditionalSelect(Vector256.Equals(at, i0 + one), grad, default),
+            Vector256.ConditionalSelect(Vector256.Equals(at, i0 + down), grad, default),
+            Vector256.ConditionalSelect(Vector256.Equals(at, i0 + down + one), grad, default));
     }
 
     /// <summary>Stores even ++ odd interleaved: dst[0..16) = e0 o0 e1 o1 ... e7 o7.</summary>
