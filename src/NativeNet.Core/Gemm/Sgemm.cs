@@ -202,39 +202,76 @@ public static unsafe class Sgemm
     private static void Store(in Operands op, float* c, float sum) => *c = op.Beta == 0f ? op.Alpha * sum : op.Alpha * sum + op.Beta * *c;
 
     /// <summary>
-    /// B's rows contiguous: blocks of C are accumulated in registers over all k rows of B, then written once. Four rows
-    /// of C share each load of B; the columns left over, and the rows, go through <see cref="RowCombination"/>.
+    /// B's rows contiguous: blocks of C are accumulated in registers over all k rows of B, then written once. On AVX-512,
+    /// four rows of C share each load of B in blocks of 32 columns (eight accumulators, enough to cover the FMA latency),
+    /// and the last block of up to 16 columns is masked. The rows left over go through <see cref="RowCombination"/>,
+    /// and so does everything without AVX-512.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowCombinations(in Operands op, int m, int j0, int j1, int k)
     {
-        var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         int i = 0;
-        int jQuad = Vector512.IsHardwareAccelerated ? j0 + (j1 - j0) / 16 * 16 : j0;
-        if (jQuad > j0)
+        if (Vector512.IsHardwareAccelerated)
             for (; i <= m - 4; i += 4)
             {
-                float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
-                float* c0 = op.C + (long)i * op.Ldc;
-                for (int j = j0; j < jQuad; j += 16)
-                {
-                    Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                    float* bp = op.B + j;
-                    for (long p = 0; p < k; p++, bp += op.BRow)
-                    {
-                        var y = Vector512.Load(bp);
-                        long at = p * op.ACol;
-                        s0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[at]), y, s0);
-                        s1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[at]), y, s1);
-                        s2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[at]), y, s2);
-                        s3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[at]), y, s3);
-                    }
-                    StoreScaled(c0 + j, s0, alpha, beta, op.Beta); StoreScaled(c0 + op.Ldc + j, s1, alpha, beta, op.Beta);
-                    StoreScaled(c0 + 2L * op.Ldc + j, s2, alpha, beta, op.Beta); StoreScaled(c0 + 3L * op.Ldc + j, s3, alpha, beta, op.Beta);
-                }
-                for (int r = 0; r < 4; r++) RowCombination(op, i + r, jQuad, j1, k);
+                int j = j0;
+                for (; j <= j1 - 32; j += 32) RowBlock<Rows2>(op, i, j, k, Vector512<float>.AllBitsSet);
+                for (; j < j1; j += 16) RowBlock<Rows1>(op, i, j, k, LeadingLanes(j1 - j));
             }
         for (; i < m; i++) RowCombination(op, i, j0, j1, k);
+    }
+
+    /// <summary>
+    /// C[i..i+4, j..j+16*TVectors.Value) = alpha * A[i..i+4, :] B[:, j..] + beta * C, the last 16 columns limited to the lanes
+    /// of <paramref name="lastMask"/> (masked loads and stores: nothing outside them is read or written).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBlock<TVectors>(in Operands op, int i, int j, int k, Vector512<float> lastMask)
+        where TVectors : struct, IRowCount
+    {
+        float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
+        Vector512<float> s00 = default, s10 = default, s20 = default, s30 = default, s01 = default, s11 = default, s21 = default, s31 = default;
+        float* bp = op.B + j;
+        for (long p = 0; p < k; p++, bp += op.BRow)
+        {
+            long at = p * op.ACol;
+            Vector512<float> x0 = Vector512.Create(a0[at]), x1 = Vector512.Create(a1[at]), x2 = Vector512.Create(a2[at]), x3 = Vector512.Create(a3[at]);
+            if (TVectors.Value == 2)
+            {
+                var y = Vector512.Load(bp);
+                s00 = Vector512.FusedMultiplyAdd(x0, y, s00); s10 = Vector512.FusedMultiplyAdd(x1, y, s10);
+                s20 = Vector512.FusedMultiplyAdd(x2, y, s20); s30 = Vector512.FusedMultiplyAdd(x3, y, s30);
+            }
+            var last = LoadLeading(bp + 16 * (TVectors.Value - 1), lastMask);
+            s01 = Vector512.FusedMultiplyAdd(x0, last, s01); s11 = Vector512.FusedMultiplyAdd(x1, last, s11);
+            s21 = Vector512.FusedMultiplyAdd(x2, last, s21); s31 = Vector512.FusedMultiplyAdd(x3, last, s31);
+        }
+        var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
+        float* c = op.C + (long)i * op.Ldc + j, cl = c + 16 * (TVectors.Value - 1);
+        if (TVectors.Value == 2)
+        {
+            StoreScaled(c, s00, alpha, beta, op.Beta); StoreScaled(c + op.Ldc, s10, alpha, beta, op.Beta);
+            StoreScaled(c + 2L * op.Ldc, s20, alpha, beta, op.Beta); StoreScaled(c + 3L * op.Ldc, s30, alpha, beta, op.Beta);
+        }
+        StoreScaledLeading(cl, s01, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + op.Ldc, s11, alpha, beta, op.Beta, lastMask);
+        StoreScaledLeading(cl + 2L * op.Ldc, s21, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + 3L * op.Ldc, s31, alpha, beta, op.Beta, lastMask);
+    }
+
+    /// <summary>A mask of the first min(count, 16) lanes, for <see cref="LoadLeading"/> and <see cref="StoreScaledLeading"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> LeadingLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+
+    /// <summary>The lanes of p that mask selects, 0 in the others; memory under the other lanes is not touched (AVX-512 masked load).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> LoadLeading(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
+
+    /// <summary><see cref="StoreScaled"/> limited to the lanes of mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreScaledLeading(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> beta, float betaScalar, Vector512<float> mask)
+    {
+        acc *= alpha;
+        if (betaScalar != 0f) acc = Vector512.FusedMultiplyAdd(LoadLeading(c, mask), beta, acc);
+        Avx512F.MaskStore(c, mask, acc);
     }
 
     /// <summary>Row i of C, columns [j0, j1), as a combination of B's rows weighted by row i of A.</summary>
