@@ -302,15 +302,14 @@ public static unsafe class Sgemm
             }
         }
         if (Vector512.IsHardwareAccelerated)
-            for (; j <= j1 - 16; j += 16)
+            for (; j < j1; j += 16)
             {
+                var mask = LeadingLanes(j1 - j);   // the last block may be short: masked, so no scalar tail
                 var acc = Vector512<float>.Zero;
                 float* bp = op.B + j;
                 for (int p = 0; p < k; p++, bp += op.BRow)
-                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(ai[(long)p * op.ACol]), Vector512.Load(bp), acc);
-                acc *= alpha;
-                if (op.Beta != 0f) acc = Vector512.FusedMultiplyAdd(Vector512.Load(ci + j), beta, acc);
-                acc.Store(ci + j);
+                    acc = Vector512.FusedMultiplyAdd(Vector512.Create(ai[(long)p * op.ACol]), LoadLeading(bp, mask), acc);
+                StoreScaledLeading(ci + j, acc, alpha, beta, op.Beta, mask);
             }
         if (Vector256.IsHardwareAccelerated)
             for (; j <= j1 - 8; j += 8)
@@ -344,14 +343,15 @@ public static unsafe class Sgemm
     private static void DotProducts(in Operands op, int m, int j0, int j1, int k)
     {
         int j = j0;
+        float* tails = stackalloc float[8 * 16];
         if (Vector512.IsHardwareAccelerated)
             for (; j <= j1 - 4; j += 4)
             {
                 float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
                 int i = 0;
-                for (; i <= m - 4; i += 4) DotProductRows<Rows4>(op, i, j, k, b0, b1, b2, b3);
-                if (m - i >= 2) { DotProductRows<Rows2>(op, i, j, k, b0, b1, b2, b3); i += 2; }
-                if (i < m) DotProductRows<Rows1>(op, i, j, k, b0, b1, b2, b3);
+                for (; i <= m - 4; i += 4) DotProductRows<Rows4>(op, i, j, k, b0, b1, b2, b3, tails);
+                if (m - i >= 2) { DotProductRows<Rows2>(op, i, j, k, b0, b1, b2, b3, tails); i += 2; }
+                if (i < m) DotProductRows<Rows1>(op, i, j, k, b0, b1, b2, b3, tails);
             }
         for (; j < j1; j++)
         {
@@ -367,15 +367,28 @@ public static unsafe class Sgemm
     /// then two horizontal adds). The JIT compiles one copy per row count with the unused rows removed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotProductRows<TRows>(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3)
+    private static void DotProductRows<TRows>(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3, float* tails)
         where TRows : struct, IRowCount
     {
         float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
         Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
-        int p = 0;
-        for (; p <= k - 16; p += 16)
+        int whole = k & ~15;
+        for (int p = 0; ; p += 16)
         {
+            if (p >= whole)
+            {
+                // The last k % 16 floats of each row: copied, zero-padded, into 16-float slots of tails, and the pointers
+                // moved so that the same step reads the slots. No scalar tail, and nothing past a row is read.
+                if (p >= k) break;
+                var mask = LeadingLanes(k - p);
+                b0 = PadTail(b0 + p, mask, tails) - p; b1 = PadTail(b1 + p, mask, tails + 16) - p;
+                b2 = PadTail(b2 + p, mask, tails + 32) - p; b3 = PadTail(b3 + p, mask, tails + 48) - p;
+                a0 = PadTail(a0 + p, mask, tails + 64) - p;
+                if (TRows.Value > 1) a1 = PadTail(a1 + p, mask, tails + 80) - p;
+                if (TRows.Value > 2) { a2 = PadTail(a2 + p, mask, tails + 96) - p; a3 = PadTail(a3 + p, mask, tails + 112) - p; }
+                whole = p + 16;   // one step on the slots, then the test above ends the loop
+            }
             var y0 = Vector512.Load(b0 + p); var y1 = Vector512.Load(b1 + p); var y2 = Vector512.Load(b2 + p); var y3 = Vector512.Load(b3 + p);
             var x = Vector512.Load(a0 + p);
             s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01); s02 = Vector512.FusedMultiplyAdd(x, y2, s02); s03 = Vector512.FusedMultiplyAdd(x, y3, s03);
@@ -393,13 +406,21 @@ public static unsafe class Sgemm
             }
         }
         float* c = op.C + (long)i * op.Ldc + j;
-        StoreRow4(op, c, Sums4(s00, s01, s02, s03), a0, b0, b1, b2, b3, p, k);
-        if (TRows.Value > 1) StoreRow4(op, c + op.Ldc, Sums4(s10, s11, s12, s13), a1, b0, b1, b2, b3, p, k);
+        StoreRow4(op, c, Sums4(s00, s01, s02, s03));
+        if (TRows.Value > 1) StoreRow4(op, c + op.Ldc, Sums4(s10, s11, s12, s13));
         if (TRows.Value > 2)
         {
-            StoreRow4(op, c + 2L * op.Ldc, Sums4(s20, s21, s22, s23), a2, b0, b1, b2, b3, p, k);
-            StoreRow4(op, c + 3L * op.Ldc, Sums4(s30, s31, s32, s33), a3, b0, b1, b2, b3, p, k);
+            StoreRow4(op, c + 2L * op.Ldc, Sums4(s20, s21, s22, s23));
+            StoreRow4(op, c + 3L * op.Ldc, Sums4(s30, s31, s32, s33));
         }
+    }
+
+    /// <summary>Copies the lanes of src that mask selects into the 16-float slot, zeros in the rest; returns the slot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* PadTail(float* src, Vector512<float> mask, float* slot)
+    {
+        LoadLeading(src, mask).Store(slot);
+        return slot;
     }
 
     /// <summary>[sum(x0), sum(x1), sum(x2), sum(x3)].</summary>
@@ -414,11 +435,10 @@ public static unsafe class Sgemm
         return Sse3.HorizontalAdd(Sse3.HorizontalAdd(Fold(x0), Fold(x1)), Sse3.HorizontalAdd(Fold(x2), Fold(x3)));
     }
 
-    /// <summary>Row i of a 4 x 4 block: the vector sums plus the k tail past the last full vector, scaled and stored.</summary>
+    /// <summary>Row i of a 4 x 4 block: the four sums, scaled and stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow4(in Operands op, float* c, Vector128<float> sums, float* a, float* b0, float* b1, float* b2, float* b3, int p, int k)
+    private static void StoreRow4(in Operands op, float* c, Vector128<float> sums)
     {
-        if (p < k) sums += Vector128.Create(Tail(a, b0, p, k), Tail(a, b1, p, k), Tail(a, b2, p, k), Tail(a, b3, p, k));
         sums *= Vector128.Create(op.Alpha);
         if (op.Beta != 0f) sums = Vector128.FusedMultiplyAdd(Vector128.Load(c), Vector128.Create(op.Beta), sums);
         sums.Store(c);
@@ -447,14 +467,6 @@ public static unsafe class Sgemm
             }
         }
         for (; j < n; j++) c[j] = beta == 0f ? t[j] : t[j] + beta * c[j];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Tail(float* a, float* b, int p, int k)
-    {
-        float s = 0f;
-        for (; p < k; p++) s = MathF.FusedMultiplyAdd(a[p], b[p], s);
-        return s;
     }
 
     /// <summary>
