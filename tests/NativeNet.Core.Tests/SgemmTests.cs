@@ -22,11 +22,12 @@ public class SgemmTests
         foreach (bool ta in new[] { false, true })
         foreach (bool tb in new[] { false, true })
         foreach (int m in SmallSizes)
-        foreach (int n in new[] { 1, 7, 16, 33, 71 })
+        foreach (int n in new[] { 1, 7, 16, 33, 49, 71 })   // 49 = a 32-column block, a 16-column one and a masked 1
         foreach (int k in new[] { 0, 1, 5, 29, 64 })
             CheckAgainstReference(kind, ta, tb, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
+        // NT with k = 37 (two whole 16-float steps and a padded tail of 5), up to the 40 rows the dot products take on AVX-512.
         foreach (int n in SmallSizes)
-        foreach (int m in new[] { 1, 6, 19 })
+        foreach (int m in new[] { 1, 6, 19, 40 })
             CheckAgainstReference(kind, false, true, m, n, 37, 1f, 0f, padding: 0, seed++);
     }
 
@@ -45,15 +46,20 @@ public class SgemmTests
     [MemberData(nameof(Kernels))]
     public void BetaZero_NeverReadsC_EvenWhenItHoldsNaN(GemmKernelKind kind)
     {
-        foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 40, 20), (50, 70, 90) })
+        // Packed, single-row, 4-row blocks with a masked last block (k <= 16, n = 33 / 49), and NT dot products with a
+        // padded k tail (19 x 7 x 37, 40 x 9 x 40), on every transpose.
+        foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 40, 20), (50, 70, 90), (4, 33, 5), (6, 49, 5), (19, 7, 37), (40, 9, 40) })
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
         {
+            int lda = ta ? m : k, ldb = tb ? k : n;
             var a = Reference.Random(m * k, 1);
             var b = Reference.Random(k * n, 2);
             var c = Enumerable.Repeat(float.NaN, m * n).ToArray();
             var expected = new float[m * n];
-            Reference.Gemm(false, false, m, n, k, 1f, a, k, b, n, 0f, expected, n);
-            Sgemm.Multiply(false, false, m, n, k, 1f, a, k, b, n, 0f, c, n, kernel: kind);
-            Reference.AssertClose(expected, c, 1e-4f, $"beta=0 {m}x{n}x{k}");
+            Reference.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, expected, n);
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n, kernel: kind);
+            Reference.AssertClose(expected, c, 1e-4f, $"beta=0 ta={ta} tb={tb} {m}x{n}x{k}");
         }
     }
 
@@ -93,10 +99,12 @@ public class SgemmTests
         }
     }
 
-    [Fact]
-    public void SameInputs_GiveIdenticalBits_ForAnyThreadCount()
+    /// <summary>301 x 257 x 333 takes the packed path; 40 x 500 x 320 (a convolution's weight gradient) the NT dot products.</summary>
+    [Theory]
+    [InlineData(301, 257, 333)]
+    [InlineData(40, 500, 320)]
+    public void SameInputs_GiveIdenticalBits_ForAnyThreadCount(int m, int n, int k)
     {
-        const int m = 301, n = 257, k = 333;
         var a = Reference.Random(m * k, 5);
         var b = Reference.Random(k * n, 6);
         float[] Run(int threads)
@@ -107,6 +115,9 @@ public class SgemmTests
             return c;
         }
         var one = Run(1);
+        var expected = new float[m * n];
+        Reference.Gemm(false, true, m, n, k, 1f, a, k, b, k, 0f, expected, n);
+        Reference.AssertClose(expected, one, 1e-3f, $"{m}x{n}x{k} NT");
         Assert.Equal(one, Run(1));
         Assert.Equal(one, Run(2));
         Assert.Equal(one, Run(3));

@@ -101,17 +101,22 @@ internal sealed unsafe class GemmKernel
     }
 }
 
-/// <summary>A compile-time row count for the row-variant kernels (packed micro-kernel, unpacked NT dot products).</summary>
-internal interface IRowCount
+/// <summary>
+/// A compile-time count for kernels that the JIT compiles once per count with the unused registers removed: rows (packed
+/// micro-kernel, NT dot products), filters (direct convolution) or 16-float vectors (<c>Sgemm.RowBlock</c>).
+/// </summary>
+internal interface IStaticCount
 {
     static abstract int Value { get; }
 }
 
-internal readonly struct Rows1 : IRowCount { public static int Value => 1; }
-internal readonly struct Rows2 : IRowCount { public static int Value => 2; }
-internal readonly struct Rows4 : IRowCount { public static int Value => 4; }
-internal readonly struct Rows8 : IRowCount { public static int Value => 8; }
-internal readonly struct Rows12 : IRowCount { public static int Value => 12; }
+internal readonly struct Rows1 : IStaticCount { public static int Value => 1; }
+internal readonly struct Rows2 : IStaticCount { public static int Value => 2; }
+internal readonly struct Rows4 : IStaticCount { public static int Value => 4; }
+internal readonly struct Rows8 : IStaticCount { public static int Value => 8; }
+internal readonly struct Rows12 : IStaticCount { public static int Value => 12; }
+internal readonly struct Vectors1 : IStaticCount { public static int Value => 1; }
+internal readonly struct Vectors2 : IStaticCount { public static int Value => 2; }
 
 /// <summary>
 /// The register-blocked inner loops. Each keeps its whole C tile in registers for the kc loop:
@@ -131,7 +136,7 @@ internal static unsafe class MicroKernels
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx512Rows<TRows>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, int rows)
-        where TRows : struct, IRowCount
+        where TRows : struct, IStaticCount
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         for (int p = 0; p < kc; p++)

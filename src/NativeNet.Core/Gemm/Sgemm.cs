@@ -43,9 +43,9 @@ public static unsafe class Sgemm
     public const int InPlaceMaxStride = 1024;
 
     /// <summary>
-    /// NT products (A's rows and B's columns contiguous along k) with at most this many rows of C run as unpacked dot
-    /// products. Measured with `nativenet bench gemm` on 40 x K x 500 NT for K = 320..2560 (a convolution's weight
-    /// gradient) and on 64..96 x 784 x 100.
+    /// NT products (A's rows and B's columns contiguous along k, k >= 32) with at most this many rows of C run as unpacked
+    /// dot products on AVX-512 (32 rows without it, where the dot products are not register-blocked). Measured with
+    /// `nativenet bench gemm` on 40 x K x 500 NT for K = 320..2560 (a convolution's weight gradient) and on 64..96 x 784 x 100.
     /// </summary>
     public const int DirectNtMaxRows = 64;
 
@@ -165,7 +165,7 @@ public static unsafe class Sgemm
         if (op.BCol == 1 && k <= 16) return true;
         // NT with few rows: each group of four rows of B is read once and meets every row of A in L1 or L2, cheaper
         // than transposing both operands into panels (a convolution's weight gradient, 40 x 320 x 500: about 1.3x).
-        return op.ACol == 1 && op.BRow == 1 && m <= DirectNtMaxRows && k >= 32;
+        return op.ACol == 1 && op.BRow == 1 && k >= 32 && m <= (Vector512.IsHardwareAccelerated ? DirectNtMaxRows : 32);
     }
 
     /// <summary>The unpacked path, split over columns of C: each worker owns a contiguous range of j.</summary>
@@ -203,9 +203,9 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// B's rows contiguous: blocks of C are accumulated in registers over all k rows of B, then written once. On AVX-512,
-    /// four rows of C share each load of B in blocks of 32 columns (eight accumulators, enough to cover the FMA latency),
-    /// and the last block of up to 16 columns is masked. The rows left over go through <see cref="RowCombination"/>,
-    /// and so does everything without AVX-512.
+    /// four rows of C share each load of B in blocks of 32 columns (eight accumulators, enough to cover the FMA latency);
+    /// the up to 31 columns left over go in blocks of 16, the last one masked. The rows left over go through
+    /// <see cref="RowCombination"/>, and so does everything without AVX-512.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowCombinations(in Operands op, int m, int j0, int j1, int k)
@@ -215,22 +215,24 @@ public static unsafe class Sgemm
             for (; i <= m - 4; i += 4)
             {
                 int j = j0;
-                for (; j <= j1 - 32; j += 32) RowBlock<Rows2>(op, i, j, k, Vector512<float>.AllBitsSet);
-                for (; j < j1; j += 16) RowBlock<Rows1>(op, i, j, k, LeadingLanes(j1 - j));
+                for (; j <= j1 - 32; j += 32) RowBlock<Vectors2>(op, i, j, k, Vector512<float>.AllBitsSet);
+                for (; j < j1; j += 16) RowBlock<Vectors1>(op, i, j, k, LeadingLanes(j1 - j));
             }
         for (; i < m; i++) RowCombination(op, i, j0, j1, k);
     }
 
     /// <summary>
     /// C[i..i+4, j..j+16*TVectors.Value) = alpha * A[i..i+4, :] B[:, j..] + beta * C, the last 16 columns limited to the lanes
-    /// of <paramref name="lastMask"/> (masked loads and stores: nothing outside them is read or written).
+    /// of <paramref name="lastMask"/> (masked loads and stores: nothing outside them is read or written; an all-ones mask
+    /// costs the same as a plain load). Accumulators: full* for the first 16 columns of a 32-column block, last* for the
+    /// (possibly masked) last 16.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowBlock<TVectors>(in Operands op, int i, int j, int k, Vector512<float> lastMask)
-        where TVectors : struct, IRowCount
+        where TVectors : struct, IStaticCount
     {
         float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
-        Vector512<float> s00 = default, s10 = default, s20 = default, s30 = default, s01 = default, s11 = default, s21 = default, s31 = default;
+        Vector512<float> full0 = default, full1 = default, full2 = default, full3 = default, last0 = default, last1 = default, last2 = default, last3 = default;
         float* bp = op.B + j;
         for (long p = 0; p < k; p++, bp += op.BRow)
         {
@@ -239,29 +241,32 @@ public static unsafe class Sgemm
             if (TVectors.Value == 2)
             {
                 var y = Vector512.Load(bp);
-                s00 = Vector512.FusedMultiplyAdd(x0, y, s00); s10 = Vector512.FusedMultiplyAdd(x1, y, s10);
-                s20 = Vector512.FusedMultiplyAdd(x2, y, s20); s30 = Vector512.FusedMultiplyAdd(x3, y, s30);
+                full0 = Vector512.FusedMultiplyAdd(x0, y, full0); full1 = Vector512.FusedMultiplyAdd(x1, y, full1);
+                full2 = Vector512.FusedMultiplyAdd(x2, y, full2); full3 = Vector512.FusedMultiplyAdd(x3, y, full3);
             }
             var last = LoadLeading(bp + 16 * (TVectors.Value - 1), lastMask);
-            s01 = Vector512.FusedMultiplyAdd(x0, last, s01); s11 = Vector512.FusedMultiplyAdd(x1, last, s11);
-            s21 = Vector512.FusedMultiplyAdd(x2, last, s21); s31 = Vector512.FusedMultiplyAdd(x3, last, s31);
+            last0 = Vector512.FusedMultiplyAdd(x0, last, last0); last1 = Vector512.FusedMultiplyAdd(x1, last, last1);
+            last2 = Vector512.FusedMultiplyAdd(x2, last, last2); last3 = Vector512.FusedMultiplyAdd(x3, last, last3);
         }
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         float* c = op.C + (long)i * op.Ldc + j, cl = c + 16 * (TVectors.Value - 1);
         if (TVectors.Value == 2)
         {
-            StoreScaled(c, s00, alpha, beta, op.Beta); StoreScaled(c + op.Ldc, s10, alpha, beta, op.Beta);
-            StoreScaled(c + 2L * op.Ldc, s20, alpha, beta, op.Beta); StoreScaled(c + 3L * op.Ldc, s30, alpha, beta, op.Beta);
+            StoreScaled(c, full0, alpha, beta, op.Beta); StoreScaled(c + op.Ldc, full1, alpha, beta, op.Beta);
+            StoreScaled(c + 2L * op.Ldc, full2, alpha, beta, op.Beta); StoreScaled(c + 3L * op.Ldc, full3, alpha, beta, op.Beta);
         }
-        StoreScaledLeading(cl, s01, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + op.Ldc, s11, alpha, beta, op.Beta, lastMask);
-        StoreScaledLeading(cl + 2L * op.Ldc, s21, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + 3L * op.Ldc, s31, alpha, beta, op.Beta, lastMask);
+        StoreScaledLeading(cl, last0, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + op.Ldc, last1, alpha, beta, op.Beta, lastMask);
+        StoreScaledLeading(cl + 2L * op.Ldc, last2, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + 3L * op.Ldc, last3, alpha, beta, op.Beta, lastMask);
     }
 
     /// <summary>A mask of the first min(count, 16) lanes, for <see cref="LoadLeading"/> and <see cref="StoreScaledLeading"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> LeadingLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
-    /// <summary>The lanes of p that mask selects, 0 in the others; memory under the other lanes is not touched (AVX-512 masked load).</summary>
+    /// <summary>
+    /// The lanes of p that mask selects, 0 in the others; memory under the other lanes is not touched (AVX-512 masked load).
+    /// This and the other masked helpers need AVX-512: every caller is under <c>Vector512.IsHardwareAccelerated</c>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> LoadLeading(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
 
@@ -300,8 +305,6 @@ public static unsafe class Sgemm
                 StoreScaled(ci + j, acc0, alpha, beta, op.Beta); StoreScaled(ci + j + 16, acc1, alpha, beta, op.Beta);
                 StoreScaled(ci + j + 32, acc2, alpha, beta, op.Beta); StoreScaled(ci + j + 48, acc3, alpha, beta, op.Beta);
             }
-        }
-        if (Vector512.IsHardwareAccelerated)
             for (; j < j1; j += 16)
             {
                 var mask = LeadingLanes(j1 - j);   // the last block may be short: masked, so no scalar tail
@@ -311,6 +314,7 @@ public static unsafe class Sgemm
                     acc = Vector512.FusedMultiplyAdd(Vector512.Create(ai[(long)p * op.ACol]), LoadLeading(bp, mask), acc);
                 StoreScaledLeading(ci + j, acc, alpha, beta, op.Beta, mask);
             }
+        }
         if (Vector256.IsHardwareAccelerated)
             for (; j <= j1 - 8; j += 8)
             {
@@ -338,12 +342,13 @@ public static unsafe class Sgemm
     /// Nothing is packed.
     /// The loop over B's rows is outside: four rows of B (the large operand, a layer's weights) stay in L1 while every
     /// row of A passes over them, so B is read from memory once, not once per pair of A's rows.
+    /// The blocks need AVX-512; without it, and for the last n % 4 columns, each element is one TensorPrimitives.Dot.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void DotProducts(in Operands op, int m, int j0, int j1, int k)
     {
         int j = j0;
-        float* tails = stackalloc float[8 * 16];
+        float* tails = stackalloc float[8 * 16];   // DotProductRows' padded k tails; written before they are read
         if (Vector512.IsHardwareAccelerated)
             for (; j <= j1 - 4; j += 4)
             {
@@ -365,10 +370,11 @@ public static unsafe class Sgemm
     /// C[i..i+TRows, j..j+4] from TRows (1, 2 or 4) rows of A and the four rows b0..b3 of B: up to 16 accumulators, fed
     /// by 4 + TRows loads per 4 * TRows FMAs, each row's four reduced to one 128-bit vector of sums (fold to 256, to 128,
     /// then two horizontal adds). The JIT compiles one copy per row count with the unused rows removed.
+    /// <paramref name="tails"/> is scratch for 8 x 16 floats: the last k % 16 floats of each of the 4 + TRows rows, zero-padded.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotProductRows<TRows>(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3, float* tails)
-        where TRows : struct, IRowCount
+        where TRows : struct, IStaticCount
     {
         float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
         Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
@@ -387,7 +393,7 @@ public static unsafe class Sgemm
                 a0 = PadTail(a0 + p, mask, tails + 64) - p;
                 if (TRows.Value > 1) a1 = PadTail(a1 + p, mask, tails + 80) - p;
                 if (TRows.Value > 2) { a2 = PadTail(a2 + p, mask, tails + 96) - p; a3 = PadTail(a3 + p, mask, tails + 112) - p; }
-                whole = p + 16;   // one step on the slots, then the test above ends the loop
+                whole = k;   // one step on the slots, then the test above ends the loop
             }
             var y0 = Vector512.Load(b0 + p); var y1 = Vector512.Load(b1 + p); var y2 = Vector512.Load(b2 + p); var y3 = Vector512.Load(b3 + p);
             var x = Vector512.Load(a0 + p);

@@ -198,7 +198,10 @@ public static class ConvKernels
         at.Store(a + x);
     }
 
-    /// <summary>Four outputs x..x+3 (the 8 x 8 maps of the second conv layer): 128-bit loads, the same selection in the low half.</summary>
+    /// <summary>
+    /// Four outputs x..x+3 (the 8 x 8 maps of the second conv layer): 128-bit loads, the same selection in the low half
+    /// (the upper lanes hold whatever the registers held and are never stored).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void MaxPool4(float* src, int top, int w, int x, float* o, float* a)
     {

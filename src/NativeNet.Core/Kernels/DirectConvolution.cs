@@ -111,7 +111,7 @@ public static unsafe class DirectConvolution
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<TFilters>(in Window win, float* w, int ckk, float* z, long filterStride, int count)
-        where TFilters : struct, IRowCount
+        where TFilters : struct, IStaticCount
     {
         // Filters past count repeat filter 0 (their sums are discarded), so the loop has no per-filter tests.
         long o1 = count > 1 ? ckk : 0, o2 = count > 2 ? 2L * ckk : 0, o3 = count > 3 ? 3L * ckk : 0;
