@@ -92,6 +92,27 @@ public sealed class CliTests
             Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() > 0.9);
         }
 
+        // The same model twice votes like itself: the ensemble's accuracy is the member's.
+        var vote = CliRunner.Run("evaluate", model, model, "--data", data, "--json");
+        Assert.True(vote.ExitCode == 0, vote.All);
+        using (var doc = JsonDocument.Parse(vote.Stdout.Trim()))
+        {
+            var members = doc.RootElement.GetProperty("members").EnumerateArray().ToList();
+            Assert.Equal(2, members.Count);
+            double single = members[0].GetProperty("test_accuracy").GetDouble();
+            Assert.Equal(single, members[1].GetProperty("test_accuracy").GetDouble());
+            Assert.Equal(single, doc.RootElement.GetProperty("ensemble_test_accuracy").GetDouble());
+        }
+        var voteText = CliRunner.Run("evaluate", model, model, "--data", data);
+        Assert.True(voteText.ExitCode == 0, voteText.All);
+        Assert.Contains("plurality vote of 2 models", voteText.Stdout);
+
+        // A model with another number of outputs cannot vote with it.
+        string other = Path.Combine(outDir, "five-classes.safetensors");
+        var spec = NetworkSpec.Parse("input 784 | dense 4 sigmoid | output 5 softmax");
+        using (var net = spec.Build(1, NativeNet.Layers.WeightInit.ScaledByFanIn)) ModelFile.Save(other, net, spec);
+        AssertCleanFailure(CliRunner.Run("evaluate", model, other, "--data", data), "five-classes.safetensors");
+
         var pr = CliRunner.Run("predict", model, "--index", "0", "--data", data, "--json");
         Assert.True(pr.ExitCode == 0, pr.All);
         using (var doc = JsonDocument.Parse(pr.Stdout.Trim()))
