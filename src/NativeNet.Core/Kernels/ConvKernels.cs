@@ -108,9 +108,7 @@ public static class ConvKernels
     public static void PoolForward(PoolKind kind, ReadOnlySpan<float> input, Span<float> output, Span<float> argmax, in PoolGeometry g)
     {
         g.Validate();
-        CheckLength(input.Length, g.InputLength, "input");
-        CheckLength(output.Length, g.OutputLength, "output");
-        if (kind == PoolKind.Max) CheckLength(argmax.Length, g.OutputLength, "argmax");
+        CheckPoolSpans(kind, input.Length, output.Length, argmax.Length, g);
         if (kind == PoolKind.Max && g.Window == 2 && g.Stride == 2)
         {
             MaxPool2x2(input, output, argmax, g);
@@ -380,6 +378,14 @@ public static class ConvKernels
                 if (inverse) src.Slice(bm, pixels).CopyTo(dst.Slice(cm, pixels));
                 else src.Slice(cm, pixels).CopyTo(dst.Slice(bm, pixels));
             }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> when the spans are too short for <paramref name="g"/> (argmax only for max pooling).</summary>
+    public static void CheckPoolSpans(PoolKind kind, int inputLength, int outputLength, int argmaxLength, in PoolGeometry g)
+    {
+        CheckLength(inputLength, g.InputLength, "input");
+        CheckLength(outputLength, g.OutputLength, "output");
+        if (kind == PoolKind.Max) CheckLength(argmaxLength, g.OutputLength, "argmax");
     }
 
     private static void CheckLength(int actual, long needed, string name)

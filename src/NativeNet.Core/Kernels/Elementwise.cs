@@ -126,9 +126,7 @@ public static class Elementwise
     /// </summary>
     public static void BiasActivation(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f)
     {
-        CheckMatrix(z.Length, rows, cols, nameof(z));
-        CheckMatrix(a.Length, rows, cols, nameof(a));
-        CheckBias(bias.Length, rows, cols, axis);
+        CheckBiasActivation(z.Length, bias.Length, a.Length, rows, cols, axis);
         if (axis == BiasAxis.PerColumn || f is not (Activation.ReLU or Activation.Identity))
         {
             AddBias(z, bias, rows, cols, axis);
@@ -137,6 +135,14 @@ public static class Elementwise
         }
         float floor = f == Activation.ReLU ? 0f : float.NegativeInfinity;
         for (int r = 0; r < rows; r++) BiasRowThenFloor(z.Slice(r * cols, cols), bias[r], floor, a.Slice(r * cols, cols));
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless z and a hold rows x cols floats and the bias one per row or column.</summary>
+    public static void CheckBiasActivation(int zLength, int biasLength, int aLength, int rows, int cols, BiasAxis axis)
+    {
+        CheckMatrix(zLength, rows, cols, "z");
+        CheckMatrix(aLength, rows, cols, "a");
+        CheckBias(biasLength, rows, cols, axis);
     }
 
     /// <summary>z += b; a = max(z, floor) in one pass over a row.</summary>
