@@ -295,12 +295,16 @@ public class ConvKernelTests
     [InlineData(PoolKind.Max, 20, 34)]   // 17 outputs per row: two 8-wide SIMD blocks and a scalar tail
     [InlineData(PoolKind.Max, 24, 24)]   // 12 outputs per row: one 8-wide and one 4-wide block (the book's first conv layer)
     [InlineData(PoolKind.Max, 8, 8)]     // 4 outputs per row: one 4-wide block (the second)
+    [InlineData(PoolKind.Max, 20, 34, true)]   // values in {0, 1, 2}: ties in most windows, which go to the first maximum
+    [InlineData(PoolKind.Max, 24, 24, true)]
+    [InlineData(PoolKind.Max, 7, 6, true)]
     [InlineData(PoolKind.Average, 7, 6)]
     [InlineData(PoolKind.L2, 8, 10)]
-    public void Pooling_MatchesNaiveWindows(PoolKind kind, int h, int w)
+    public void Pooling_MatchesNaiveWindows(PoolKind kind, int h, int w, bool ties = false)
     {
         var g = new PoolGeometry(3, h, w, 2, 2);
         var input = Reference.Random(g.InputLength, 7);
+        if (ties) for (int i = 0; i < input.Length; i++) input[i] = MathF.Round(input[i] + 1f);
         var output = new float[g.OutputLength];
         var argmax = new float[g.OutputLength];
         ConvKernels.PoolForward(kind, input, output, argmax, g);
