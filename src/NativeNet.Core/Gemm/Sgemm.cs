@@ -342,7 +342,8 @@ public static unsafe class Sgemm
     /// Nothing is packed.
     /// The loop over B's rows is outside: four rows of B (the large operand, a layer's weights) stay in L1 while every
     /// row of A passes over them, so B is read from memory once, not once per pair of A's rows.
-    /// The blocks need AVX-512; without it, and for the last n % 4 columns, each element is one TensorPrimitives.Dot.
+    /// The blocks need AVX-512 (a last group of fewer than 4 columns runs as a block too); without it each element is one
+    /// TensorPrimitives.Dot.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void DotProducts(in Operands op, int m, int j0, int j1, int k)
@@ -350,13 +351,15 @@ public static unsafe class Sgemm
         int j = j0;
         float* tails = stackalloc float[8 * 16];   // DotProductRows' padded k tails; written before they are read
         if (Vector512.IsHardwareAccelerated)
-            for (; j <= j1 - 4; j += 4)
+            for (; j < j1; j += 4)
             {
-                float* b0 = op.B + (long)j * op.BCol, b1 = b0 + op.BCol, b2 = b1 + op.BCol, b3 = b2 + op.BCol;
+                // A last group of 1-3 columns repeats its last row of B in the missing places and stores only its own sums.
+                int cols = Math.Min(4, j1 - j);
+                float* b0 = op.B + (long)j * op.BCol, b1 = cols > 1 ? b0 + op.BCol : b0, b2 = cols > 2 ? b1 + op.BCol : b1, b3 = cols > 3 ? b2 + op.BCol : b2;
                 int i = 0;
-                for (; i <= m - 4; i += 4) DotProductRows<Rows4>(op, i, j, k, b0, b1, b2, b3, tails);
-                if (m - i >= 2) { DotProductRows<Rows2>(op, i, j, k, b0, b1, b2, b3, tails); i += 2; }
-                if (i < m) DotProductRows<Rows1>(op, i, j, k, b0, b1, b2, b3, tails);
+                for (; i <= m - 4; i += 4) DotProductRows<Rows4>(op, i, j, k, b0, b1, b2, b3, tails, cols);
+                if (m - i >= 2) { DotProductRows<Rows2>(op, i, j, k, b0, b1, b2, b3, tails, cols); i += 2; }
+                if (i < m) DotProductRows<Rows1>(op, i, j, k, b0, b1, b2, b3, tails, cols);
             }
         for (; j < j1; j++)
         {
@@ -373,7 +376,7 @@ public static unsafe class Sgemm
     /// <paramref name="tails"/> is scratch for 8 x 16 floats: the last k % 16 floats of each of the 4 + TRows rows, zero-padded.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotProductRows<TRows>(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3, float* tails)
+    private static void DotProductRows<TRows>(in Operands op, int i, int j, int k, float* b0, float* b1, float* b2, float* b3, float* tails, int cols)
         where TRows : struct, IStaticCount
     {
         float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
@@ -412,12 +415,12 @@ public static unsafe class Sgemm
             }
         }
         float* c = op.C + (long)i * op.Ldc + j;
-        StoreRow4(op, c, Sums4(s00, s01, s02, s03));
-        if (TRows.Value > 1) StoreRow4(op, c + op.Ldc, Sums4(s10, s11, s12, s13));
+        StoreRow4(op, c, Sums4(s00, s01, s02, s03), cols);
+        if (TRows.Value > 1) StoreRow4(op, c + op.Ldc, Sums4(s10, s11, s12, s13), cols);
         if (TRows.Value > 2)
         {
-            StoreRow4(op, c + 2L * op.Ldc, Sums4(s20, s21, s22, s23));
-            StoreRow4(op, c + 3L * op.Ldc, Sums4(s30, s31, s32, s33));
+            StoreRow4(op, c + 2L * op.Ldc, Sums4(s20, s21, s22, s23), cols);
+            StoreRow4(op, c + 3L * op.Ldc, Sums4(s30, s31, s32, s33), cols);
         }
     }
 
@@ -441,13 +444,18 @@ public static unsafe class Sgemm
         return Sse3.HorizontalAdd(Sse3.HorizontalAdd(Fold(x0), Fold(x1)), Sse3.HorizontalAdd(Fold(x2), Fold(x3)));
     }
 
-    /// <summary>Row i of a 4 x 4 block: the four sums, scaled and stored.</summary>
+    /// <summary>Row i of a 4 x 4 block: the first <paramref name="cols"/> of the four sums, scaled and stored (C is not touched past them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow4(in Operands op, float* c, Vector128<float> sums)
+    private static void StoreRow4(in Operands op, float* c, Vector128<float> sums, int cols)
     {
         sums *= Vector128.Create(op.Alpha);
-        if (op.Beta != 0f) sums = Vector128.FusedMultiplyAdd(Vector128.Load(c), Vector128.Create(op.Beta), sums);
-        sums.Store(c);
+        if (cols == 4)
+        {
+            if (op.Beta != 0f) sums = Vector128.FusedMultiplyAdd(Vector128.Load(c), Vector128.Create(op.Beta), sums);
+            sums.Store(c);
+            return;
+        }
+        for (int t = 0; t < cols; t++) c[t] = op.Beta == 0f ? sums.GetElement(t) : MathF.FusedMultiplyAdd(c[t], op.Beta, sums.GetElement(t));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
