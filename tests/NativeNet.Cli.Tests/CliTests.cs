@@ -290,8 +290,12 @@ public sealed class CliTests
             using var doc = JsonDocument.Parse(r.Stdout.Trim());
             return doc.RootElement.GetProperty("best_validation_accuracy").GetDouble();
         }
+        // One epoch of ch1 (eta 3.0, sigmoid, quadratic cost) is sensitive to rounding: changing only the summation order of
+        // 2 of the 30 hidden-layer dot products on the CPU (commit ebad70c) moved its validation accuracy from 91.19% to
+        // 91.69%, while seeds 1-4 span 82-92%. The backends round differently everywhere, so they are held to 1.5 points
+        // of each other: a broken path (wrong gradient, stale buffer) lands far below that.
         double cpu = Accuracy("cpu"), opencl = Accuracy("opencl");
-        Assert.True(Math.Abs(cpu - opencl) <= 0.005, $"validation accuracy after one epoch: cpu {cpu}, opencl {opencl}");
+        Assert.True(Math.Abs(cpu - opencl) <= 0.015, $"validation accuracy after one epoch: cpu {cpu}, opencl {opencl}");
         Assert.True(opencl > 0.85, $"opencl reached only {opencl}");
     }
 
