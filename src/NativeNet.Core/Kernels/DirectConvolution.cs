@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Threading;
 
@@ -118,18 +119,23 @@ public static unsafe class DirectConvolution
         long o4 = count > 4 ? 4L * ckk : 0, o5 = count > 5 ? 5L * ckk : 0, o6 = count > 6 ? 6L * ckk : 0, o7 = count > 7 ? 7L * ckk : 0;
         Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
         Vector512<float> a40 = default, a41 = default, a50 = default, a51 = default, a60 = default, a61 = default, a70 = default, a71 = default;
-        int r0 = win.Run0, r1 = win.Run1, r2 = win.Run2, r3 = win.Run3;
+        // Locals, not the struct's fields, and native-int offsets: the loop then keeps everything in registers and needs
+        // no sign extensions.
+        nint r0 = win.Run0, r1 = win.Run1, r2 = win.Run2, r3 = win.Run3;
+        int channels = win.Channels, kernelHeight = win.KernelHeight, kernelWidth = win.KernelWidth, width = win.Width;
         float* wp = w;
-        for (int c = 0; c < win.Channels; c++)
+        for (int c = 0; c < channels; c++)
         {
             float* channel = win.Image + c * win.ChannelStride;
-            for (int kh = 0; kh < win.KernelHeight; kh++)
+            for (int kh = 0; kh < kernelHeight; kh++)
             {
-                float* s = channel + kh * win.Width;
-                for (int kw = 0; kw < win.KernelWidth; kw++, s++, wp++)
+                float* s = channel + kh * width;
+                for (int kw = 0; kw < kernelWidth; kw++, s++, wp++)
                 {
-                    var x0 = Vector512.Create(Vector256.Load(s + r0), Vector256.Load(s + r1));
-                    var x1 = Vector512.Create(Vector256.Load(s + r2), Vector256.Load(s + r3));
+                    // The low run widened in place and the high run inserted: one shuffle per vector, where building
+                    // both halves (Vector512.Create(lo, hi)) takes two, and the shuffles share a port with the FMAs.
+                    var x0 = Avx512F.InsertVector256(Vector256.Load(s + r0).ToVector512Unsafe(), Vector256.Load(s + r1), 1);
+                    var x1 = Avx512F.InsertVector256(Vector256.Load(s + r2).ToVector512Unsafe(), Vector256.Load(s + r3), 1);
                     { var v = Vector512.Create(wp[0]); a00 = Vector512.FusedMultiplyAdd(v, x0, a00); a01 = Vector512.FusedMultiplyAdd(v, x1, a01); }
                     { var v = Vector512.Create(wp[o1]); a10 = Vector512.FusedMultiplyAdd(v, x0, a10); a11 = Vector512.FusedMultiplyAdd(v, x1, a11); }
                     { var v = Vector512.Create(wp[o2]); a20 = Vector512.FusedMultiplyAdd(v, x0, a20); a21 = Vector512.FusedMultiplyAdd(v, x1, a21); }
