@@ -6,7 +6,7 @@ namespace NativeNet.Core.Tests;
 public class CpuBackendTests
 {
     /// <summary>
-    /// Above <see cref="CpuBackend.ParallelElements"/>, bias + activation and pooling split rows / planes over the pool:
+    /// Above <see cref="Elementwise.ParallelElements"/>, bias + activation and pooling split rows / planes over the pool:
     /// the results must be the single-threaded kernel's, bit for bit (a batch of 100 images through conv1, 20 maps of 24x24).
     /// </summary>
     [Theory]
@@ -16,7 +16,7 @@ public class CpuBackendTests
     public void LargeBiasActivation_SplitOverThreads_EqualsOneThread(BiasAxis axis, Activation f)
     {
         const int rows = 20, cols = 100 * 576;
-        Assert.True((long)rows * cols >= CpuBackend.ParallelElements);
+        Assert.True((long)rows * cols >= Elementwise.ParallelElements);
         var z = Reference.Random(rows * cols, 1);
         var bias = Reference.Random(axis == BiasAxis.PerRow ? rows : cols, 2);
         float[] Run(int threads, out float[] zOut)
@@ -54,7 +54,7 @@ public class CpuBackendTests
     public void LargePooling_SplitOverThreads_EqualsOneThread(PoolKind kind, int window, int stride)
     {
         var g = new PoolGeometry(20 * 100 + 3, 24, 24, window, stride);   // an odd plane count: the split is uneven
-        Assert.True(g.OutputLength >= CpuBackend.ParallelElements);
+        Assert.True(g.OutputLength >= Elementwise.ParallelElements);
         var input = Reference.Random(g.InputLength, 3);
         (float[] Out, float[] Arg) Run(int threads)
         {

@@ -7,19 +7,12 @@ using NativeNet.Core.Threading;
 namespace NativeNet.Core.Backends;
 
 /// <summary>
-/// The reference backend: host memory and the SIMD kernels of NativeNet.Core. GEMM and the direct convolution are
-/// threaded over a <see cref="WorkerPool"/>, and so are bias + activation and pooling on large tensors (a batch of
-/// images in inference), split by rows or planes so each element is computed as on one thread.
+/// The reference backend: host memory and the SIMD kernels of NativeNet.Core. GEMM, the direct convolution, and bias +
+/// activation and pooling on large tensors (a batch of images in inference) are threaded over a <see cref="WorkerPool"/>;
+/// each kernel splits its own output, so every element is computed as on one thread.
 /// </summary>
-public sealed unsafe class CpuBackend : IComputeBackend
+public sealed class CpuBackend : IComputeBackend
 {
-    /// <summary>
-    /// Bias + activation and pooling over at least this many output floats split over the pool: a worker's wake-up costs
-    /// about a microsecond, and these kernels stream a few floats per nanosecond. Inside a split training step the pool
-    /// is busy, so they run inline on the slice's worker as before.
-    /// </summary>
-    public const int ParallelElements = 1 << 16;
-
     private readonly WorkerPool? _ownedPool;
 
     /// <param name="threads">Worker threads for GEMM; null uses the shared pool.</param>
@@ -66,36 +59,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
         => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), Math.Max(1, transA ? m : k), Span(b), Math.Max(1, transB ? k : n), beta, Span(c), Math.Max(1, n), Pool, Kernel);
 
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
-    {
-        var zs = Span(z, rows * cols);
-        var bs = Span(bias);
-        var s = Span(a, rows * cols);
-        if ((long)rows * cols < ParallelElements || rows < 2 || Pool.DegreeOfParallelism == 1)
-        {
-            Elementwise.BiasActivation(zs, bs, s, rows, cols, axis, f);
-            return;
-        }
-        Elementwise.CheckBiasActivation(zs.Length, bs.Length, s.Length, rows, cols, axis);
-        fixed (float* pz = zs, pb = bs, pa = s)
-        {
-            var work = new BiasActivationRows(pz, pb, pa, rows, cols, axis, f);
-            Pool.Run(ref work, Pool.DegreeOfParallelism);
-        }
-    }
-
-    /// <summary>A contiguous range of rows per worker; the bias follows the rows when it is per row.</summary>
-    private readonly struct BiasActivationRows(float* z, float* bias, float* a, int rows, int cols, BiasAxis axis, Activation f) : IParallelWork
-    {
-        public void Execute(int worker, int workers)
-        {
-            var (r0, r1) = WorkerPool.Partition(rows, worker, workers);
-            if (r0 >= r1) return;
-            int n = r1 - r0;
-            long start = (long)r0 * cols;
-            var b = axis == BiasAxis.PerRow ? new ReadOnlySpan<float>(bias + r0, n) : new ReadOnlySpan<float>(bias, cols);
-            Elementwise.BiasActivation(new Span<float>(z + start, n * cols), b, new Span<float>(a + start, n * cols), n, cols, axis, f);
-        }
-    }
+        => Elementwise.BiasActivation(Span(z, rows * cols), Span(bias), Span(a, rows * cols), rows, cols, axis, f, Pool);
 
     public void Softmax(Tensor z, Tensor a, int rows, int cols) => Elementwise.Softmax(Span(z, rows * cols), Span(a, rows * cols), rows, cols);
 
@@ -144,36 +108,7 @@ public sealed unsafe class CpuBackend : IComputeBackend
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g);
 
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)
-    {
-        Span<float> x = Span(input), y = Span(output), at = Span(argmax);
-        if (g.OutputLength < ParallelElements || g.Planes < 2 || Pool.DegreeOfParallelism == 1)
-        {
-            ConvKernels.PoolForward(kind, x, y, at, g);
-            return;
-        }
-        g.Validate();
-        ConvKernels.CheckPoolSpans(kind, x.Length, y.Length, at.Length, g);
-        fixed (float* px = x, py = y, pat = at)
-        {
-            var work = new PoolPlanes(kind, px, py, pat, g);
-            Pool.Run(ref work, Pool.DegreeOfParallelism);
-        }
-    }
-
-    /// <summary>A contiguous range of planes per worker (argmax indices are within a plane, so they do not change).</summary>
-    private readonly struct PoolPlanes(PoolKind kind, float* input, float* output, float* argmax, PoolGeometry g) : IParallelWork
-    {
-        public void Execute(int worker, int workers)
-        {
-            var (p0, p1) = WorkerPool.Partition(g.Planes, worker, workers);
-            if (p0 >= p1) return;
-            var part = g with { Planes = p1 - p0 };
-            int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
-            ConvKernels.PoolForward(kind, new ReadOnlySpan<float>(input + (long)p0 * inPlane, part.InputLength),
-                new Span<float>(output + (long)p0 * outPlane, part.OutputLength),
-                kind == PoolKind.Max ? new Span<float>(argmax + (long)p0 * outPlane, part.OutputLength) : default, part);
-        }
-    }
+        => ConvKernels.PoolForward(kind, Span(input), Span(output), Span(argmax), g, Pool);
 
     public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g)
         => ConvKernels.PoolBackward(kind, Span(input), Span(output), Span(argmax), Span(gradOutput), Span(gradInput), g);

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using NativeNet.Core.Threading;
 
 namespace NativeNet.Core.Kernels;
 
@@ -104,11 +105,46 @@ public static class ConvKernels
     /// Pools each window of input [Planes, H, W] into output [Planes, OH, OW]. For max pooling
     /// <paramref name="argmax"/> receives the in-plane index of each window's maximum (first on ties),
     /// stored as a float (exact below 2^24); other kinds leave it untouched.
+    /// With a <paramref name="pool"/> and at least <see cref="Elementwise.ParallelElements"/> outputs, contiguous ranges of
+    /// planes go to the workers (argmax indices are within a plane, so they do not change).
     /// </summary>
-    public static void PoolForward(PoolKind kind, ReadOnlySpan<float> input, Span<float> output, Span<float> argmax, in PoolGeometry g)
+    public static unsafe void PoolForward(PoolKind kind, ReadOnlySpan<float> input, Span<float> output, Span<float> argmax, in PoolGeometry g,
+        WorkerPool? pool = null)
     {
         g.Validate();
-        CheckPoolSpans(kind, input.Length, output.Length, argmax.Length, g);
+        CheckLength(input.Length, g.InputLength, "input");
+        CheckLength(output.Length, g.OutputLength, "output");
+        if (kind == PoolKind.Max) CheckLength(argmax.Length, g.OutputLength, "argmax");
+        if (pool is null || g.OutputLength < Elementwise.ParallelElements || g.Planes < 2 || pool.DegreeOfParallelism == 1)
+        {
+            PoolPlanes(kind, input, output, argmax, g);
+            return;
+        }
+        fixed (float* px = input, py = output, pat = argmax)
+        {
+            var work = new PoolSplit(kind, px, py, pat, g);
+            pool.Run(ref work, pool.DegreeOfParallelism);
+        }
+    }
+
+    /// <summary>A contiguous range of planes per worker.</summary>
+    private readonly unsafe struct PoolSplit(PoolKind kind, float* input, float* output, float* argmax, PoolGeometry g) : IParallelWork
+    {
+        public void Execute(int worker, int workers)
+        {
+            var (p0, p1) = WorkerPool.Partition(g.Planes, worker, workers);
+            if (p0 >= p1) return;
+            var part = g with { Planes = p1 - p0 };
+            int inPlane = g.Height * g.Width, outPlane = g.OutHeight * g.OutWidth;
+            PoolPlanes(kind, new ReadOnlySpan<float>(input + (long)p0 * inPlane, part.InputLength),
+                new Span<float>(output + (long)p0 * outPlane, part.OutputLength),
+                kind == PoolKind.Max ? new Span<float>(argmax + (long)p0 * outPlane, part.OutputLength) : default, part);
+        }
+    }
+
+    /// <summary><see cref="PoolForward"/> on one thread, the geometry and lengths already checked.</summary>
+    private static void PoolPlanes(PoolKind kind, ReadOnlySpan<float> input, Span<float> output, Span<float> argmax, in PoolGeometry g)
+    {
         if (kind == PoolKind.Max && g.Window == 2 && g.Stride == 2)
         {
             MaxPool2x2(input, output, argmax, g);
@@ -378,14 +414,6 @@ public static class ConvKernels
                 if (inverse) src.Slice(bm, pixels).CopyTo(dst.Slice(cm, pixels));
                 else src.Slice(cm, pixels).CopyTo(dst.Slice(bm, pixels));
             }
-    }
-
-    /// <summary>Throws <see cref="ArgumentException"/> when the spans are too short for <paramref name="g"/> (argmax only for max pooling).</summary>
-    public static void CheckPoolSpans(PoolKind kind, int inputLength, int outputLength, int argmaxLength, in PoolGeometry g)
-    {
-        CheckLength(inputLength, g.InputLength, "input");
-        CheckLength(outputLength, g.OutputLength, "output");
-        if (kind == PoolKind.Max) CheckLength(argmaxLength, g.OutputLength, "argmax");
     }
 
     private static void CheckLength(int actual, long needed, string name)

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using NativeNet.Core.Threading;
 
 namespace NativeNet.Core.Kernels;
 
@@ -121,12 +122,53 @@ public static class Elementwise
     }
 
     /// <summary>
+    /// Bias + activation and pooling over at least this many output floats split over a worker pool when given one: a
+    /// worker's wake-up costs about a microsecond, and these kernels stream a few floats per nanosecond. A pool that is
+    /// busy (a kernel inside a split training step) runs the work inline.
+    /// </summary>
+    public const int ParallelElements = 1 << 16;
+
+    /// <summary>
     /// z += bias, then a = f(z), on a row-major [rows x cols] matrix. ReLU and identity with a per-row bias (the
     /// convolutional case) run fused in one pass; the rest adds the bias, then calls <see cref="Activate"/>.
+    /// With a <paramref name="pool"/> and at least <see cref="ParallelElements"/> floats, contiguous ranges of rows go to
+    /// the workers; each element is computed as on one thread.
     /// </summary>
-    public static void BiasActivation(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f)
+    public static unsafe void BiasActivation(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f,
+        WorkerPool? pool = null)
     {
-        CheckBiasActivation(z.Length, bias.Length, a.Length, rows, cols, axis);
+        CheckMatrix(z.Length, rows, cols, nameof(z));
+        CheckMatrix(a.Length, rows, cols, nameof(a));
+        CheckBias(bias.Length, rows, cols, axis);
+        if (pool is null || (long)rows * cols < ParallelElements || rows < 2 || pool.DegreeOfParallelism == 1)
+        {
+            BiasActivationRows(z, bias, a, rows, cols, axis, f);
+            return;
+        }
+        fixed (float* pz = z, pb = bias, pa = a)
+        {
+            var work = new BiasActivationSplit(pz, pb, pa, rows, cols, axis, f);
+            pool.Run(ref work, pool.DegreeOfParallelism);
+        }
+    }
+
+    /// <summary>A contiguous range of rows per worker; the bias follows the rows when it is per row.</summary>
+    private readonly unsafe struct BiasActivationSplit(float* z, float* bias, float* a, int rows, int cols, BiasAxis axis, Activation f) : IParallelWork
+    {
+        public void Execute(int worker, int workers)
+        {
+            var (r0, r1) = WorkerPool.Partition(rows, worker, workers);
+            if (r0 >= r1) return;
+            int n = r1 - r0;
+            long start = (long)r0 * cols;
+            var b = axis == BiasAxis.PerRow ? new ReadOnlySpan<float>(bias + r0, n) : new ReadOnlySpan<float>(bias, cols);
+            BiasActivationRows(new Span<float>(z + start, n * cols), b, new Span<float>(a + start, n * cols), n, cols, axis, f);
+        }
+    }
+
+    /// <summary><see cref="BiasActivation"/> on one thread, the shapes already checked.</summary>
+    private static void BiasActivationRows(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f)
+    {
         if (axis == BiasAxis.PerColumn || f is not (Activation.ReLU or Activation.Identity))
         {
             AddBias(z, bias, rows, cols, axis);
@@ -135,14 +177,6 @@ public static class Elementwise
         }
         float floor = f == Activation.ReLU ? 0f : float.NegativeInfinity;
         for (int r = 0; r < rows; r++) BiasRowThenFloor(z.Slice(r * cols, cols), bias[r], floor, a.Slice(r * cols, cols));
-    }
-
-    /// <summary>Throws <see cref="ArgumentException"/> unless z and a hold rows x cols floats and the bias one per row or column.</summary>
-    public static void CheckBiasActivation(int zLength, int biasLength, int aLength, int rows, int cols, BiasAxis axis)
-    {
-        CheckMatrix(zLength, rows, cols, "z");
-        CheckMatrix(aLength, rows, cols, "a");
-        CheckBias(biasLength, rows, cols, axis);
     }
 
     /// <summary>z += b; a = max(z, floor) in one pass over a row.</summary>
