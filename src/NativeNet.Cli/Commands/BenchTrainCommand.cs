@@ -74,7 +74,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         double epochSeconds = EpochImages / imagesPerSecond;
         long perStep = allocated / done;
         double gflops = imagesPerSecond * net.TrainingFlopsPerExample / 1e9;
-        bool fused = trainer.FusesWeightUpdate && trainer.Split == 1;   // every timed step is a whole batch
+        bool fused = trainer.FusesWeightUpdateOn(m);   // every timed step has m examples
         if (s.Json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new

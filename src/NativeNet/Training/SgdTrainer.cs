@@ -146,7 +146,7 @@ public sealed class SgdTrainer : IDisposable
     /// <summary>One step on a batch with real-valued targets [count x outputs].</summary>
     public void Step(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count)
     {
-        FusedSgd? fused = FusesWeightUpdate && Whole(count)
+        FusedSgd? fused = FusesWeightUpdateOn(count)
             ? new FusedSgd(-LearningRate / count, 1f - LearningRate * (Options.L2 / Options.TrainingSetSize))
             : null;
         ForwardBackward(examples, targets, count, fused);
@@ -156,6 +156,9 @@ public sealed class SgdTrainer : IDisposable
 
     /// <summary>Whether steps on whole (unsplit) batches fold the fully connected layers' update into their GEMM (see <see cref="SgdOptions.FuseWeightUpdate"/>).</summary>
     public bool FusesWeightUpdate => Options.FuseWeightUpdate && Options.Momentum == 0f && Options.L1 == 0f;
+
+    /// <summary>Whether a step on <paramref name="count"/> examples folds the update into the GEMMs: plain SGD on a whole batch.</summary>
+    public bool FusesWeightUpdateOn(int count) => FusesWeightUpdate && Whole(count);
 
     /// <summary>Whether a batch of <paramref name="count"/> runs whole on one workspace (not split across workers).</summary>
     private bool Whole(int count) => Split == 1 || count < 2 * Split;
