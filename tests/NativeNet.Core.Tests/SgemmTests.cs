@@ -99,25 +99,35 @@ public class SgemmTests
         }
     }
 
-    /// <summary>301 x 257 x 333 takes the packed path; 40 x 500 x 320 (a convolution's weight gradient) the NT dot products.</summary>
+    /// <summary>
+    /// NT 301 x 257 x 333 takes the packed path; NT 40 x 500 x 320 (a convolution's weight gradient) the dot products;
+    /// NN 10 x 1000 x 1000 (a mini-batch times a layer's weights) reads B in place in short k blocks; NN 150 x 200 x 300 reads
+    /// B in place only on two or more threads (75 rows each), with the k blocks of the whole product; TN 1002 x 1000 x 10 with
+    /// beta (a layer's weight update) splits C by rows in blocks of four, two rows left over.
+    /// </summary>
     [Theory]
-    [InlineData(301, 257, 333)]
-    [InlineData(40, 500, 320)]
-    public void SameInputs_GiveIdenticalBits_ForAnyThreadCount(int m, int n, int k)
+    [InlineData(false, true, 301, 257, 333, 0f)]
+    [InlineData(false, true, 40, 500, 320, 0f)]
+    [InlineData(false, false, 10, 1000, 1000, 0f)]
+    [InlineData(false, false, 150, 200, 300, 0f)]
+    [InlineData(true, false, 1002, 1000, 10, 0.9f)]
+    public void SameInputs_GiveIdenticalBits_ForAnyThreadCount(bool ta, bool tb, int m, int n, int k, float beta)
     {
         var a = Reference.Random(m * k, 5);
         var b = Reference.Random(k * n, 6);
+        var c0 = Reference.Random(m * n, 7);
+        int lda = ta ? m : k, ldb = tb ? k : n;
         float[] Run(int threads)
         {
             using var pool = new WorkerPool(threads);
-            var c = new float[m * n];
-            Sgemm.Multiply(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n, pool);
+            var c = (float[])c0.Clone();
+            Sgemm.Multiply(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, beta, c, n, pool);
             return c;
         }
         var one = Run(1);
-        var expected = new float[m * n];
-        Reference.Gemm(false, true, m, n, k, 1f, a, k, b, k, 0f, expected, n);
-        Reference.AssertClose(expected, one, 1e-3f, $"{m}x{n}x{k} NT");
+        var expected = (float[])c0.Clone();
+        Reference.Gemm(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, beta, expected, n);
+        Reference.AssertClose(expected, one, 1e-3f, $"{m}x{n}x{k} {(ta ? 'T' : 'N')}{(tb ? 'T' : 'N')}");
         Assert.Equal(one, Run(1));
         Assert.Equal(one, Run(2));
         Assert.Equal(one, Run(3));

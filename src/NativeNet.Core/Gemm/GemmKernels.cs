@@ -38,6 +38,7 @@ internal sealed unsafe class GemmKernel
     /// </summary>
     public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo4Rows { get; init; }
     public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo8Rows { get; init; }
+    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo10Rows { get; init; }
     public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo12Rows { get; init; }
 
     // Block sizes, one row per instruction set, for cores with 48 KiB L1d and 1-2 MiB L2 (Zen 5, recent Xeons).
@@ -48,6 +49,7 @@ internal sealed unsafe class GemmKernel
         Tile = &MicroKernels.Avx512_12x32,
         UpTo4Rows = &MicroKernels.Avx512Rows<Rows4>,
         UpTo8Rows = &MicroKernels.Avx512Rows<Rows8>,
+        UpTo10Rows = &MicroKernels.Avx512Rows<Rows10>,   // the book's mini-batch of 10
         UpTo12Rows = &MicroKernels.Avx512Rows<Rows12>,
     };
 
@@ -114,6 +116,7 @@ internal readonly struct Rows1 : IStaticCount { public static int Value => 1; }
 internal readonly struct Rows2 : IStaticCount { public static int Value => 2; }
 internal readonly struct Rows4 : IStaticCount { public static int Value => 4; }
 internal readonly struct Rows8 : IStaticCount { public static int Value => 8; }
+internal readonly struct Rows10 : IStaticCount { public static int Value => 10; }
 internal readonly struct Rows12 : IStaticCount { public static int Value => 12; }
 internal readonly struct Vectors1 : IStaticCount { public static int Value => 1; }
 internal readonly struct Vectors2 : IStaticCount { public static int Value => 2; }
