@@ -137,9 +137,65 @@ public static unsafe class Sgemm
             return;
         }
         var gk = GemmKernel.For(kernel);
+        if (SplitsDepth(op, m, n, k))
+        {
+            MultiplySplitDepth(op, m, n, k, gk, workers, pool);
+            return;
+        }
         var work = new PackedWork(op, m, n, k, gk, workers);
         if (work.Workers == 1) work.Execute(0, 1);
         else pool.Run(ref work, work.Workers);
+    }
+
+    /// <summary>
+    /// Whether a product splits k in two: few rows of C, B read in place and large (a mini-batch times a layer's weights,
+    /// 10 x 1000 x 1000). Split along n, each of two workers would read every row of B half at a time, an order the
+    /// prefetchers follow badly; split along k, each reads whole rows of its half of B, as one thread does alone.
+    /// </summary>
+    private static bool SplitsDepth(in Operands op, int m, int n, int k)
+        => op.BCol == 1 && m <= InPlaceRows && op.BRow <= InPlaceMaxStride && k >= 4 * InPlaceKC && (long)k * n >= SplitDepthMinB;
+
+    /// <summary>B's size (floats) from which <see cref="SplitsDepth"/> applies: 1 MiB, where B stops staying in L2 between calls.</summary>
+    private const long SplitDepthMinB = 1 << 18;
+
+    /// <summary>
+    /// C = (alpha * A[:, :h] B[:h, :] + beta * C) + alpha * A[:, h:] B[h:, :], the second product in scratch, then added. The
+    /// halves are the same for any worker count (one worker does both, in turn), so the bits are too; half the workers
+    /// take each half, splitting it as <see cref="PackedWork"/> does.
+    /// </summary>
+    private static void MultiplySplitDepth(in Operands op, int m, int n, int k, GemmKernel gk, int workers, WorkerPool pool)
+    {
+        int h = (k / 2 + InPlaceKC - 1) / InPlaceKC * InPlaceKC;   // whole k blocks in the first half
+        float* partial = ThreadScratch.C(m * n);
+        var split = new SplitDepthWork(
+            new PackedWork(op, m, n, h, gk, Math.Max(1, workers / 2)),
+            new PackedWork(op.FromDepth(h).WithC(partial, n, 0f), m, n, k - h, gk, Math.Max(1, workers - workers / 2)));
+        if (workers == 1) split.Execute(0, 1);
+        else pool.Run(ref split, workers);
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(op.C + (long)i * op.Ldc, n);
+            TensorPrimitives.Add(row, new ReadOnlySpan<float>(partial + (long)i * n, n), row);
+        }
+    }
+
+    /// <summary>Workers [0, W/2) run the first half's product, the others the second; one worker runs both.</summary>
+    private readonly struct SplitDepthWork(PackedWork first, PackedWork second) : IParallelWork
+    {
+        private readonly PackedWork _first = first, _second = second;
+
+        public void Execute(int worker, int workers)
+        {
+            if (workers == 1)
+            {
+                _first.Execute(0, 1);
+                _second.Execute(0, 1);
+                return;
+            }
+            int firstWorkers = workers / 2;
+            if (worker < firstWorkers) _first.Execute(worker, firstWorkers);
+            else _second.Execute(worker - firstWorkers, workers - firstWorkers);
+        }
     }
 
     /// <summary>A(i,p), B(p,j), C(i,j) as base pointers plus row/column strides.</summary>
@@ -158,6 +214,12 @@ public static unsafe class Sgemm
         {
             A = a; ARow = aRow; ACol = aCol; B = b; BRow = bRow; BCol = bCol; C = c; Ldc = ldc; Alpha = alpha; Beta = beta;
         }
+
+        /// <summary>The product over the columns p0.. of op(A) and rows p0.. of op(B).</summary>
+        public Operands FromDepth(int p0) => new(A + (long)p0 * ACol, ARow, ACol, B + (long)p0 * BRow, BRow, BCol, C, Ldc, Alpha, Beta);
+
+        /// <summary>The same product into another C.</summary>
+        public Operands WithC(float* c, int ldc, float beta) => new(A, ARow, ACol, B, BRow, BCol, c, ldc, Alpha, beta);
 
         /// <summary>The same product restricted to rows i0.. of op(A) and C.</summary>
         public Operands FromRow(int i0) => new(A + (long)i0 * ARow, ARow, ACol, B, BRow, BCol, C + (long)i0 * Ldc, Ldc, Alpha, Beta);

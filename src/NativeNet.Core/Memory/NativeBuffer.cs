@@ -73,12 +73,16 @@ internal static unsafe class ThreadScratch
 {
     [ThreadStatic] private static NativeBuffer? s_a;
     [ThreadStatic] private static NativeBuffer? s_b;
+    [ThreadStatic] private static NativeBuffer? s_c;
 
     /// <summary>First scratch slot (GEMM packs A here).</summary>
     public static float* A(int length) => Ensure(ref s_a, length);
 
     /// <summary>Second scratch slot (GEMM packs B here).</summary>
     public static float* B(int length) => Ensure(ref s_b, length);
+
+    /// <summary>Third scratch slot (GEMM keeps a partial product here that the pool's workers write).</summary>
+    public static float* C(int length) => Ensure(ref s_c, length);
 
     private static float* Ensure(ref NativeBuffer? slot, int length)
     {
