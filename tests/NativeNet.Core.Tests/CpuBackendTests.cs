@@ -81,6 +81,51 @@ public class CpuBackendTests
         Assert.Equal(expected, one.Out);
     }
 
+    /// <summary>
+    /// Im2col splits rows of cols, col2im whole channels, over the pool: bit for bit the single-threaded kernels' results,
+    /// with an odd channel count and with padding and stride (the bounds-tested loop) as well as the book's plain case.
+    /// </summary>
+    [Theory]
+    [InlineData(20, 10, 12, 12, 5, 1, 0)]   // conv2 of the book's network: 500 x 640
+    [InlineData(7, 20, 15, 13, 3, 2, 1)]
+    public void LargeIm2ColAndCol2Im_SplitOverThreads_EqualsOneThread(int channels, int batch, int height, int width, int k, int stride, int pad)
+    {
+        var g = new ConvGeometry(channels, batch, height, width, k, k, stride, pad);
+        long colsLength = (long)g.ColRows * g.ColCols;
+        Assert.True(colsLength >= Elementwise.ParallelElements);
+        var input = Reference.Random(g.InputLength, 4);
+        var gradCols = Reference.Random((int)colsLength, 5);
+        (float[] Cols, float[] Grad) Run(int threads)
+        {
+            using var backend = new CpuBackend(threads);
+            using var arena = new TensorArena(backend);
+            var tx = arena.Allocate("x", g.InputLength);
+            var tc = arena.Allocate("cols", (int)colsLength);
+            var tg = arena.Allocate("gradCols", (int)colsLength);
+            var tdx = arena.Allocate("dx", g.InputLength);
+            arena.Commit();
+            backend.Upload(input, tx);
+            backend.Upload(gradCols, tg);
+            backend.Upload(Reference.Random(g.InputLength, 6), tdx);   // stale values: col2im overwrites
+            backend.Im2Col(tx, tc, g);
+            backend.Col2Im(tg, tdx, g);
+            float[] cols = new float[colsLength], dx = new float[g.InputLength];
+            backend.Download(tc, cols);
+            backend.Download(tdx, dx);
+            return (cols, dx);
+        }
+        var one = Run(1);
+        var two = Run(2);
+        Assert.Equal(one.Cols, two.Cols);
+        Assert.Equal(one.Grad, two.Grad);
+        var expectedCols = new float[colsLength];
+        var expectedGrad = new float[g.InputLength];
+        ConvKernels.Im2Col(input, expectedCols, g);
+        ConvKernels.Col2Im(gradCols, expectedGrad, g);
+        Assert.Equal(expectedCols, one.Cols);
+        Assert.Equal(expectedGrad, one.Grad);
+    }
+
     [Fact]
     public void LargeKernels_RejectShortTensors_WithTheShapes()
     {

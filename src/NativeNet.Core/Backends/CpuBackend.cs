@@ -92,7 +92,7 @@ public sealed class CpuBackend : IComputeBackend
 
     public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream) => Dropout.Mask(Span(mask, length), keep, seed, stream);
 
-    public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g);
+    public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g, Pool);
 
     /// <summary>The AVX-512 direct kernel where it covers the geometry (not when another GEMM kernel is forced).</summary>
     public bool SupportsDirectConvolution(in ConvGeometry g)
@@ -105,7 +105,7 @@ public sealed class CpuBackend : IComputeBackend
         DirectConvolution.Convolve(Span(input), Span(weights), Span(output), filters, g, Pool);
     }
 
-    public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g);
+    public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g, Pool);
 
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)
         => ConvKernels.PoolForward(kind, Span(input), Span(output), Span(argmax), g, Pool);

@@ -12,65 +12,108 @@ public static class ConvKernels
     /// <summary>
     /// Unfolds input [C, N, H, W] into cols [C*KH*KW, N*OH*OW]: row (c, kh, kw), column (n, oh, ow) holds
     /// input[c, n, oh*stride - pad + kh, ow*stride - pad + kw], or 0 outside the image.
+    /// With a <paramref name="pool"/> and at least <see cref="Elementwise.ParallelElements"/> floats of cols, contiguous
+    /// ranges of rows go to the workers (each row is written by one worker, so the result does not change).
     /// </summary>
-    public static unsafe void Im2Col(ReadOnlySpan<float> input, Span<float> cols, in ConvGeometry g)
+    public static unsafe void Im2Col(ReadOnlySpan<float> input, Span<float> cols, in ConvGeometry g, WorkerPool? pool = null)
     {
         g.Validate();
         CheckLength(input.Length, g.InputLength, "input");
         CheckLength(cols.Length, (long)g.ColRows * g.ColCols, "cols");
         fixed (float* pin = input, pcols = cols)
-            Unfold(pin, pcols, g, fold: false);
+        {
+            var work = new UnfoldSplit(pin, pcols, g, fold: false);
+            RunSplit(ref work, (long)g.ColRows * g.ColCols, g.ColRows, pool);
+        }
     }
 
     /// <summary>
-    /// The one loop nest behind im2col and col2im: for each (c, kh, kw) row of cols and each output pixel, the input pixel
-    /// it reads. Unfolding copies input to cols (0 outside the image); folding adds cols back onto the input.
+    /// The adjoint of <see cref="Im2Col"/>: gradInput [C, N, H, W] = sum of cols entries onto the pixels they came from
+    /// (overwrites). With a pool, contiguous ranges of channels go to the workers: the rows of one channel add onto the same
+    /// pixels, so a channel is never shared, and each pixel sees the same additions in the same order.
+    /// </summary>
+    public static unsafe void Col2Im(ReadOnlySpan<float> cols, Span<float> gradInput, in ConvGeometry g, WorkerPool? pool = null)
+    {
+        g.Validate();
+        CheckLength(gradInput.Length, g.InputLength, "gradInput");
+        CheckLength(cols.Length, (long)g.ColRows * g.ColCols, "cols");
+        fixed (float* pcols = cols, pgrad = gradInput)
+        {
+            var work = new UnfoldSplit(pgrad, pcols, g, fold: true);
+            RunSplit(ref work, (long)g.ColRows * g.ColCols, g.Channels, pool);
+        }
+    }
+
+    /// <summary>Runs work inline, or over the pool when it is large enough and has at least two parts to share.</summary>
+    private static void RunSplit<T>(ref T work, long floats, int parts, WorkerPool? pool) where T : unmanaged, IParallelWork
+    {
+        if (pool is null || floats < Elementwise.ParallelElements || parts < 2 || pool.DegreeOfParallelism == 1) work.Execute(0, 1);
+        else pool.Run(ref work, pool.DegreeOfParallelism);
+    }
+
+    /// <summary>One worker's share of <see cref="Unfold"/>: rows of cols when unfolding, whole channels when folding.</summary>
+    private readonly unsafe struct UnfoldSplit(float* image, float* cols, ConvGeometry g, bool fold) : IParallelWork
+    {
+        public void Execute(int worker, int workers)
+        {
+            int window = g.KernelHeight * g.KernelWidth;
+            var (r0, r1) = fold ? Scale(WorkerPool.Partition(g.Channels, worker, workers), window) : WorkerPool.Partition(g.ColRows, worker, workers);
+            if (r0 >= r1) return;
+            if (fold) new Span<float>(image + (long)(r0 / window) * g.Batch * g.Height * g.Width, (r1 - r0) / window * g.Batch * g.Height * g.Width).Clear();
+            Unfold(image, cols, g, fold, r0, r1);
+        }
+
+        private static (int, int) Scale((int Start, int End) range, int by) => (range.Start * by, range.End * by);
+    }
+
+    /// <summary>
+    /// The one loop nest behind im2col and col2im, over rows [r0, r1) of cols: for each (c, kh, kw) row and each output
+    /// pixel, the input pixel it reads. Unfolding copies input to cols (0 outside the image); folding adds cols back onto
+    /// the input.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Unfold(float* image, float* cols, ConvGeometry g, bool fold)
+    private static unsafe void Unfold(float* image, float* cols, ConvGeometry g, bool fold, int r0, int r1)
     {
         int oh = g.OutHeight, ow = g.OutWidth, h = g.Height, w = g.Width, stride = g.Stride, pad = g.Padding;
         long plane = (long)h * w, q = g.ColCols;
         bool dense = stride == 1 && pad == 0;
-        float* row = cols;
-        for (int c = 0; c < g.Channels; c++)
-            for (int kh = 0; kh < g.KernelHeight; kh++)
-                for (int kw = 0; kw < g.KernelWidth; kw++, row += q)
+        for (int r = r0; r < r1; r++)
+        {
+            int c = r / (g.KernelHeight * g.KernelWidth), kh = r / g.KernelWidth % g.KernelHeight, kw = r % g.KernelWidth;
+            float* col = cols + r * q;
+            if (dense)
+            {
+                // No padding, stride 1 (the book's convolutions): every window row lies inside the image,
+                // so each output row is one straight copy (or add) with no bounds tests.
+                for (int n = 0; n < g.Batch; n++)
                 {
-                    float* col = row;
-                    if (dense)
+                    float* src = image + (c * (long)g.Batch + n) * plane + (long)kh * w + kw;
+                    if (fold) for (int y = 0; y < oh; y++, col += ow, src += w) AddInto(src, col, ow);
+                    else for (int y = 0; y < oh; y++, col += ow, src += w) CopyShort(src, col, ow);
+                }
+                continue;
+            }
+            for (int n = 0; n < g.Batch; n++)
+            {
+                float* img = image + (c * (long)g.Batch + n) * plane;
+                for (int y = 0; y < oh; y++, col += ow)
+                {
+                    int iy = y * stride - pad + kh;
+                    if ((uint)iy >= (uint)h)
                     {
-                        // No padding, stride 1 (the book's convolutions): every window row lies inside the image,
-                        // so each output row is one straight copy (or add) with no bounds tests.
-                        for (int n = 0; n < g.Batch; n++)
-                        {
-                            float* src = image + (c * (long)g.Batch + n) * plane + (long)kh * w + kw;
-                            if (fold) for (int y = 0; y < oh; y++, col += ow, src += w) AddInto(src, col, ow);
-                            else for (int y = 0; y < oh; y++, col += ow, src += w) CopyShort(src, col, ow);
-                        }
+                        if (!fold) new Span<float>(col, ow).Clear();
                         continue;
                     }
-                    for (int n = 0; n < g.Batch; n++)
+                    float* src = img + (long)iy * w;
+                    for (int x = 0; x < ow; x++)
                     {
-                        float* img = image + (c * (long)g.Batch + n) * plane;
-                        for (int y = 0; y < oh; y++, col += ow)
-                        {
-                            int iy = y * stride - pad + kh;
-                            if ((uint)iy >= (uint)h)
-                            {
-                                if (!fold) new Span<float>(col, ow).Clear();
-                                continue;
-                            }
-                            float* src = img + (long)iy * w;
-                            for (int x = 0; x < ow; x++)
-                            {
-                                int ix = x * stride - pad + kw;
-                                if (fold) { if ((uint)ix < (uint)w) src[ix] += col[x]; }
-                                else col[x] = (uint)ix < (uint)w ? src[ix] : 0f;
-                            }
-                        }
+                        int ix = x * stride - pad + kw;
+                        if (fold) { if ((uint)ix < (uint)w) src[ix] += col[x]; }
+                        else col[x] = (uint)ix < (uint)w ? src[ix] : 0f;
                     }
                 }
+            }
+        }
     }
 
     /// <summary>Copies a short run (an output row: 8 or 24 floats for the book's networks) without a call into memmove.</summary>
@@ -88,17 +131,6 @@ public static class ConvKernels
         int i = 0;
         for (; i <= n - 8; i += 8) (Vector256.Load(dst + i) + Vector256.Load(src + i)).Store(dst + i);
         for (; i < n; i++) dst[i] += src[i];
-    }
-
-    /// <summary>The adjoint of <see cref="Im2Col"/>: gradInput [C, N, H, W] = sum of cols entries onto the pixels they came from (overwrites).</summary>
-    public static unsafe void Col2Im(ReadOnlySpan<float> cols, Span<float> gradInput, in ConvGeometry g)
-    {
-        g.Validate();
-        CheckLength(gradInput.Length, g.InputLength, "gradInput");
-        CheckLength(cols.Length, (long)g.ColRows * g.ColCols, "cols");
-        gradInput[..g.InputLength].Clear();
-        fixed (float* pcols = cols, pgrad = gradInput)
-            Unfold(pgrad, pcols, g, fold: true);
     }
 
     /// <summary>
