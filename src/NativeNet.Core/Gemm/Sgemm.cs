@@ -17,9 +17,9 @@ namespace NativeNet.Core.Gemm;
 /// Large shapes take the BLIS path: the five loops over NC / KC / MC blocks with packed panels of A and
 /// B feeding a register-blocked micro-kernel (<see cref="GemmKernelKind"/>). Very small shapes, and
 /// single-row products, take a direct path where packing would cost more than it saves.
-/// Parallel runs split C into disjoint column or row ranges, one per worker; every element of C is
-/// computed by the same sequence of operations whatever the worker count, so results are
-/// bit-identical across thread counts.
+/// Parallel runs split C into disjoint column or row ranges, one per worker; products with few rows and a large B
+/// also split k in two halves fixed by the shape. Every element of C is computed by the same sequence of operations
+/// whatever the worker count, so results are bit-identical across thread counts.
 /// </para>
 /// </summary>
 public static unsafe class Sgemm
