@@ -141,13 +141,16 @@ public class SgemmTests
     public void SteadyState_AllocatesNothing(int threads)
     {
         using var pool = new WorkerPool(threads);
-        foreach (var (m, n, k) in new[] { (1, 30, 784), (10, 30, 784), (256, 256, 256) })
+        // NT dot products and packed; NN with k split in two (scratch for the second half); TN weight update split by rows.
+        foreach (var (ta, tb, m, n, k) in new[] { (false, true, 1, 30, 784), (false, true, 10, 30, 784), (false, true, 256, 256, 256),
+                     (false, false, 10, 1000, 1000), (true, false, 1000, 1000, 10) })
         {
             var a = Reference.Random(m * k, 1);
             var b = Reference.Random(k * n, 2);
             var c = new float[m * n];
-            for (int i = 0; i < 3; i++) Sgemm.Multiply(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n, pool);
-            SteadyState.AssertAllocatesNothing(() => { for (int i = 0; i < 10; i++) Sgemm.Multiply(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n, pool); });
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            for (int i = 0; i < 3; i++) Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0.5f, c, n, pool);
+            SteadyState.AssertAllocatesNothing(() => { for (int i = 0; i < 10; i++) Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0.5f, c, n, pool); });
         }
     }
 

@@ -17,14 +17,9 @@ public static class ConvKernels
     /// </summary>
     public static unsafe void Im2Col(ReadOnlySpan<float> input, Span<float> cols, in ConvGeometry g, WorkerPool? pool = null)
     {
-        g.Validate();
-        CheckLength(input.Length, g.InputLength, "input");
-        CheckLength(cols.Length, (long)g.ColRows * g.ColCols, "cols");
+        CheckUnfold(g, input.Length, "input", cols.Length);
         fixed (float* pin = input, pcols = cols)
-        {
-            var work = new UnfoldSplit(pin, pcols, g, fold: false);
-            RunSplit(ref work, (long)g.ColRows * g.ColCols, g.ColRows, pool);
-        }
+            RunUnfold(pin, pcols, g, fold: false, pool);
     }
 
     /// <summary>
@@ -34,14 +29,23 @@ public static class ConvKernels
     /// </summary>
     public static unsafe void Col2Im(ReadOnlySpan<float> cols, Span<float> gradInput, in ConvGeometry g, WorkerPool? pool = null)
     {
-        g.Validate();
-        CheckLength(gradInput.Length, g.InputLength, "gradInput");
-        CheckLength(cols.Length, (long)g.ColRows * g.ColCols, "cols");
+        CheckUnfold(g, gradInput.Length, "gradInput", cols.Length);
         fixed (float* pcols = cols, pgrad = gradInput)
-        {
-            var work = new UnfoldSplit(pgrad, pcols, g, fold: true);
-            RunSplit(ref work, (long)g.ColRows * g.ColCols, g.Channels, pool);
-        }
+            RunUnfold(pgrad, pcols, g, fold: true, pool);
+    }
+
+    private static void CheckUnfold(in ConvGeometry g, int imageLength, string imageName, int colsLength)
+    {
+        g.Validate();
+        CheckLength(imageLength, g.InputLength, imageName);
+        CheckLength(colsLength, (long)g.ColRows * g.ColCols, "cols");
+    }
+
+    /// <summary><see cref="Unfold"/> inline or over the pool: rows of cols when unfolding, whole channels when folding.</summary>
+    private static unsafe void RunUnfold(float* image, float* cols, in ConvGeometry g, bool fold, WorkerPool? pool)
+    {
+        var work = new UnfoldSplit(image, cols, g, fold);
+        RunSplit(ref work, (long)g.ColRows * g.ColCols, fold ? g.Channels : g.ColRows, pool);
     }
 
     /// <summary>Runs work inline, or over the pool when it is large enough and has at least two parts to share.</summary>
