@@ -30,8 +30,20 @@ public static unsafe class Sgemm
     /// </summary>
     public const long ParallelThreshold = 1L << 20;
 
-    /// <summary>Products with at most this many multiply-adds, or with one row, skip packing.</summary>
+    /// <summary>
+    /// Products with one row, or with at most this many multiply-adds, skip packing. Up to <see cref="VectorDirectThreshold"/>
+    /// when the direct path is vectorized (B's rows contiguous, or A's rows and B's columns contiguous: every transpose but
+    /// TT); up to this when it is plain loops (TT).
+    /// </summary>
     public const long DirectThreshold = 1L << 11;
+
+    /// <summary>
+    /// See <see cref="DirectThreshold"/>. At 10 x 30 x 10 (the book's 10-output layer at batch 10, k = 30) packing and the
+    /// scratch edge tile cost more than the product: `taskset -c 0 nativenet bench gemm --threads 1` went 7.1-7.7 -> 14.0-21.2
+    /// GFLOP/s on NN, NT and TN, 20 x 20 x 20 NN 12-19 -> 35-37 and 12 x 40 x 16 NN 13-18 -> 50 (two alternating pairs,
+    /// 02:38 UTC on 2026-11-28; TT, still packed above 2,048, unchanged).
+    /// </summary>
+    public const long VectorDirectThreshold = 1L << 13;
 
     /// <summary>A worker's slice of C with at most this many rows reads row-contiguous B in place instead of packing it.</summary>
     public const int InPlaceRows = 96;
@@ -248,7 +260,9 @@ public static unsafe class Sgemm
     /// </summary>
     private static bool UnpackedPays(in Operands op, int m, int n, int k)
     {
-        if (m == 1 || (long)m * n * k <= DirectThreshold) return true;
+        long macs = (long)m * n * k;
+        bool vectorized = op.BCol == 1 || (op.ACol == 1 && op.BRow == 1);
+        if (m == 1 || macs <= (vectorized ? VectorDirectThreshold : DirectThreshold)) return true;
         if (op.BCol == 1 && k <= 16) return true;
         // NT with few rows: each group of four rows of B is read once and meets every row of A in L1 or L2, cheaper
         // than transposing both operands into panels (a convolution's weight gradient, 40 x 320 x 500: about 1.3x).
