@@ -165,7 +165,10 @@ public static unsafe class Sgemm
     /// prefetchers follow badly; split along k, each reads whole rows of its half of B, as one thread does alone.
     /// </summary>
     private static bool SplitsDepth(in Operands op, int m, int n, int k)
-        => op.BCol == 1 && m <= SplitDepthMaxRows && op.BRow <= InPlaceMaxStride && k >= 4 * InPlaceKC && (long)k * n >= SplitDepthMinB;
+        => m <= SplitDepthMaxRows && ReadsBInPlace(op, m) && k >= 4 * InPlaceKC && (long)k * n >= SplitDepthMinB;
+
+    /// <summary>Whether the packed path reads B in place for a slice of C with this many rows (see <see cref="InPlaceRows"/>).</summary>
+    private static bool ReadsBInPlace(in Operands op, int rows) => op.BCol == 1 && rows <= InPlaceRows && op.BRow <= InPlaceMaxStride;
 
     /// <summary>
     /// B's size (floats) from which <see cref="SplitsDepth"/> applies: 1 MiB, where B stops staying in L2 between calls. And
@@ -709,8 +712,6 @@ public static unsafe class Sgemm
                 PackPanel(dst + (long)jr * kc, _op.B + (long)pc * _op.BRow + (long)(jc + jr) * _op.BCol,
                     _nr, Math.Min(_nr, nc - jr), kc, along: _op.BRow, across: _op.BCol);
         }
-
-        private static bool ReadsBInPlace(in Operands op, int rows) => op.BCol == 1 && rows <= InPlaceRows && op.BRow <= InPlaceMaxStride;
 
         private static int RoundUpTo(int x, int to) => (x + to - 1) / to * to;
     }

@@ -45,14 +45,7 @@ public static class ConvKernels
     private static unsafe void RunUnfold(float* image, float* cols, in ConvGeometry g, bool fold, WorkerPool? pool)
     {
         var work = new UnfoldSplit(image, cols, g, fold);
-        RunSplit(ref work, (long)g.ColRows * g.ColCols, fold ? g.Channels : g.ColRows, pool);
-    }
-
-    /// <summary>Runs work inline, or over the pool when it is large enough and has at least two parts to share.</summary>
-    private static void RunSplit<T>(ref T work, long floats, int parts, WorkerPool? pool) where T : unmanaged, IParallelWork
-    {
-        if (pool is null || floats < Elementwise.ParallelElements || parts < 2 || pool.DegreeOfParallelism == 1) work.Execute(0, 1);
-        else pool.Run(ref work, pool.DegreeOfParallelism);
+        Elementwise.RunSplit(ref work, (long)g.ColRows * g.ColCols, fold ? g.Channels : g.ColRows, pool);
     }
 
     /// <summary>One worker's share of <see cref="Unfold"/>: rows of cols when unfolding, whole channels when folding.</summary>
@@ -151,15 +144,10 @@ public static class ConvKernels
         CheckLength(input.Length, g.InputLength, "input");
         CheckLength(output.Length, g.OutputLength, "output");
         if (kind == PoolKind.Max) CheckLength(argmax.Length, g.OutputLength, "argmax");
-        if (pool is null || g.OutputLength < Elementwise.ParallelElements || g.Planes < 2 || pool.DegreeOfParallelism == 1)
-        {
-            PoolPlanes(kind, input, output, argmax, g);
-            return;
-        }
         fixed (float* px = input, py = output, pat = argmax)
         {
             var work = new PoolSplit(kind, px, py, pat, g);
-            pool.Run(ref work, pool.DegreeOfParallelism);
+            Elementwise.RunSplit(ref work, g.OutputLength, g.Planes, pool);
         }
     }
 

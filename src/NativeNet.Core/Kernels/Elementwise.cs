@@ -129,6 +129,17 @@ public static class Elementwise
     public const int ParallelElements = 1 << 16;
 
     /// <summary>
+    /// Runs <paramref name="work"/> inline, or over the pool when it covers at least <see cref="ParallelElements"/> floats
+    /// in at least two parts and the pool has more than one worker. The kernels that split their own output (bias +
+    /// activation, pooling, im2col / col2im) all decide here.
+    /// </summary>
+    internal static void RunSplit<T>(ref T work, long floats, int parts, WorkerPool? pool) where T : unmanaged, IParallelWork
+    {
+        if (pool is null || floats < ParallelElements || parts < 2 || pool.DegreeOfParallelism == 1) work.Execute(0, 1);
+        else pool.Run(ref work, pool.DegreeOfParallelism);
+    }
+
+    /// <summary>
     /// z += bias, then a = f(z), on a row-major [rows x cols] matrix. ReLU and identity with a per-row bias (the
     /// convolutional case) run fused in one pass; the rest adds the bias, then calls <see cref="Activate"/>.
     /// With a <paramref name="pool"/> and at least <see cref="ParallelElements"/> floats, contiguous ranges of rows go to
@@ -140,15 +151,10 @@ public static class Elementwise
         CheckMatrix(z.Length, rows, cols, nameof(z));
         CheckMatrix(a.Length, rows, cols, nameof(a));
         CheckBias(bias.Length, rows, cols, axis);
-        if (pool is null || (long)rows * cols < ParallelElements || rows < 2 || pool.DegreeOfParallelism == 1)
-        {
-            BiasActivationRows(z, bias, a, rows, cols, axis, f);
-            return;
-        }
         fixed (float* pz = z, pb = bias, pa = a)
         {
             var work = new BiasActivationSplit(pz, pb, pa, rows, cols, axis, f);
-            pool.Run(ref work, pool.DegreeOfParallelism);
+            RunSplit(ref work, (long)rows * cols, rows, pool);
         }
     }
 
