@@ -19,31 +19,17 @@ public class CpuBackendTests
         Assert.True((long)rows * cols >= Elementwise.ParallelElements);
         var z = Reference.Random(rows * cols, 1);
         var bias = Reference.Random(axis == BiasAxis.PerRow ? rows : cols, 2);
-        float[] Run(int threads, out float[] zOut)
-        {
-            using var backend = new CpuBackend(threads);
-            using var arena = new TensorArena(backend);
-            var tz = arena.Allocate("z", rows, cols);
-            var tb = arena.Allocate("b", bias.Length);
-            var ta = arena.Allocate("a", rows, cols);
-            arena.Commit();
-            backend.Upload(z, tz);
-            backend.Upload(bias, tb);
-            backend.BiasActivation(tz, tb, ta, rows, cols, axis, f);
-            var a = new float[rows * cols];
-            zOut = new float[rows * cols];
-            backend.Download(ta, a);
-            backend.Download(tz, zOut);
-            return a;
-        }
-        var one = Run(1, out var z1);
-        var two = Run(2, out var z2);
-        Assert.Equal(one, two);
-        Assert.Equal(z1, z2);
+        // tensors: z, bias, a
+        float[][] Run(int threads) => RunOnTensors(threads, [rows * cols, bias.Length, rows * cols], [z, bias],
+            (backend, t) => backend.BiasActivation(t[0], t[1], t[2], rows, cols, axis, f));
+        var one = Run(1);
+        var two = Run(2);
+        Assert.Equal(one[2], two[2]);
+        Assert.Equal(one[0], two[0]);
         var expectedZ = (float[])z.Clone();
         var expectedA = new float[rows * cols];
         Elementwise.BiasActivation(expectedZ, bias, expectedA, rows, cols, axis, f);
-        Assert.Equal(expectedA, one);
+        Assert.Equal(expectedA, one[2]);
     }
 
     [Theory]
@@ -56,29 +42,17 @@ public class CpuBackendTests
         var g = new PoolGeometry(20 * 100 + 3, 24, 24, window, stride);   // an odd plane count: the split is uneven
         Assert.True(g.OutputLength >= Elementwise.ParallelElements);
         var input = Reference.Random(g.InputLength, 3);
-        (float[] Out, float[] Arg) Run(int threads)
-        {
-            using var backend = new CpuBackend(threads);
-            using var arena = new TensorArena(backend);
-            var tx = arena.Allocate("x", g.InputLength);
-            var ty = arena.Allocate("y", g.OutputLength);
-            var targ = arena.Allocate("argmax", g.OutputLength);
-            arena.Commit();
-            backend.Upload(input, tx);
-            backend.PoolForward(kind, tx, ty, targ, g);
-            float[] y = new float[g.OutputLength], arg = new float[g.OutputLength];
-            backend.Download(ty, y);
-            backend.Download(targ, arg);
-            return (y, arg);
-        }
+        // tensors: input, output, argmax
+        float[][] Run(int threads) => RunOnTensors(threads, [g.InputLength, g.OutputLength, g.OutputLength], [input],
+            (backend, t) => backend.PoolForward(kind, t[0], t[1], t[2], g));
         var one = Run(1);
         var two = Run(2);
-        Assert.Equal(one.Out, two.Out);
-        if (kind == PoolKind.Max) Assert.Equal(one.Arg, two.Arg);
+        Assert.Equal(one[1], two[1]);
+        if (kind == PoolKind.Max) Assert.Equal(one[2], two[2]);
         var expected = new float[g.OutputLength];
         var expectedArg = new float[g.OutputLength];
         ConvKernels.PoolForward(kind, input, expected, expectedArg, g);
-        Assert.Equal(expected, one.Out);
+        Assert.Equal(expected, one[1]);
     }
 
     /// <summary>
@@ -95,35 +69,35 @@ public class CpuBackendTests
         Assert.True(colsLength >= Elementwise.ParallelElements);
         var input = Reference.Random(g.InputLength, 4);
         var gradCols = Reference.Random((int)colsLength, 5);
-        (float[] Cols, float[] Grad) Run(int threads)
-        {
-            using var backend = new CpuBackend(threads);
-            using var arena = new TensorArena(backend);
-            var tx = arena.Allocate("x", g.InputLength);
-            var tc = arena.Allocate("cols", (int)colsLength);
-            var tg = arena.Allocate("gradCols", (int)colsLength);
-            var tdx = arena.Allocate("dx", g.InputLength);
-            arena.Commit();
-            backend.Upload(input, tx);
-            backend.Upload(gradCols, tg);
-            backend.Upload(Reference.Random(g.InputLength, 6), tdx);   // stale values: col2im overwrites
-            backend.Im2Col(tx, tc, g);
-            backend.Col2Im(tg, tdx, g);
-            float[] cols = new float[colsLength], dx = new float[g.InputLength];
-            backend.Download(tc, cols);
-            backend.Download(tdx, dx);
-            return (cols, dx);
-        }
+        // tensors: input, gradCols, dx (stale values: col2im overwrites), cols
+        float[][] Run(int threads) => RunOnTensors(threads, [g.InputLength, (int)colsLength, g.InputLength, (int)colsLength],
+            [input, gradCols, Reference.Random(g.InputLength, 6)],
+            (backend, t) => { backend.Im2Col(t[0], t[3], g); backend.Col2Im(t[1], t[2], g); });
         var one = Run(1);
         var two = Run(2);
-        Assert.Equal(one.Cols, two.Cols);
-        Assert.Equal(one.Grad, two.Grad);
+        Assert.Equal(one[3], two[3]);
+        Assert.Equal(one[2], two[2]);
         var expectedCols = new float[colsLength];
         var expectedGrad = new float[g.InputLength];
         ConvKernels.Im2Col(input, expectedCols, g);
         ConvKernels.Col2Im(gradCols, expectedGrad, g);
-        Assert.Equal(expectedCols, one.Cols);
-        Assert.Equal(expectedGrad, one.Grad);
+        Assert.Equal(expectedCols, one[3]);
+        Assert.Equal(expectedGrad, one[2]);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="op"/> on a CpuBackend with <paramref name="threads"/> workers over flat tensors of the given
+    /// lengths, the first ones uploaded from <paramref name="inputs"/>; returns every tensor's contents afterwards.
+    /// </summary>
+    private static float[][] RunOnTensors(int threads, int[] lengths, float[][] inputs, Action<CpuBackend, Tensor[]> op)
+    {
+        using var backend = new CpuBackend(threads);
+        using var arena = new TensorArena(backend);
+        var tensors = lengths.Select((length, i) => arena.Allocate($"t{i}", length)).ToArray();
+        arena.Commit();
+        for (int i = 0; i < inputs.Length; i++) backend.Upload(inputs[i], tensors[i]);
+        op(backend, tensors);
+        return tensors.Select((t, i) => { var values = new float[lengths[i]]; backend.Download(t, values); return values; }).ToArray();
     }
 
     [Fact]
