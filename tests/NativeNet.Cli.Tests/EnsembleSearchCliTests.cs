@@ -32,6 +32,65 @@ public sealed class EnsembleSearchCliTests
         Assert.Empty(Directory.GetFiles(trainOut, "*.png"));
     }
 
+    /// <summary>The members and the vote of an ensemble's --json output, without the timings.</summary>
+    private static (string Members, double Vote) Outcome(CliRunner.Result r)
+    {
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        var members = doc.RootElement.GetProperty("members").EnumerateArray().Select(m =>
+            $"{m.GetProperty("seed").GetInt32()}:{m.GetProperty("best_epoch").GetInt32()}:{m.GetProperty("best_validation_accuracy").GetDouble():R}:{m.GetProperty("test_accuracy").GetDouble():R}");
+        return (string.Join(" ", members), doc.RootElement.GetProperty("ensemble_test_accuracy").GetDouble());
+    }
+
+    [Fact]
+    public void EnsembleInParallel_AndResumed_GivesTheSameMembersAsOneAtATime()
+    {
+        string data = CliRunner.WriteTinyMnist();
+        string[] common = ["ensemble", "--layers", Tiny, "--epochs", "2", "--seed", "7", "--data", data, "--json"];
+        var oneAtATime = Outcome(CliRunner.Run([.. common, "--count", "3", "--threads", "1"]));
+        var twoAtOnce = CliRunner.Run([.. common, "--count", "3", "--threads", "2", "--parallel", "2"]);
+        Assert.Equal(oneAtATime, Outcome(twoAtOnce));
+        Assert.Contains("2 at a time", twoAtOnce.Stderr);
+
+        // An ensemble of 3 in a folder that holds 2 finished members trains only the third.
+        string outDir = CliRunner.TempDir();
+        Outcome(CliRunner.Run([.. common, "--count", "2", "--threads", "1", "--out", outDir]));
+        Assert.True(File.Exists(Path.Combine(outDir, "seed-8", "member.json")));
+        var resumed = CliRunner.Run([.. common, "--count", "3", "--threads", "1", "--out", outDir, "--resume"]);
+        Assert.Equal(oneAtATime, Outcome(resumed));
+        using var doc = JsonDocument.Parse(resumed.Stdout.Trim());
+        Assert.Equal(["reused", "reused", "trained"], doc.RootElement.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("source").GetString()));
+    }
+
+    [Fact]
+    public void EnsembleResume_ContinuesAnUnfinishedMemberFromItsCheckpoint()
+    {
+        string data = CliRunner.WriteTinyMnist(), outDir = CliRunner.TempDir();
+        string[] common = ["ensemble", "--layers", Tiny, "--count", "1", "--seed", "3", "--threads", "1", "--data", data, "--json"];
+        var straight = Outcome(CliRunner.Run([.. common, "--epochs", "3"]));
+
+        // One epoch, then the member record removed: as if the run had been stopped after its first epoch.
+        Outcome(CliRunner.Run([.. common, "--epochs", "1", "--out", outDir]));
+        File.Delete(Path.Combine(outDir, "seed-3", "member.json"));
+        var continued = CliRunner.Run([.. common, "--epochs", "3", "--out", outDir, "--resume"]);
+        Assert.Equal(straight, Outcome(continued));
+        Assert.Contains("continuing from", continued.Stderr);
+        Assert.DoesNotContain("epoch   1:", continued.Stderr);
+    }
+
+    [Fact]
+    public void EnsembleResume_RejectsAMemberRecordOfAnotherSeed()
+    {
+        string data = CliRunner.WriteTinyMnist(), outDir = CliRunner.TempDir();
+        string[] common = ["ensemble", "--layers", Tiny, "--count", "1", "--epochs", "1", "--threads", "1", "--data", data, "--out", outDir, "--json"];
+        Outcome(CliRunner.Run([.. common, "--seed", "2"]));
+        File.Copy(Path.Combine(outDir, "seed-2", "member.json"), Path.Combine(Directory.CreateDirectory(Path.Combine(outDir, "seed-9")).FullName, "member.json"));
+        var r = CliRunner.Run([.. common, "--seed", "9", "--resume"]);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("expected 9", r.Stderr);
+        Assert.DoesNotContain("   at ", r.All);
+    }
+
     [Fact]
     public void EnsembleTablePrints()
     {
@@ -92,6 +151,9 @@ public sealed class EnsembleSearchCliTests
             new[] { "search", "--random", "2", "--eta-range", "1" },
             new[] { "search", "--eta-range", "0.1:1" },
             new[] { "ensemble", "--count", "0" },
+            new[] { "ensemble", "--resume" },
+            new[] { "ensemble", "--parallel", "2", "--threads", "1" },
+            new[] { "ensemble", "--parallel", "2", "--device", "opencl" },
         })
         {
             var r = CliRunner.Run(args);

@@ -1,6 +1,9 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
+using NativeNet.Core.Backends;
+using NativeNet.Persistence;
 using NativeNet.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -10,6 +13,17 @@ namespace NativeNet.Cli.Commands;
 /// <summary>
 /// Chapter 6's ensemble: trains --count networks of one preset with seeds seed..seed+count-1 (each exactly as `train`
 /// would with that seed, keeping its best-validation parameters), then classifies the test set by plurality vote.
+/// <para>
+/// --parallel N trains N members at once, each on its own CPU backend with threads / N worker threads. A mini-batch of
+/// 10 keeps two threads of one network waiting on each other, while two networks side by side never wait, so two
+/// members at once train more images per second than one after the other (measured in benchmarks/results/README.md,
+/// "ensemble"). Members are bit-identical either way: each is fixed by its seed.
+/// </para>
+/// <para>
+/// With --out, each member trains in DIR/seed-S and leaves DIR/seed-S/member.json when it is done; --resume then reuses
+/// the finished members (their best model) and continues an unfinished one from its checkpoint, so an interrupted
+/// ensemble of hours loses at most the epoch in progress.
+/// </para>
 /// </summary>
 internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 {
@@ -18,7 +32,9 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         [CommandOption("--count <N>")] [Description("Number of networks (default 5).")] public int Count { get; init; } = 5;
         [CommandOption("--epochs <N>")] [Description("Epochs per network (default: the preset's).")] public int? Epochs { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed of the first network; network i uses seed + i (default 1).")] public int Seed { get; init; } = 1;
+        [CommandOption("--parallel <N>")] [Description("Train N networks at once, each on threads / N worker threads (CPU only; default 1).")] public int Parallel { get; init; } = 1;
         [CommandOption("--out <DIR>")] [Description("Save each member's best model and checkpoint in DIR/seed-S and the result in DIR/ensemble.json.")] public string? Out { get; init; }
+        [CommandOption("--resume")] [Description("Reuse the members already finished in --out DIR and continue unfinished ones from their checkpoints.")] public bool Resume { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the members and ensemble_test_accuracy (progress goes to stderr).")] public bool Json { get; init; }
 
         public override ValidationResult Validate()
@@ -26,17 +42,19 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             if (base.Validate() is { Successful: false } shared) return shared;
             if (Count is < 1 or > 100) return ValidationResult.Error("--count must be between 1 and 100.");
             if (Epochs is < 1) return ValidationResult.Error("--epochs must be at least 1.");
+            if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1.");
+            if (Parallel > 1 && Device != "cpu") return ValidationResult.Error("--parallel above 1 needs --device cpu (one device trains one network at a time).");
+            if (Parallel > Threads) return ValidationResult.Error($"--parallel {Parallel} needs at least as many --threads (got {Threads}): each network gets threads / parallel.");
+            if (Resume && Out is null) return ValidationResult.Error("--resume needs --out DIR, the folder of the interrupted ensemble.");
             return ValidationResult.Success();
         }
     }
 
-    private static double TestAccuracy(Network net, NativeNet.Data.LabeledImages test)
-    {
-        using var single = new Ensemble([net]);
-        return single.Evaluate(test);
-    }
+    /// <summary>One trained member, as reported and as saved in DIR/seed-S/member.json.</summary>
+    private sealed record Member(int Seed, int BestEpoch, double BestValidationAccuracy, double TestAccuracy, double Seconds, string StopReason, string Source = "trained");
 
-    private sealed record Member(int Seed, int BestEpoch, double BestValidationAccuracy, double TestAccuracy, double Seconds, string StopReason);
+    private const string MemberFile = "member.json";
+    private static readonly JsonSerializerOptions MemberJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
@@ -45,51 +63,54 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
 
         var (data, training) = s.LoadTraining(plan, log);
-        using var backend = s.OpenBackend();
-        log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
-        log.WriteLine($"Ensemble of {s.Count} networks (seeds {s.Seed}..{s.Seed + s.Count - 1}) on {backend.Name}; {training.Count:N0} training images; {plan.Describe()}");
-
-        var clock = Stopwatch.StartNew();
-        var nets = new List<Network>();
-        var members = new List<Member>();
+        int lanes = Math.Min(s.Parallel, s.Count);
+        var backends = new List<IComputeBackend>();
+        var nets = new Network?[s.Count];
+        var members = new Member?[s.Count];
         try
         {
-            for (int i = 0; i < s.Count; i++)
-            {
-                int seed = s.Seed + i;
-                var net = plan.Build(seed, backend);
-                nets.Add(net);
-                string? memberDir = outDir is null ? null : Path.Combine(outDir, $"seed-{seed}");
-                if (memberDir is not null) Directory.CreateDirectory(memberDir);
-                var session = new TrainingSession(net, plan.Spec, plan.Options(seed, training.Count, memberDir), training, data.Validation, data.Test);
-                // Keep the best-validation parameters in memory (the session reports, but does not restore, them).
-                float[][]? best = null;
-                double bestValidation = -1;
-                session.OnEpoch = r =>
-                {
-                    if (r.ValidationAccuracy > bestValidation) { bestValidation = r.ValidationAccuracy; best = net.ExportParameters(); }
-                    log.WriteLine($"network {i + 1}/{s.Count} (seed {seed}) {TrainingPlan.EpochLine(r)}");
-                };
-                var result = session.Run(cancellation);
-                if (result.StopReason == StopReason.Cancelled) return NativeNetApp.CancelledExitCode;
-                if (best is not null) net.ImportParameters(best);
-                double test = result.TestAccuracyAtBest ?? TestAccuracy(net, data.Test);
-                members.Add(new Member(seed, result.BestEpoch, result.BestValidationAccuracy, test, result.Seconds, result.StopReason.ToString()));
-                log.WriteLine($"network {i + 1}/{s.Count} (seed {seed}): best validation {result.BestValidationAccuracy * 100:F2}% at epoch {result.BestEpoch}, test {test * 100:F2}%");
-            }
+            for (int l = 0; l < lanes; l++) backends.Add(CliSupport.CreateBackend(s.Device, s.Threads / lanes));
+            log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
+            log.WriteLine($"Ensemble of {s.Count} networks (seeds {s.Seed}..{s.Seed + s.Count - 1}) on {backends[0].Name}" +
+                          (lanes > 1 ? $", {lanes} at a time" : "") + $"; {training.Count:N0} training images; {plan.Describe()}");
 
-            using var ensemble = new Ensemble(nets);
+            var clock = Stopwatch.StartNew();
+            // Each lane takes the next member not yet started, so reused members cost a lane nothing.
+            int next = -1;
+            void Lane(IComputeBackend backend)
+            {
+                for (int i = Interlocked.Increment(ref next); i < s.Count && !cancellation.IsCancellationRequested; i = Interlocked.Increment(ref next))
+                {
+                    nets[i] = plan.Build(s.Seed + i, backend);
+                    members[i] = TrainMember(i, nets[i]!);
+                }
+            }
+            Member? TrainMember(int i, Network net) =>
+                Train(net, i, s.Seed + i, s.Count, plan, s.Resume, outDir, training, data.Validation, data.Test, log, cancellation);
+
+            if (lanes == 1) Lane(backends[0]);
+            else
+            {
+                var threads = backends.Select(b => Task.Factory.StartNew(() => Lane(b), TaskCreationOptions.LongRunning)).ToArray();
+                try { Task.WaitAll(threads); }
+                catch (AggregateException e) { ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); }
+            }
+            if (members.Any(m => m is null)) return NativeNetApp.CancelledExitCode;
+
+            using var ensemble = new Ensemble(nets!);
             double vote = ensemble.Evaluate(data.Test);
+            var done = members.Select(m => m!).ToArray();
             var summary = new
             {
                 preset = plan.Name, architecture = plan.Spec.Text, count = s.Count, epochs = plan.Epochs, training_images = training.Count,
-                members = members.Select(m => new
+                parallel = lanes,
+                members = done.Select(m => new
                 {
                     seed = m.Seed, best_epoch = m.BestEpoch, best_validation_accuracy = m.BestValidationAccuracy, test_accuracy = m.TestAccuracy,
-                    seconds = Math.Round(m.Seconds, 3), stop_reason = m.StopReason,
+                    seconds = Math.Round(m.Seconds, 3), stop_reason = m.StopReason, source = m.Source,
                 }).ToArray(),
-                mean_member_test_accuracy = members.Average(m => m.TestAccuracy),
-                best_member_test_accuracy = members.Max(m => m.TestAccuracy),
+                mean_member_test_accuracy = done.Average(m => m.TestAccuracy),
+                best_member_test_accuracy = done.Max(m => m.TestAccuracy),
                 ensemble_test_accuracy = vote,
                 seconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
                 @out = outDir,
@@ -102,9 +123,9 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
                 return 0;
             }
             var table = new Table().AddColumns("network", "seed", "best epoch", "validation", "test");
-            for (int i = 0; i < members.Count; i++)
+            for (int i = 0; i < done.Length; i++)
             {
-                var m = members[i];
+                var m = done[i];
                 table.AddRow((i + 1).ToString(), m.Seed.ToString(), m.BestEpoch.ToString(), $"{m.BestValidationAccuracy * 100:F2}%", $"{m.TestAccuracy * 100:F2}%");
             }
             table.AddEmptyRow();
@@ -116,7 +137,81 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         }
         finally
         {
-            foreach (var n in nets) n.Dispose();
+            foreach (var n in nets) n?.Dispose();
+            foreach (var b in backends) b.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Trains member <paramref name="index"/> (or, with resume, reuses or continues it) and leaves the network holding its
+    /// best-validation parameters. Null when cancelled.
+    /// </summary>
+    private static Member? Train(Network net, int index, int seed, int count, TrainingPlan plan, bool resume, string? outDir,
+        NativeNet.Data.LabeledImages training, NativeNet.Data.LabeledImages validation, NativeNet.Data.LabeledImages test,
+        TextWriter log, CancellationToken cancellation)
+    {
+        string name = $"network {index + 1}/{count} (seed {seed})";
+        string? memberDir = outDir is null ? null : Path.Combine(outDir, $"seed-{seed}");
+        if (memberDir is not null) Directory.CreateDirectory(memberDir);
+        string? bestFile = memberDir is null ? null : Path.Combine(memberDir, TrainingSession.BestModelFile);
+
+        if (resume && memberDir is not null && File.Exists(Path.Combine(memberDir, MemberFile)))
+        {
+            var saved = ReadMember(Path.Combine(memberDir, MemberFile), seed);
+            LoadInto(net, bestFile!, plan);
+            log.WriteLine($"{name}: reused from {memberDir} (best validation {saved.BestValidationAccuracy * 100:F2}% at epoch {saved.BestEpoch}, test {saved.TestAccuracy * 100:F2}%)");
+            return saved with { Source = "reused" };
+        }
+
+        var session = new TrainingSession(net, plan.Spec, plan.Options(seed, training.Count, memberDir), training, validation, test);
+        bool continued = resume && memberDir is not null && File.Exists(Path.Combine(memberDir, TrainingSession.CheckpointFile));
+        if (continued)
+        {
+            session.Resume(memberDir!);
+            log.WriteLine($"{name}: continuing from {Path.Combine(memberDir!, TrainingSession.CheckpointFile)}");
+        }
+        // Without an output folder, keep the best-validation parameters in memory (the session reports, but does not
+        // restore, them); with one, the session has saved them in best.safetensors, also across a resume.
+        float[][]? best = null;
+        double bestValidation = -1;
+        session.OnEpoch = r =>
+        {
+            if (memberDir is null && r.ValidationAccuracy > bestValidation) { bestValidation = r.ValidationAccuracy; best = net.ExportParameters(); }
+            log.WriteLine($"{name} {TrainingPlan.EpochLine(r)}");
+        };
+        var result = session.Run(cancellation);
+        if (result.StopReason == StopReason.Cancelled) return null;
+        if (bestFile is not null && File.Exists(bestFile)) LoadInto(net, bestFile, plan);
+        else if (best is not null) net.ImportParameters(best);
+        double accuracy = result.TestAccuracyAtBest ?? TestAccuracy(net, test);
+        var member = new Member(seed, result.BestEpoch, result.BestValidationAccuracy, accuracy, result.Seconds, result.StopReason.ToString(),
+            continued ? "continued" : "trained");
+        if (memberDir is not null) File.WriteAllText(Path.Combine(memberDir, MemberFile), JsonSerializer.Serialize(member, MemberJson));
+        log.WriteLine($"{name}: best validation {member.BestValidationAccuracy * 100:F2}% at epoch {member.BestEpoch}, test {accuracy * 100:F2}%");
+        return member;
+    }
+
+    private static void LoadInto(Network net, string path, TrainingPlan plan)
+    {
+        var contents = ModelFile.Read(path);
+        if (contents.Spec.Text != plan.Spec.Text)
+            throw new ModelFormatException(path, 8, $"architecture '{contents.Spec}' differs from the ensemble's '{plan.Spec}'.");
+        ModelFile.Apply(path, net, contents, velocity: false);
+    }
+
+    private static Member ReadMember(string path, int seed)
+    {
+        Member? m;
+        try { m = JsonSerializer.Deserialize<Member>(File.ReadAllText(path), MemberJson); }
+        catch (JsonException e) { throw new FormatException($"{path}: not a member record ({e.Message}); delete it to train this member again."); }
+        if (m is null || m.Seed != seed)
+            throw new FormatException($"{path}: records seed {m?.Seed.ToString() ?? "nothing"}, expected {seed}; delete it to train this member again.");
+        return m;
+    }
+
+    private static double TestAccuracy(Network net, NativeNet.Data.LabeledImages test)
+    {
+        using var single = new Ensemble([net]);
+        return single.Evaluate(test);
     }
 }
