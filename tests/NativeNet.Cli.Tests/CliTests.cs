@@ -30,6 +30,23 @@ public sealed class CliTests
         var ch1 = doc.RootElement.EnumerateArray().First(e => e.GetProperty("name").GetString() == "ch1");
         Assert.Equal(95.42, ch1.GetProperty("book_accuracy").GetDouble(), 2);
         Assert.Equal(30, ch1.GetProperty("epochs").GetInt32());
+        Assert.Equal(1, ch1.GetProperty("ensemble").GetInt32());
+        // The book's ensemble: five of the dropout net, voting.
+        var ensemble = doc.RootElement.EnumerateArray().First(e => e.GetProperty("name").GetString() == "ch6-ensemble");
+        var dropout = doc.RootElement.EnumerateArray().First(e => e.GetProperty("name").GetString() == "ch6-dropout");
+        Assert.Equal(5, ensemble.GetProperty("ensemble").GetInt32());
+        Assert.Equal(99.67, ensemble.GetProperty("book_accuracy").GetDouble(), 2);
+        Assert.Equal(dropout.GetProperty("architecture").GetString(), ensemble.GetProperty("architecture").GetString());
+        Assert.Equal(dropout.GetProperty("epochs").GetInt32(), ensemble.GetProperty("epochs").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("train")]
+    [InlineData("search")]
+    public void AnEnsemblePresetPointsToTheEnsembleCommand(string command)
+    {
+        var r = CliRunner.Run(command, "--preset", "ch6-ensemble", "--data", CliRunner.WriteTinyMnist());
+        AssertCleanFailure(r, "nativenet ensemble --preset ch6-ensemble");
     }
 
     /// <summary>Option descriptions are console markup: a stray bracket turns --help into an error.</summary>

@@ -92,6 +92,18 @@ public sealed class EnsembleSearchCliTests
     }
 
     [Fact]
+    public void EnsemblePreset_TrainsItsFiveNetworks()
+    {
+        var r = CliRunner.Run("ensemble", "--preset", "ch6-ensemble", "--train-size", "10", "--epochs", "1", "--threads", "2", "--parallel", "2",
+            "--data", CliRunner.WriteTinyMnist(), "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        Assert.Equal("ch6-ensemble", doc.RootElement.GetProperty("preset").GetString());
+        Assert.Equal([1, 2, 3, 4, 5], doc.RootElement.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("seed").GetInt32()));
+        Assert.Equal(50, doc.RootElement.GetProperty("training_images").GetInt32());   // 10 images, shift-expanded
+    }
+
+    [Fact]
     public void EnsembleTablePrints()
     {
         var r = CliRunner.Run("ensemble", "--layers", Tiny, "--count", "2", "--epochs", "1", "--threads", "1", "--data", CliRunner.WriteTinyMnist());

@@ -29,7 +29,7 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 {
     internal sealed class Settings : RunSettings
     {
-        [CommandOption("--count <N>")] [Description("Number of networks (default 5).")] public int Count { get; init; } = 5;
+        [CommandOption("--count <N>")] [Description("Number of networks (default: the preset's, ch6-ensemble's 5, else 5).")] public int? Count { get; init; }
         [CommandOption("--epochs <N>")] [Description("Epochs per network (default: the preset's).")] public int? Epochs { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed of the first network; network i uses seed + i (default 1).")] public int Seed { get; init; } = 1;
         [CommandOption("--parallel <N>")] [Description("Train N networks at once, each on threads / N worker threads (CPU only; default 1).")] public int Parallel { get; init; } = 1;
@@ -59,19 +59,20 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         var plan = TrainingPlan.Resolve(s.Preset, s.Layers, epochs: s.Epochs, trainSize: s.TrainSize);
+        int count = s.Count ?? (plan.Ensemble > 1 ? plan.Ensemble : 5);
         TextWriter log = s.Json ? Console.Error : Console.Out;
         string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
 
         var (data, training) = s.LoadTraining(plan, log);
-        int lanes = Math.Min(s.Parallel, s.Count);
+        int lanes = Math.Min(s.Parallel, count);
         var backends = new List<IComputeBackend>();
-        var nets = new Network?[s.Count];
-        var members = new Member?[s.Count];
+        var nets = new Network?[count];
+        var members = new Member?[count];
         try
         {
             for (int l = 0; l < lanes; l++) backends.Add(CliSupport.CreateBackend(s.Device, s.Threads / lanes));
             log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
-            log.WriteLine($"Ensemble of {s.Count} networks (seeds {s.Seed}..{s.Seed + s.Count - 1}) on {backends[0].Name}" +
+            log.WriteLine($"Ensemble of {count} networks (seeds {s.Seed}..{s.Seed + count - 1}) on {backends[0].Name}" +
                           (lanes > 1 ? $", {lanes} at a time" : "") + $"; {training.Count:N0} training images; {plan.Describe()}");
 
             var clock = Stopwatch.StartNew();
@@ -79,14 +80,14 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             int next = -1;
             void Lane(IComputeBackend backend)
             {
-                for (int i = Interlocked.Increment(ref next); i < s.Count && !cancellation.IsCancellationRequested; i = Interlocked.Increment(ref next))
+                for (int i = Interlocked.Increment(ref next); i < count && !cancellation.IsCancellationRequested; i = Interlocked.Increment(ref next))
                 {
                     nets[i] = plan.Build(s.Seed + i, backend);
                     members[i] = TrainMember(i, nets[i]!);
                 }
             }
             Member? TrainMember(int i, Network net) =>
-                Train(net, i, s.Seed + i, s.Count, plan, s.Resume, outDir, training, data.Validation, data.Test, log, cancellation);
+                Train(net, i, s.Seed + i, count, plan, s.Resume, outDir, training, data.Validation, data.Test, log, cancellation);
 
             if (lanes == 1) Lane(backends[0]);
             else
@@ -102,7 +103,7 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             var done = members.Select(m => m!).ToArray();
             var summary = new
             {
-                preset = plan.Name, architecture = plan.Spec.Text, count = s.Count, epochs = plan.Epochs, training_images = training.Count,
+                preset = plan.Name, architecture = plan.Spec.Text, count = count, epochs = plan.Epochs, training_images = training.Count,
                 parallel = lanes,
                 members = done.Select(m => new
                 {
@@ -131,7 +132,7 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             table.AddEmptyRow();
             table.AddRow("[bold]vote[/]", "", "", "", $"[bold]{vote * 100:F2}%[/]");
             AnsiConsole.Write(table);
-            Console.WriteLine($"Ensemble of {s.Count}: test {vote * 100:F2}% by plurality vote (members: mean {summary.mean_member_test_accuracy * 100:F2}%, best {summary.best_member_test_accuracy * 100:F2}%), {clock.Elapsed.TotalSeconds:F1} s." +
+            Console.WriteLine($"Ensemble of {count}: test {vote * 100:F2}% by plurality vote (members: mean {summary.mean_member_test_accuracy * 100:F2}%, best {summary.best_member_test_accuracy * 100:F2}%), {clock.Elapsed.TotalSeconds:F1} s." +
                               (outDir is null ? "" : $" Saved in {outDir}"));
             return 0;
         }

@@ -41,7 +41,7 @@ internal sealed class SearchCommand : Command<SearchCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        var plan = TrainingPlan.Resolve(s.Preset, s.Layers, epochs: s.Epochs, trainSize: s.TrainSize);
+        var plan = TrainingPlan.Resolve(s.Preset, s.Layers, epochs: s.Epochs, trainSize: s.TrainSize).Single();
         List<int> batches = s.Batch is null ? [plan.Batch] : ParseList<int>(s.Batch, "--batch", t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : (int?)null);
         IReadOnlyList<Trial> trials = s.Random is int n
             ? HyperparameterSearch.Random(n,

@@ -57,7 +57,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        var plan = TrainingPlan.Resolve(s.Preset, s.Layers, s.Init, s.Epochs, s.Batch, s.Eta, s.Lambda, s.Momentum, s.Expand, s.TrainSize);
+        var plan = TrainingPlan.Resolve(s.Preset, s.Layers, s.Init, s.Epochs, s.Batch, s.Eta, s.Lambda, s.Momentum, s.Expand, s.TrainSize).Single();
         if (s.Dropout is float dropout) plan = plan with { Spec = plan.Spec.WithDropout(dropout) };
         string name = plan.Name;
         var spec = plan.Spec;
@@ -178,7 +178,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 /// build for the same options and seed is the same network.
 /// </summary>
 internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit Init, int Epochs, int Batch, float Eta, float Lambda, float Momentum,
-    bool Expand, bool Shuffle, int? TrainSize)
+    bool Expand, bool Shuffle, int? TrainSize, int Ensemble)
 {
     public static TrainingPlan Resolve(string? presetName, string? layers = null, string? init = null, int? epochs = null, int? batch = null,
         float? eta = null, float? lambda = null, float? momentum = null, bool? expand = null, int? trainSize = null)
@@ -205,7 +205,16 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
             momentum ?? (generic ? 0f : preset.Momentum),
             expand ?? (!generic && preset.Expand),
             generic || preset.Shuffle,
-            trainSize ?? (!generic && preset.TrainingImages < 50_000 ? preset.TrainingImages : null));
+            trainSize ?? (!generic && preset.TrainingImages < 50_000 ? preset.TrainingImages : null),
+            generic ? 1 : preset.Ensemble);
+    }
+
+    /// <summary>For the commands that train one network per run: an ensemble preset points the user to `ensemble`.</summary>
+    public TrainingPlan Single()
+    {
+        if (Ensemble > 1)
+            throw new ArgumentException($"preset '{Name}' is an ensemble of {Ensemble} networks: run 'nativenet ensemble --preset {Name}' (each network alone is 'train --preset' of its single-network preset).");
+        return this;
     }
 
     /// <summary>The training images: the first <see cref="TrainSize"/> of the data set's, shift-expanded when <see cref="Expand"/>.</summary>
