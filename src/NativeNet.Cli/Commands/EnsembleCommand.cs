@@ -76,18 +76,27 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
                           (lanes > 1 ? $", {lanes} at a time" : "") + $"; {training.Count:N0} training images; {plan.Describe()}");
 
             var clock = Stopwatch.StartNew();
+            // A member that fails (diverges, say) stops the other lanes at their next mini-batch rather than after
+            // their whole training; Ctrl+C stops them all the same way.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             // Each lane takes the next member not yet started, so reused members cost a lane nothing.
             int next = -1;
             void Lane(IComputeBackend backend)
             {
-                for (int i = Interlocked.Increment(ref next); i < count && !cancellation.IsCancellationRequested; i = Interlocked.Increment(ref next))
+                try
                 {
-                    nets[i] = plan.Build(s.Seed + i, backend);
-                    members[i] = TrainMember(i, nets[i]!);
+                    for (int i = Interlocked.Increment(ref next); i < count && !stop.IsCancellationRequested; i = Interlocked.Increment(ref next))
+                    {
+                        nets[i] = plan.Build(s.Seed + i, backend);
+                        members[i] = Train(nets[i]!, i, s.Seed + i, count, plan, s.Resume, outDir, training, data.Validation, data.Test, log, stop.Token);
+                    }
+                }
+                catch
+                {
+                    stop.Cancel();
+                    throw;
                 }
             }
-            Member? TrainMember(int i, Network net) =>
-                Train(net, i, s.Seed + i, count, plan, s.Resume, outDir, training, data.Validation, data.Test, log, cancellation);
 
             if (lanes == 1) Lane(backends[0]);
             else
