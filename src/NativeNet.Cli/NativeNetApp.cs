@@ -41,6 +41,8 @@ public static class NativeNetApp
         {
             config.SetApplicationName("nativenet");
             config.CancellationExitCode(CancelledExitCode);
+            // An unknown or misspelt option (--epoch for --epochs) is an error, not something to ignore silently.
+            config.UseStrictParsing();
             config.SetExceptionHandler((ex, _) => Fail(ex));
             config.AddCommand<TrainCommand>("train").WithDescription("Train a network on MNIST (a book preset or --layers).")
                 .WithExample("train", "--preset", "ch1")

@@ -41,6 +41,16 @@ public sealed class CliTests
     }
 
     [Theory]
+    [InlineData("train", "--epoch", "5")]          // --epochs misspelt
+    [InlineData("presets", "--bogus")]
+    [InlineData("ensemble", "--eta", "0.1")]      // a train option ensemble does not have
+    public void AnUnknownOptionIsAnError_NotIgnored(params string[] args)
+    {
+        var r = CliRunner.Run(args);
+        AssertCleanFailure(r, args[1].TrimStart('-'));
+    }
+
+    [Theory]
     [InlineData("train")]
     [InlineData("search")]
     public void AnEnsemblePresetPointsToTheEnsembleCommand(string command)

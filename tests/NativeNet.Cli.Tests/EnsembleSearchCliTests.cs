@@ -47,7 +47,7 @@ public sealed class EnsembleSearchCliTests
     {
         string data = CliRunner.WriteTinyMnist();
         string[] common = ["ensemble", "--layers", Tiny, "--epochs", "2", "--seed", "7", "--data", data, "--json"];
-        var oneAtATime = Outcome(CliRunner.Run([.. common, "--count", "3", "--threads", "1"]));
+        var oneAtATime = Outcome(CliRunner.Run([.. common, "--count", "3", "--threads", "2"]));   // each network on 2 threads
         var twoAtOnce = CliRunner.Run([.. common, "--count", "3", "--threads", "2", "--parallel", "2"]);
         Assert.Equal(oneAtATime, Outcome(twoAtOnce));
         Assert.Contains("2 at a time", twoAtOnce.Stderr);
@@ -69,13 +69,46 @@ public sealed class EnsembleSearchCliTests
         string[] common = ["ensemble", "--layers", Tiny, "--count", "1", "--seed", "3", "--threads", "1", "--data", data, "--json"];
         var straight = Outcome(CliRunner.Run([.. common, "--epochs", "3"]));
 
-        // One epoch, then the member record removed: as if the run had been stopped after its first epoch.
+        // One epoch, then the same member asked for three: it goes on from its checkpoint.
         Outcome(CliRunner.Run([.. common, "--epochs", "1", "--out", outDir]));
-        File.Delete(Path.Combine(outDir, "seed-3", "member.json"));
         var continued = CliRunner.Run([.. common, "--epochs", "3", "--out", outDir, "--resume"]);
         Assert.Equal(straight, Outcome(continued));
         Assert.Contains("continuing from", continued.Stderr);
         Assert.DoesNotContain("epoch   1:", continued.Stderr);
+
+        // As if stopped during its second epoch: the record says "not done", the checkpoint is the first epoch's.
+        string record = Path.Combine(outDir, "seed-3", "member.json");
+        Outcome(CliRunner.Run([.. common, "--epochs", "1", "--out", outDir]));
+        string finished = File.ReadAllText(record);
+        File.WriteAllText(record, finished.Replace("\"done\": true", "\"done\": false").Replace("\"epochs\": 1", "\"epochs\": 3"));
+        Assert.Equal(straight, Outcome(CliRunner.Run([.. common, "--epochs", "3", "--out", outDir, "--resume"])));
+    }
+
+    [Fact]
+    public void EnsembleResume_RefusesMembersOfAnotherSetup_OrADamagedModel()
+    {
+        string data = CliRunner.WriteTinyMnist(), outDir = CliRunner.TempDir();
+        string[] common = ["ensemble", "--layers", Tiny, "--count", "1", "--seed", "5", "--threads", "1", "--data", data, "--out", outDir, "--json"];
+        Outcome(CliRunner.Run([.. common, "--epochs", "2", "--train-size", "200"]));
+
+        var otherData = CliRunner.Run([.. common, "--epochs", "2", "--train-size", "100", "--resume"]);
+        Assert.NotEqual(0, otherData.ExitCode);
+        Assert.Contains("200 training images", otherData.Stderr);
+        Assert.Contains("100 training images", otherData.Stderr);
+
+        var fewerEpochs = CliRunner.Run([.. common, "--epochs", "1", "--train-size", "200", "--resume"]);
+        Assert.NotEqual(0, fewerEpochs.ExitCode);
+        Assert.Contains("trained for 2 epochs", fewerEpochs.Stderr);
+
+        // Another run's best model in the member's folder: its checksum is not the recorded one.
+        string best = Path.Combine(outDir, "seed-5", "best.safetensors");
+        string otherOut = CliRunner.TempDir();
+        Outcome(CliRunner.Run(["ensemble", "--layers", Tiny, "--count", "1", "--seed", "6", "--threads", "1", "--data", data, "--out", otherOut, "--json", "--epochs", "2", "--train-size", "200"]));
+        File.Copy(Path.Combine(otherOut, "seed-6", "best.safetensors"), best, overwrite: true);
+        var swapped = CliRunner.Run([.. common, "--epochs", "2", "--train-size", "200", "--resume"]);
+        Assert.NotEqual(0, swapped.ExitCode);
+        Assert.Contains("checksum", swapped.Stderr);
+        Assert.DoesNotContain("   at ", swapped.All);
     }
 
     [Fact]
@@ -101,6 +134,18 @@ public sealed class EnsembleSearchCliTests
         Assert.Equal("ch6-ensemble", doc.RootElement.GetProperty("preset").GetString());
         Assert.Equal([1, 2, 3, 4, 5], doc.RootElement.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("seed").GetInt32()));
         Assert.Equal(50, doc.RootElement.GetProperty("training_images").GetInt32());   // 10 images, shift-expanded
+    }
+
+    [Theory]
+    [InlineData("--resume needs --out", "--resume")]
+    [InlineData("needs --device cpu", "--parallel", "2", "--device", "opencl")]
+    [InlineData("--parallel must be at least 1", "--parallel", "0")]
+    public void BadEnsembleOptionsNameTheProblem(string expected, params string[] options)
+    {
+        var r = CliRunner.Run(["ensemble", .. options, "--data", CliRunner.WriteTinyMnist()]);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.DoesNotContain("   at ", r.All);
+        Assert.Contains(expected, Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -163,9 +208,6 @@ public sealed class EnsembleSearchCliTests
             new[] { "search", "--random", "2", "--eta-range", "1" },
             new[] { "search", "--eta-range", "0.1:1" },
             new[] { "ensemble", "--count", "0" },
-            new[] { "ensemble", "--resume" },
-            new[] { "ensemble", "--parallel", "2", "--threads", "1" },
-            new[] { "ensemble", "--parallel", "2", "--device", "opencl" },
         })
         {
             var r = CliRunner.Run(args);

@@ -14,15 +14,17 @@ namespace NativeNet.Cli.Commands;
 /// Chapter 6's ensemble: trains --count networks of one preset with seeds seed..seed+count-1 (each exactly as `train`
 /// would with that seed, keeping its best-validation parameters), then classifies the test set by plurality vote.
 /// <para>
-/// --parallel N trains N members at once, each on its own CPU backend with threads / N worker threads. A mini-batch of
+/// --parallel N trains N members at once (at most --threads), each on its own CPU backend with its share of the threads. A mini-batch of
 /// 10 keeps two threads of one network waiting on each other, while two networks side by side never wait, so two
 /// members at once train more images per second than one after the other (measured in benchmarks/results/README.md,
 /// "ensemble"). Members are bit-identical either way: each is fixed by its seed.
 /// </para>
 /// <para>
-/// With --out, each member trains in DIR/seed-S and leaves DIR/seed-S/member.json when it is done; --resume then reuses
-/// the finished members (their best model) and continues an unfinished one from its checkpoint, so an interrupted
-/// ensemble of hours loses at most the epoch in progress.
+/// With --out, each member trains in DIR/seed-S and keeps a record there, member.json: its setup when it starts, its
+/// results when it is done. --resume then reuses the finished members (their best model, checked against the record's
+/// checksum) and continues an unfinished one, or one that was trained for fewer epochs, from its checkpoint, so an
+/// interrupted ensemble of hours loses at most the epoch in progress. A record of another setup (architecture,
+/// hyper-parameters, training images) is an error, not something to mix into the vote.
 /// </para>
 /// </summary>
 internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
@@ -32,7 +34,7 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         [CommandOption("--count <N>")] [Description("Number of networks (default: the preset's, ch6-ensemble's 5, else 5).")] public int? Count { get; init; }
         [CommandOption("--epochs <N>")] [Description("Epochs per network (default: the preset's).")] public int? Epochs { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed of the first network; network i uses seed + i (default 1).")] public int Seed { get; init; } = 1;
-        [CommandOption("--parallel <N>")] [Description("Train N networks at once, each on threads / N worker threads (CPU only; default 1).")] public int Parallel { get; init; } = 1;
+        [CommandOption("--parallel <N>")] [Description("Train up to N networks at once (at most --threads), sharing the threads (CPU only; default 1).")] public int Parallel { get; init; } = 1;
         [CommandOption("--out <DIR>")] [Description("Save each member's best model and checkpoint in DIR/seed-S and the result in DIR/ensemble.json.")] public string? Out { get; init; }
         [CommandOption("--resume")] [Description("Reuse the members already finished in --out DIR and continue unfinished ones from their checkpoints.")] public bool Resume { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the members and ensemble_test_accuracy (progress goes to stderr).")] public bool Json { get; init; }
@@ -44,14 +46,26 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             if (Epochs is < 1) return ValidationResult.Error("--epochs must be at least 1.");
             if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1.");
             if (Parallel > 1 && Device != "cpu") return ValidationResult.Error("--parallel above 1 needs --device cpu (one device trains one network at a time).");
-            if (Parallel > Threads) return ValidationResult.Error($"--parallel {Parallel} needs at least as many --threads (got {Threads}): each network gets threads / parallel.");
             if (Resume && Out is null) return ValidationResult.Error("--resume needs --out DIR, the folder of the interrupted ensemble.");
             return ValidationResult.Success();
         }
     }
 
-    /// <summary>One trained member, as reported and as saved in DIR/seed-S/member.json.</summary>
-    private sealed record Member(int Seed, int BestEpoch, double BestValidationAccuracy, double TestAccuracy, double Seconds, string StopReason, string Source = "trained");
+    /// <summary>
+    /// One member, as reported and as kept in DIR/seed-S/member.json: written with <see cref="Done"/> false when its
+    /// training starts, and again with the results when it ends. <see cref="Setup"/> is everything but the epoch count
+    /// that fixes the network a seed gives.
+    /// </summary>
+    private sealed record Member(int Seed, string Setup, int Epochs, bool Done = false, int BestEpoch = 0, double BestValidationAccuracy = 0,
+        double TestAccuracy = 0, double Seconds = 0, string StopReason = "", string? BestModelSha256 = null, string Source = "trained");
+
+    /// <summary>What every member's training shares.</summary>
+    private sealed record Shared(TrainingPlan Plan, int Count, bool Resume, string? OutDir, NativeNet.Data.LabeledImages Training,
+        NativeNet.Data.MnistDataset Data, TextWriter Log)
+    {
+        public string Setup { get; } = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{Plan.Spec.Text}; init {Plan.Init}; m = {Plan.Batch}, eta = {Plan.Eta}, lambda = {Plan.Lambda}, momentum = {Plan.Momentum}; {Training.Count} training images");
+    }
 
     private const string MemberFile = "member.json";
     private static readonly JsonSerializerOptions MemberJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
@@ -64,13 +78,14 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
 
         var (data, training) = s.LoadTraining(plan, log);
-        int lanes = Math.Min(s.Parallel, count);
+        int lanes = Math.Min(Math.Min(s.Parallel, count), s.Threads);
         var backends = new List<IComputeBackend>();
         var nets = new Network?[count];
         var members = new Member?[count];
         try
         {
-            for (int l = 0; l < lanes; l++) backends.Add(CliSupport.CreateBackend(s.Device, s.Threads / lanes));
+            for (int l = 0; l < lanes; l++) backends.Add(CliSupport.CreateBackend(s.Device, s.Threads / lanes + (l < s.Threads % lanes ? 1 : 0)));
+            var shared = new Shared(plan, count, s.Resume, outDir, training, data, log);
             log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
             log.WriteLine($"Ensemble of {count} networks (seeds {s.Seed}..{s.Seed + count - 1}) on {backends[0].Name}" +
                           (lanes > 1 ? $", {lanes} at a time" : "") + $"; {training.Count:N0} training images; {plan.Describe()}");
@@ -88,7 +103,7 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
                     for (int i = Interlocked.Increment(ref next); i < count && !stop.IsCancellationRequested; i = Interlocked.Increment(ref next))
                     {
                         nets[i] = plan.Build(s.Seed + i, backend);
-                        members[i] = Train(nets[i]!, i, s.Seed + i, count, plan, s.Resume, outDir, training, data.Validation, data.Test, log, stop.Token);
+                        members[i] = Train(nets[i]!, i, s.Seed + i, shared, stop.Token);
                     }
                 }
                 catch
@@ -156,25 +171,37 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
     /// Trains member <paramref name="index"/> (or, with resume, reuses or continues it) and leaves the network holding its
     /// best-validation parameters. Null when cancelled.
     /// </summary>
-    private static Member? Train(Network net, int index, int seed, int count, TrainingPlan plan, bool resume, string? outDir,
-        NativeNet.Data.LabeledImages training, NativeNet.Data.LabeledImages validation, NativeNet.Data.LabeledImages test,
-        TextWriter log, CancellationToken cancellation)
+    private static Member? Train(Network net, int index, int seed, Shared run, CancellationToken cancellation)
     {
-        string name = $"network {index + 1}/{count} (seed {seed})";
-        string? memberDir = outDir is null ? null : Path.Combine(outDir, $"seed-{seed}");
-        if (memberDir is not null) Directory.CreateDirectory(memberDir);
+        var (plan, log) = (run.Plan, run.Log);
+        string name = $"network {index + 1}/{run.Count} (seed {seed})";
+        string? memberDir = run.OutDir is null ? null : Path.Combine(run.OutDir, $"seed-{seed}");
+        string? record = memberDir is null ? null : Path.Combine(memberDir, MemberFile);
         string? bestFile = memberDir is null ? null : Path.Combine(memberDir, TrainingSession.BestModelFile);
-
-        if (resume && memberDir is not null && File.Exists(Path.Combine(memberDir, MemberFile)))
+        bool continued = false;
+        if (memberDir is not null)
         {
-            var saved = ReadMember(Path.Combine(memberDir, MemberFile), seed);
-            LoadInto(net, bestFile!, plan);
-            log.WriteLine($"{name}: reused from {memberDir} (best validation {saved.BestValidationAccuracy * 100:F2}% at epoch {saved.BestEpoch}, test {saved.TestAccuracy * 100:F2}%)");
-            return saved with { Source = "reused" };
+            Directory.CreateDirectory(memberDir);
+            if (run.Resume && File.Exists(record))
+            {
+                var saved = ReadMember(record!, seed, run.Setup);
+                if (saved.Done && saved.Epochs == plan.Epochs)
+                {
+                    string sha = LoadInto(net, bestFile!, plan);
+                    if (sha != saved.BestModelSha256)
+                        throw new FormatException($"{bestFile}: its data checksum {sha} is not the {saved.BestModelSha256} that {record} recorded; delete {memberDir} to train this member again.");
+                    log.WriteLine($"{name}: reused from {memberDir} (best validation {saved.BestValidationAccuracy * 100:F2}% at epoch {saved.BestEpoch}, test {saved.TestAccuracy * 100:F2}%)");
+                    return saved with { Source = "reused" };
+                }
+                if (saved.Done && saved.Epochs > plan.Epochs)
+                    throw new FormatException($"{record}: the member was trained for {saved.Epochs} epochs, this ensemble asks for {plan.Epochs}; use another --out folder.");
+                continued = File.Exists(Path.Combine(memberDir, TrainingSession.CheckpointFile));
+            }
+            // The record says what is being trained before anything else is written, so a stale one never survives.
+            WriteMember(record!, new Member(seed, run.Setup, plan.Epochs));
         }
 
-        var session = new TrainingSession(net, plan.Spec, plan.Options(seed, training.Count, memberDir), training, validation, test);
-        bool continued = resume && memberDir is not null && File.Exists(Path.Combine(memberDir, TrainingSession.CheckpointFile));
+        var session = new TrainingSession(net, plan.Spec, plan.Options(seed, run.Training.Count, memberDir), run.Training, run.Data.Validation, run.Data.Test);
         if (continued)
         {
             session.Resume(memberDir!);
@@ -191,32 +218,44 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         };
         var result = session.Run(cancellation);
         if (result.StopReason == StopReason.Cancelled) return null;
-        if (bestFile is not null && File.Exists(bestFile)) LoadInto(net, bestFile, plan);
-        else if (best is not null) net.ImportParameters(best);
-        double accuracy = result.TestAccuracyAtBest ?? TestAccuracy(net, test);
-        var member = new Member(seed, result.BestEpoch, result.BestValidationAccuracy, accuracy, result.Seconds, result.StopReason.ToString(),
-            continued ? "continued" : "trained");
-        if (memberDir is not null) File.WriteAllText(Path.Combine(memberDir, MemberFile), JsonSerializer.Serialize(member, MemberJson));
+        string? bestSha = bestFile is not null && File.Exists(bestFile) ? LoadInto(net, bestFile, plan) : null;
+        if (bestSha is null && best is not null) net.ImportParameters(best);
+        double accuracy = result.TestAccuracyAtBest ?? TestAccuracy(net, run.Data.Test);
+        var member = new Member(seed, run.Setup, plan.Epochs, Done: true, result.BestEpoch, result.BestValidationAccuracy, accuracy, result.Seconds,
+            result.StopReason.ToString(), bestSha, continued ? "continued" : "trained");
+        if (record is not null) WriteMember(record, member);
         log.WriteLine($"{name}: best validation {member.BestValidationAccuracy * 100:F2}% at epoch {member.BestEpoch}, test {accuracy * 100:F2}%");
         return member;
     }
 
-    private static void LoadInto(Network net, string path, TrainingPlan plan)
+    /// <summary>Loads a saved best model into the member's network; returns the file's data checksum.</summary>
+    private static string LoadInto(Network net, string path, TrainingPlan plan)
     {
         var contents = ModelFile.Read(path);
         if (contents.Spec.Text != plan.Spec.Text)
             throw new ModelFormatException(path, 8, $"architecture '{contents.Spec}' differs from the ensemble's '{plan.Spec}'.");
         ModelFile.Apply(path, net, contents, velocity: false);
+        return contents.Metadata["sha256"];
     }
 
-    private static Member ReadMember(string path, int seed)
+    private static Member ReadMember(string path, int seed, string setup)
     {
         Member? m;
         try { m = JsonSerializer.Deserialize<Member>(File.ReadAllText(path), MemberJson); }
         catch (JsonException e) { throw new FormatException($"{path}: not a member record ({e.Message}); delete it to train this member again."); }
         if (m is null || m.Seed != seed)
             throw new FormatException($"{path}: records seed {m?.Seed.ToString() ?? "nothing"}, expected {seed}; delete it to train this member again.");
+        if (m.Setup != setup)
+            throw new FormatException($"{path}: the member was trained as '{m.Setup}', this ensemble is '{setup}'; use another --out folder.");
         return m;
+    }
+
+    /// <summary>Writes the record through a temporary file, so a crash leaves the old record or the new one, never half of one.</summary>
+    private static void WriteMember(string path, Member member)
+    {
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, JsonSerializer.Serialize(member, MemberJson));
+        File.Move(tmp, path, overwrite: true);
     }
 
     private static double TestAccuracy(Network net, NativeNet.Data.LabeledImages test)
