@@ -17,7 +17,9 @@ namespace NativeNet.Cli.Commands;
 /// --parallel N trains N members at once (at most --threads), each on its own CPU backend with its share of the threads. A mini-batch of
 /// 10 keeps two threads of one network waiting on each other, while two networks side by side never wait, so two
 /// members at once train more images per second than one after the other (measured in benchmarks/results/README.md,
-/// "ensemble"). Members are bit-identical either way: each is fixed by its seed.
+/// "ensemble"). Each member is fixed by its seed, and is the same bits either way for a network that keeps its
+/// mini-batch whole (ch6-dropout does); one whose batches are split over the threads (ch6-relu on two) rounds
+/// differently on one thread than on two (README, "Determinism").
 /// </para>
 /// <para>
 /// With --out, each member trains in DIR/seed-S and keeps a record there, member.json: its setup when it starts, its
