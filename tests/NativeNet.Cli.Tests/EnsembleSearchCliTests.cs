@@ -140,12 +140,16 @@ public sealed class EnsembleSearchCliTests
     [InlineData("--resume needs --out", "--resume")]
     [InlineData("needs --device cpu", "--parallel", "2", "--device", "opencl")]
     [InlineData("--parallel must be at least 1", "--parallel", "0")]
-    public void BadEnsembleOptionsNameTheProblem(string expected, params string[] options)
+    public void BadEnsembleAndSearchOptionsNameTheProblem(string expected, params string[] options)
     {
-        var r = CliRunner.Run(["ensemble", .. options, "--data", CliRunner.WriteTinyMnist()]);
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.DoesNotContain("   at ", r.All);
-        Assert.Contains(expected, Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal)));
+        // search shares --parallel and its checks; --resume is the ensemble's own
+        foreach (string command in options[0] == "--resume" ? ["ensemble"] : new[] { "ensemble", "search" })
+        {
+            var r = CliRunner.Run([command, .. options, "--data", CliRunner.WriteTinyMnist()]);
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.DoesNotContain("   at ", r.All);
+            Assert.Contains(expected, Assert.Single(r.Stderr.Split('\n'), l => l.StartsWith("error:", StringComparison.Ordinal)));
+        }
     }
 
     [Fact]
@@ -155,6 +159,23 @@ public sealed class EnsembleSearchCliTests
         Assert.True(r.ExitCode == 0, r.All);
         Assert.Contains("vote", r.Stdout);
         Assert.Contains("Ensemble of 2", r.Stdout);
+    }
+
+    [Fact]
+    public void SearchInParallel_RanksTheSameTrials()
+    {
+        string data = CliRunner.WriteTinyMnist();
+        string[] common = ["search", "--layers", Tiny, "--eta", "0.00001,0.1,0.5", "--lambda", "0,0.1", "--epochs", "2", "--data", data, "--json"];
+        static string Ranking(CliRunner.Result r)
+        {
+            Assert.True(r.ExitCode == 0, r.All);
+            using var doc = JsonDocument.Parse(r.Stdout.Trim());
+            return string.Join(" ", doc.RootElement.GetProperty("trials").EnumerateArray().Select(t =>
+                $"{t.GetProperty("trial").GetInt32()}:{t.GetProperty("best_validation_accuracy").GetDouble():R}:{t.GetProperty("best_epoch").GetInt32()}"));
+        }
+        var parallel = CliRunner.Run([.. common, "--threads", "2", "--parallel", "2"]);
+        Assert.Equal(Ranking(CliRunner.Run([.. common, "--threads", "1"])), Ranking(parallel));
+        Assert.Contains("2 at a time", parallel.Stderr);
     }
 
     [Fact]

@@ -138,6 +138,61 @@ public class EnsembleSearchTests
     }
 
     [Fact]
+    public void GridSearch_TwoTrialsAtATime_GivesTheResultsOfOneAtATime()
+    {
+        var train = Synthetic(400, 3, noise: 0.4);
+        var validation = Synthetic(200, 4, noise: 0.4);
+        var trials = HyperparameterSearch.Grid([1e-5f, 0.1f, 0.5f], [0f, 0.1f], [10, 20]);
+        var one = new HyperparameterSearch(t => (SmallSpec.Build(1, WeightInit.ScaledByFanIn), SmallSpec),
+            new TrainingOptions { Sgd = new SgdOptions() }, train, validation, epochsPerTrial: 2).Run(trials);
+        using var lane0 = new Core.Backends.CpuBackend(1);
+        using var lane1 = new Core.Backends.CpuBackend(1);
+        var lanesUsed = new int[2];
+        var two = new HyperparameterSearch((t, lane) =>
+            {
+                Interlocked.Increment(ref lanesUsed[lane]);
+                return (SmallSpec.Build(1, WeightInit.ScaledByFanIn, lane == 0 ? lane0 : lane1), SmallSpec);
+            },
+            new TrainingOptions { Sgd = new SgdOptions() }, train, validation, epochsPerTrial: 2) { Parallel = 2 };
+        var seen = new List<TrialResult>();
+        two.OnTrial = seen.Add;
+        var results = two.Run(trials);
+        Assert.Equal(one.Select(r => (r.Index, r.BestValidationAccuracy, r.BestEpoch)), results.Select(r => (r.Index, r.BestValidationAccuracy, r.BestEpoch)));
+        Assert.Equal(trials.Count, seen.Count);
+        Assert.Equal(trials.Count, lanesUsed.Sum());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HyperparameterSearch((t, lane) => (SmallSpec.Build(1, WeightInit.ScaledByFanIn), SmallSpec),
+            new TrainingOptions { Sgd = new SgdOptions() }, train, validation, epochsPerTrial: 1) { Parallel = 0 });
+    }
+
+    [Fact]
+    public void Lanes_RunEveryItemOnce_AndAFailureStopsTheOthers()
+    {
+        var runs = new int[50];
+        Lanes.Run(50, 3, CancellationToken.None, (i, lane, token) => { Interlocked.Increment(ref runs[i]); Assert.InRange(lane, 0, 2); });
+        Assert.All(runs, r => Assert.Equal(1, r));
+        Lanes.Run(0, 2, CancellationToken.None, (i, lane, token) => throw new InvalidOperationException("no items, no calls"));
+
+        // Item 0 fails once item 1 has started; item 1 waits for its token, so it ends only because of the failure.
+        bool sawCancel = false;
+        int started = 0;
+        using var secondStarted = new ManualResetEventSlim();
+        var ex = Assert.Throws<InvalidOperationException>(() => Lanes.Run(10, 2, CancellationToken.None, (i, lane, token) =>
+        {
+            Interlocked.Increment(ref started);
+            if (i == 0)
+            {
+                secondStarted.Wait(TimeSpan.FromSeconds(30));
+                throw new InvalidOperationException("item 0 failed");
+            }
+            secondStarted.Set();
+            sawCancel = token.WaitHandle.WaitOne(TimeSpan.FromSeconds(30));
+        }));
+        Assert.Equal("item 0 failed", ex.Message);
+        Assert.True(sawCancel);
+        Assert.Equal(2, started);   // no item starts after the failure
+    }
+
+    [Fact]
     public void RandomSearch_IsDeterministicForASeed_AndStaysInRange()
     {
         var a = HyperparameterSearch.Random(20, (0.01f, 1f), (0.001f, 10f), [10, 20, 50], seed: 42);

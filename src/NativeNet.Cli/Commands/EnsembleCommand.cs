@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Diagnostics;
-using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using NativeNet.Core.Backends;
 using NativeNet.Persistence;
@@ -31,12 +30,11 @@ namespace NativeNet.Cli.Commands;
 /// </summary>
 internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 {
-    internal sealed class Settings : RunSettings
+    internal sealed class Settings : LaneSettings
     {
         [CommandOption("--count <N>")] [Description("Number of networks (default: the preset's, ch6-ensemble's 5, else 5).")] public int? Count { get; init; }
         [CommandOption("--epochs <N>")] [Description("Epochs per network (default: the preset's).")] public int? Epochs { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed of the first network; network i uses seed + i (default 1).")] public int Seed { get; init; } = 1;
-        [CommandOption("--parallel <N>")] [Description("Train up to N networks at once (at most --threads), sharing the threads (CPU only; default 1).")] public int Parallel { get; init; } = 1;
         [CommandOption("--out <DIR>")] [Description("Save each member's best model and checkpoint in DIR/seed-S and the result in DIR/ensemble.json.")] public string? Out { get; init; }
         [CommandOption("--resume")] [Description("Reuse the members already finished in --out DIR and continue unfinished ones from their checkpoints.")] public bool Resume { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the members and ensemble_test_accuracy (progress goes to stderr).")] public bool Json { get; init; }
@@ -46,8 +44,6 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             if (base.Validate() is { Successful: false } shared) return shared;
             if (Count is < 1 or > 100) return ValidationResult.Error("--count must be between 1 and 100.");
             if (Epochs is < 1) return ValidationResult.Error("--epochs must be at least 1.");
-            if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1.");
-            if (Parallel > 1 && Device != "cpu") return ValidationResult.Error("--parallel above 1 needs --device cpu (one device trains one network at a time).");
             if (Resume && Out is null) return ValidationResult.Error("--resume needs --out DIR, the folder of the interrupted ensemble.");
             return ValidationResult.Success();
         }
@@ -80,13 +76,13 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
 
         var (data, training) = s.LoadTraining(plan, log);
-        int lanes = Math.Min(Math.Min(s.Parallel, count), s.Threads);
+        int lanes = s.LanesFor(count);
         var backends = new List<IComputeBackend>();
         var nets = new Network?[count];
         var members = new Member?[count];
         try
         {
-            for (int l = 0; l < lanes; l++) backends.Add(CliSupport.CreateBackend(s.Device, s.Threads / lanes + (l < s.Threads % lanes ? 1 : 0)));
+            backends = s.OpenLaneBackends(lanes);
             var shared = new Shared(plan, count, s.Resume, outDir, training, data, log);
             log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
             log.WriteLine($"Ensemble of {count} networks (seeds {s.Seed}..{s.Seed + count - 1}) on {backends[0].Name}" +
@@ -95,33 +91,11 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             var clock = Stopwatch.StartNew();
             // A member that fails (diverges, say) stops the other lanes at their next mini-batch rather than after
             // their whole training; Ctrl+C stops them all the same way.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            // Each lane takes the next member not yet started, so reused members cost a lane nothing.
-            int next = -1;
-            void Lane(IComputeBackend backend)
+            Lanes.Run(count, lanes, cancellation, (i, lane, token) =>
             {
-                try
-                {
-                    for (int i = Interlocked.Increment(ref next); i < count && !stop.IsCancellationRequested; i = Interlocked.Increment(ref next))
-                    {
-                        nets[i] = plan.Build(s.Seed + i, backend);
-                        members[i] = Train(nets[i]!, i, s.Seed + i, shared, stop.Token);
-                    }
-                }
-                catch
-                {
-                    stop.Cancel();
-                    throw;
-                }
-            }
-
-            if (lanes == 1) Lane(backends[0]);
-            else
-            {
-                var threads = backends.Select(b => Task.Factory.StartNew(() => Lane(b), TaskCreationOptions.LongRunning)).ToArray();
-                try { Task.WaitAll(threads); }
-                catch (AggregateException e) { ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); }
-            }
+                nets[i] = plan.Build(s.Seed + i, backends[lane]);
+                members[i] = Train(nets[i]!, i, s.Seed + i, shared, token);
+            });
             if (members.Any(m => m is null)) return NativeNetApp.CancelledExitCode;
 
             using var ensemble = new Ensemble(nets!);

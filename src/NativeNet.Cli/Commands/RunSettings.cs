@@ -41,3 +41,39 @@ internal abstract class RunSettings : CommandSettings
         return ValidationResult.Success();
     }
 }
+
+/// <summary>
+/// The commands that run several independent trainings (ensemble, search): --parallel N runs up to N at once, each on
+/// its own CPU backend with its share of --threads (see <see cref="NativeNet.Training.Lanes"/>).
+/// </summary>
+internal abstract class LaneSettings : RunSettings
+{
+    [CommandOption("--parallel <N>")] [Description("Train up to N networks at once (at most --threads), sharing the threads (CPU only; default 1).")] public int Parallel { get; init; } = 1;
+
+    /// <summary>How many lanes <paramref name="items"/> trainings get: --parallel, at most the items and the threads.</summary>
+    public int LanesFor(int items) => Math.Max(1, Math.Min(Math.Min(Parallel, items), Threads));
+
+    /// <summary>One backend per lane, the threads shared out (the first lanes take the remainder).</summary>
+    public List<IComputeBackend> OpenLaneBackends(int lanes)
+    {
+        var backends = new List<IComputeBackend>(lanes);
+        try
+        {
+            for (int l = 0; l < lanes; l++) backends.Add(CliSupport.CreateBackend(Device, Threads / lanes + (l < Threads % lanes ? 1 : 0)));
+            return backends;
+        }
+        catch
+        {
+            foreach (var b in backends) b.Dispose();
+            throw;
+        }
+    }
+
+    public override ValidationResult Validate()
+    {
+        if (base.Validate() is { Successful: false } shared) return shared;
+        if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1.");
+        if (Parallel > 1 && Device != "cpu") return ValidationResult.Error("--parallel above 1 needs --device cpu (one device trains one network at a time).");
+        return ValidationResult.Success();
+    }
+}

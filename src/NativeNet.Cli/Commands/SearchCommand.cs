@@ -2,6 +2,8 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using NativeNet.Core.Backends;
+using NativeNet.Data;
 using NativeNet.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -11,11 +13,12 @@ namespace NativeNet.Cli.Commands;
 /// <summary>
 /// Chapter 3's hyper-parameter search over eta, lambda and the mini-batch size for a preset's network: a grid of the
 /// listed values, or --random N trials drawn log-uniformly from ranges. Every trial starts from the same seeded
-/// network and is ranked by its best validation accuracy.
+/// network and is ranked by its best validation accuracy. --parallel N trains N trials at once, each on its own backend
+/// (<see cref="Lanes"/>); the results do not depend on it.
 /// </summary>
 internal sealed class SearchCommand : Command<SearchCommand.Settings>
 {
-    internal sealed class Settings : RunSettings
+    internal sealed class Settings : LaneSettings
     {
         [CommandOption("--eta <LIST>")] [Description("Learning rates for the grid, comma-separated (default: the preset's).")] public string? Eta { get; init; }
         [CommandOption("--lambda <LIST>")] [Description("L2 strengths for the grid, comma-separated (default: the preset's).")] public string? Lambda { get; init; }
@@ -56,14 +59,28 @@ internal sealed class SearchCommand : Command<SearchCommand.Settings>
         TextWriter log = s.Json ? Console.Error : Console.Out;
         string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
         var (data, training) = s.LoadTraining(plan, log);
-        using var backend = s.OpenBackend();
+        int lanes = s.LanesFor(trials.Count);
+        var backends = s.OpenLaneBackends(lanes);
+        try
+        {
+            return Run(s, plan, trials, training, data, outDir, backends, log, cancellation);
+        }
+        finally
+        {
+            foreach (var b in backends) b.Dispose();
+        }
+    }
+
+    private static int Run(Settings s, TrainingPlan plan, IReadOnlyList<Trial> trials, LabeledImages training, MnistDataset data, string? outDir,
+        List<IComputeBackend> backends, TextWriter log, CancellationToken cancellation)
+    {
         log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
         log.WriteLine($"{(s.Random is null ? "Grid" : "Random")} search: {trials.Count} trials of {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} on {training.Count:N0} training images, " +
-                      $"ranked by accuracy on {data.Validation.Count:N0} validation images; {backend.Name}");
+                      $"ranked by accuracy on {data.Validation.Count:N0} validation images; {backends[0].Name}" + (backends.Count > 1 ? $", {backends.Count} at a time" : ""));
 
         var clock = Stopwatch.StartNew();
-        var search = new HyperparameterSearch(_ => (plan.Build(s.Seed, backend), plan.Spec), plan.Options(s.Seed, training.Count, outDir: null),
-            training, data.Validation, s.Epochs);
+        var search = new HyperparameterSearch((_, lane) => (plan.Build(s.Seed, backends[lane]), plan.Spec), plan.Options(s.Seed, training.Count, outDir: null),
+            training, data.Validation, s.Epochs) { Parallel = backends.Count };
         int done = 0;
         search.OnTrial = r => log.WriteLine($"trial {++done}/{trials.Count}: eta {F(r.LearningRate)}, lambda {F(r.L2)}, m {r.BatchSize}: " +
                                             $"validation {r.BestValidationAccuracy * 100:F2}% at epoch {r.BestEpoch}, {r.Seconds:F1} s" + (r.Error is null ? "" : " (diverged)"));

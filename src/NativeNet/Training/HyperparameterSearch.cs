@@ -18,11 +18,12 @@ public sealed record TrialResult(int Index, float LearningRate, float L2, int Ba
 /// lambda and mini-batch size, and rank the combinations by validation accuracy. <see cref="Grid"/> takes every
 /// combination of given values; <see cref="Random"/> samples eta and lambda log-uniformly from ranges and m from a
 /// list, reproducibly for a seed. Each trial runs a <see cref="TrainingSession"/> with the base options (shuffling,
-/// momentum, schedule...) and the trial's eta, lambda and m; nothing is written to disk.
+/// momentum, schedule...) and the trial's eta, lambda and m; nothing is written to disk. With <see cref="Parallel"/> above 1
+/// trials run that many at a time (<see cref="Lanes"/>); each trial's result does not depend on it.
 /// </summary>
 public sealed class HyperparameterSearch
 {
-    private readonly Func<Trial, (Network Network, NetworkSpec Spec)> _factory;
+    private readonly Func<Trial, int, (Network Network, NetworkSpec Spec)> _factory;
     private readonly TrainingOptions _baseOptions;
     private readonly LabeledImages _training, _validation;
     private readonly int _epochs;
@@ -31,6 +32,16 @@ public sealed class HyperparameterSearch
     /// <param name="baseOptions">Everything but eta, lambda, m, the epoch count and the output folder.</param>
     /// <param name="epochsPerTrial">Epochs each trial trains for.</param>
     public HyperparameterSearch(Func<Trial, (Network Network, NetworkSpec Spec)> factory, TrainingOptions baseOptions,
+        LabeledImages training, LabeledImages validation, int epochsPerTrial)
+        : this(factory is null ? null! : (t, _) => factory(t), baseOptions, training, validation, epochsPerTrial)
+    {
+    }
+
+    /// <param name="factory">Builds the network for a trial on the given lane (0..<see cref="Parallel"/>-1): give each lane
+    /// its own backend. The search disposes the network after the trial.</param>
+    /// <param name="baseOptions">Everything but eta, lambda, m, the epoch count and the output folder.</param>
+    /// <param name="epochsPerTrial">Epochs each trial trains for.</param>
+    public HyperparameterSearch(Func<Trial, int, (Network Network, NetworkSpec Spec)> factory, TrainingOptions baseOptions,
         LabeledImages training, LabeledImages validation, int epochsPerTrial)
     {
         ArgumentNullException.ThrowIfNull(factory);
@@ -46,8 +57,16 @@ public sealed class HyperparameterSearch
         _epochs = epochsPerTrial;
     }
 
-    /// <summary>Called after each trial, in the order the trials run.</summary>
+    /// <summary>Called after each trial as it finishes (in trial order with one lane), never from two threads at once.</summary>
     public Action<TrialResult>? OnTrial { get; set; }
+
+    /// <summary>Trials trained at once (default 1). Above 1, the factory must give each lane its own backend.</summary>
+    public int Parallel
+    {
+        get => _parallel;
+        init => _parallel = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Parallel), value, "Parallel must be at least 1.");
+    }
+    private readonly int _parallel = 1;
 
     /// <summary>Every combination of the given values (eta varies slowest, m fastest).</summary>
     public static IReadOnlyList<Trial> Grid(IReadOnlyList<float> learningRates, IReadOnlyList<float> l2s, IReadOnlyList<int> batchSizes)
@@ -116,25 +135,25 @@ public sealed class HyperparameterSearch
     public IReadOnlyList<TrialResult> Run(IReadOnlyList<Trial> trials, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(trials);
-        var results = new List<TrialResult>(trials.Count);
-        foreach (var trial in trials)
+        var results = new TrialResult?[trials.Count];
+        var report = new object();
+        Lanes.Run(trials.Count, _parallel, cancel, (i, lane, token) =>
         {
-            if (cancel.IsCancellationRequested) break;
-            var r = RunTrial(trial, cancel);
-            results.Add(r);
-            OnTrial?.Invoke(r);
-        }
-        return Rank(results);
+            var r = RunTrial(trials[i], lane, token);
+            results[i] = r;
+            lock (report) OnTrial?.Invoke(r);
+        });
+        return Rank(results.OfType<TrialResult>());
     }
 
     /// <summary>Sorts results best first: higher validation accuracy, then the earlier trial.</summary>
     public static IReadOnlyList<TrialResult> Rank(IEnumerable<TrialResult> results) =>
         results.OrderByDescending(r => r.BestValidationAccuracy).ThenBy(r => r.Index).ToList();
 
-    private TrialResult RunTrial(Trial t, CancellationToken cancel)
+    private TrialResult RunTrial(Trial t, int lane, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
-        var (net, spec) = _factory(t);
+        var (net, spec) = _factory(t, lane);
         using (net)
         {
             var options = _baseOptions with
