@@ -183,19 +183,13 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
             session.Resume(memberDir!);
             log.WriteLine($"{name}: continuing from {Path.Combine(memberDir!, TrainingSession.CheckpointFile)}");
         }
-        // Without an output folder, keep the best-validation parameters in memory (the session reports, but does not
-        // restore, them); with one, the session has saved them in best.safetensors, also across a resume.
-        float[][]? best = null;
-        double bestValidation = -1;
-        session.OnEpoch = r =>
-        {
-            if (memberDir is null && r.ValidationAccuracy > bestValidation) { bestValidation = r.ValidationAccuracy; best = net.ExportParameters(); }
-            log.WriteLine($"{name} {TrainingPlan.EpochLine(r)}");
-        };
+        session.OnEpoch = r => log.WriteLine($"{name} {TrainingPlan.EpochLine(r)}");
         var result = session.Run(cancellation);
         if (result.StopReason == StopReason.Cancelled) return null;
+        // The best-validation parameters: from best.safetensors when there is an output folder (it also holds the best
+        // of the epochs before a resume), else from the session.
         string? bestSha = bestFile is not null && File.Exists(bestFile) ? LoadInto(net, bestFile, plan) : null;
-        if (bestSha is null && best is not null) net.ImportParameters(best);
+        if (bestSha is null && result.BestParameters is { } best) net.ImportParameters(best);
         double accuracy = result.TestAccuracyAtBest ?? TestAccuracy(net, run.Data.Test);
         var member = new Member(seed, run.Setup, plan.Epochs, Done: true, result.BestEpoch, result.BestValidationAccuracy, accuracy, result.Seconds,
             result.StopReason.ToString(), bestSha, continued ? "continued" : "trained");

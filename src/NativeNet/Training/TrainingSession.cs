@@ -36,8 +36,11 @@ public sealed record EpochReport(int Epoch, double? TrainingCost, double? Traini
 
 public enum StopReason { Completed, EarlyStopped, LearningRateFloor, Cancelled, Diverged }
 
+/// <param name="BestParameters">The parameters at the best validation epoch of this run (<see cref="Network.ExportParameters"/>
+/// order), or null when no epoch of this run improved on the best so far (a resumed run keeps its earlier best in the
+/// output folder's best model).</param>
 public sealed record TrainingResult(IReadOnlyList<EpochReport> Epochs, int BestEpoch, double BestValidationAccuracy, double? TestAccuracyAtBest,
-    double Seconds, StopReason StopReason, string? Message);
+    double Seconds, StopReason StopReason, string? Message, IReadOnlyList<float[]>? BestParameters = null);
 
 /// <summary>Thrown when the cost or the weights become NaN or infinite.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
@@ -155,7 +158,7 @@ public sealed class TrainingSession
                 ModelFile.Save(Path.Combine(_o.OutputDirectory, CheckpointFile), _net, _spec, Meta(trainer, epoch), includeVelocity: true);
             if (reason != StopReason.Completed) break;
         }
-        return new TrainingResult(_history, _bestEpoch, _bestValidation, _testAtBest, total.Elapsed.TotalSeconds, reason, message);
+        return new TrainingResult(_history, _bestEpoch, _bestValidation, _testAtBest, total.Elapsed.TotalSeconds, reason, message, best);
     }
 
     private Dictionary<string, string> Meta(SgdTrainer t, int epoch) => new()
