@@ -1,7 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text.Json;
-using NativeNet.Core.Backends;
 using NativeNet.Persistence;
 using NativeNet.Training;
 using Spectre.Console;
@@ -77,15 +76,14 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
 
         var (data, training) = s.LoadTraining(plan, log);
         int lanes = s.LanesFor(count);
-        var backends = new List<IComputeBackend>();
+        using var backends = s.OpenLaneBackends(lanes);
         var nets = new Network?[count];
         var members = new Member?[count];
         try
         {
-            backends = s.OpenLaneBackends(lanes);
             var shared = new Shared(plan, count, s.Resume, outDir, training, data, log);
             log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
-            log.WriteLine($"Ensemble of {count} networks (seeds {s.Seed}..{s.Seed + count - 1}) on {backends[0].Name}" +
+            log.WriteLine($"Ensemble of {count} networks (seeds {s.Seed}..{s.Seed + count - 1}) on {backends.Name}" +
                           (lanes > 1 ? $", {lanes} at a time" : "") + $"; {training.Count:N0} training images; {plan.Describe()}");
 
             var clock = Stopwatch.StartNew();
@@ -139,7 +137,6 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         finally
         {
             foreach (var n in nets) n?.Dispose();
-            foreach (var b in backends) b.Dispose();
         }
     }
 

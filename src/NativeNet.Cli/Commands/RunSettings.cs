@@ -54,13 +54,13 @@ internal abstract class LaneSettings : RunSettings
     public int LanesFor(int items) => Math.Max(1, Math.Min(Math.Min(Parallel, items), Threads));
 
     /// <summary>One backend per lane, the threads shared out (the first lanes take the remainder).</summary>
-    public List<IComputeBackend> OpenLaneBackends(int lanes)
+    public LaneBackends OpenLaneBackends(int lanes)
     {
         var backends = new List<IComputeBackend>(lanes);
         try
         {
             for (int l = 0; l < lanes; l++) backends.Add(CliSupport.CreateBackend(Device, Threads / lanes + (l < Threads % lanes ? 1 : 0)));
-            return backends;
+            return new LaneBackends(backends);
         }
         catch
         {
@@ -76,4 +76,14 @@ internal abstract class LaneSettings : RunSettings
         if (Parallel > 1 && Device != "cpu") return ValidationResult.Error("--parallel above 1 needs --device cpu (one device trains one network at a time).");
         return ValidationResult.Success();
     }
+}
+
+/// <summary>The backends of <see cref="LaneSettings.OpenLaneBackends"/>, one per lane, disposed together.</summary>
+internal sealed class LaneBackends(List<IComputeBackend> backends) : IDisposable
+{
+    public int Count => backends.Count;
+    public IComputeBackend this[int lane] => backends[lane];
+    /// <summary>The first lane's backend name (they differ only in thread count).</summary>
+    public string Name => backends[0].Name;
+    public void Dispose() { foreach (var b in backends) b.Dispose(); }
 }

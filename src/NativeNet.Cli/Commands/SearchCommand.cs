@@ -2,8 +2,6 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using NativeNet.Core.Backends;
-using NativeNet.Data;
 using NativeNet.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -59,24 +57,10 @@ internal sealed class SearchCommand : Command<SearchCommand.Settings>
         TextWriter log = s.Json ? Console.Error : Console.Out;
         string? outDir = s.Out is null ? null : TrainingPlan.PrepareOutputDirectory(s.Out);
         var (data, training) = s.LoadTraining(plan, log);
-        int lanes = s.LanesFor(trials.Count);
-        var backends = s.OpenLaneBackends(lanes);
-        try
-        {
-            return Run(s, plan, trials, training, data, outDir, backends, log, cancellation);
-        }
-        finally
-        {
-            foreach (var b in backends) b.Dispose();
-        }
-    }
-
-    private static int Run(Settings s, TrainingPlan plan, IReadOnlyList<Trial> trials, LabeledImages training, MnistDataset data, string? outDir,
-        List<IComputeBackend> backends, TextWriter log, CancellationToken cancellation)
-    {
+        using var backends = s.OpenLaneBackends(s.LanesFor(trials.Count));
         log.WriteLine($"{plan.Name}: {plan.Spec.Text}");
         log.WriteLine($"{(s.Random is null ? "Grid" : "Random")} search: {trials.Count} trials of {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} on {training.Count:N0} training images, " +
-                      $"ranked by accuracy on {data.Validation.Count:N0} validation images; {backends[0].Name}" + (backends.Count > 1 ? $", {backends.Count} at a time" : ""));
+                      $"ranked by accuracy on {data.Validation.Count:N0} validation images; {backends.Name}" + (backends.Count > 1 ? $", {backends.Count} at a time" : ""));
 
         var clock = Stopwatch.StartNew();
         var search = new HyperparameterSearch((_, lane) => (plan.Build(s.Seed, backends[lane]), plan.Spec), plan.Options(s.Seed, training.Count, outDir: null),
