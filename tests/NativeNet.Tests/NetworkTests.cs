@@ -178,6 +178,40 @@ public class NetworkTests
     }
 
     [Fact]
+    public void SplitBatches_GiveTheSameBits_OnAnyThreadCount()
+    {
+        // Two slices on one thread or two: the slices' sum and the optimizer step (momentum, Nesterov, L1, L2) are shared
+        // out by element ranges over the pool, which must not change a bit.
+        Assert.Equal(TrainSmall(1, 2), TrainSmall(2, 2));
+        Assert.Equal(TrainSmall(1, 3), TrainSmall(2, 3));
+    }
+
+    [Fact]
+    public void SplitSteps_FollowTheWholeBatchSteps()
+    {
+        // The same 30 steps (momentum, Nesterov, L1 and L2; dropout off, as its masks differ per slice) with the batch whole
+        // and in two slices: the parameters agree up to rounding, and they moved.
+        float[][] Train(int split)
+        {
+            var (net, trainer, x, labels) = SmallProblem(6, threads: 2, dropout: 0f, split: split);
+            using (net) using (trainer)
+            {
+                for (int epoch = 0; epoch < 3; epoch++)
+                    for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                return net.ExportParameters();
+            }
+        }
+        var whole = Train(1);
+        var split = Train(2);
+        for (int t = 0; t < whole.Length; t++)
+            for (int i = 0; i < whole[t].Length; i++)
+                Assert.True(Math.Abs(whole[t][i] - split[t][i]) <= 1e-4f * (1 + Math.Abs(whole[t][i])), $"tensor {t}[{i}]: {whole[t][i]} vs {split[t][i]}");
+        var (net0, trainer0, _, _) = SmallProblem(6, threads: 2, dropout: 0f, split: 2);
+        using (net0) using (trainer0)
+            for (int t = 0; t < whole.Length; t++) Assert.NotEqual(net0.ExportParameters()[t], split[t]);
+    }
+
+    [Fact]
     public void SplitBatches_MatchTheWholeBatchGradient()
     {
         // Two slices summed equal the whole batch's gradient up to rounding (dropout off: masks differ per slice).

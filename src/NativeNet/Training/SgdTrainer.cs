@@ -72,6 +72,8 @@ public sealed class SgdTrainer : IDisposable
     private readonly Workspace[] _slices;
     private readonly Tensor[][] _sliceGradients;
     private readonly int[] _sliceCount;
+    // The update rules of the split step in progress, read by ReduceSlices' workers.
+    private (UpdateRule Weights, UpdateRule Biases) _updateRules;
     private readonly WorkerPool? _pool;
     private GCHandle _self;
     // What the optimizer still updates after a step whose backward pass fused the weights' update: everything else.
@@ -149,8 +151,9 @@ public sealed class SgdTrainer : IDisposable
         FusedSgd? fused = FusesWeightUpdateOn(count)
             ? new FusedSgd(-LearningRate / count, 1f - LearningRate * (Options.L2 / Options.TrainingSetSize))
             : null;
-        ForwardBackward(examples, targets, count, fused);
-        ApplyUpdate(count, fused is not null ? _notFused : _net.ParameterArray);
+        RunSlices(examples, targets, count, fused);
+        if (Whole(count)) ApplyUpdate(count, fused is not null ? _notFused : _net.ParameterArray);
+        else ReduceSlices(count, update: true);
         Steps++;
     }
 
@@ -164,9 +167,17 @@ public sealed class SgdTrainer : IDisposable
     private bool Whole(int count) => Split == 1 || count < 2 * Split;
 
     /// <summary>Forward and backward without updating: fills every parameter's gradient (summed over the batch).</summary>
-    public void ForwardBackward(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count) => ForwardBackward(examples, targets, count, null);
+    public void ForwardBackward(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count)
+    {
+        RunSlices(examples, targets, count, fused: null);
+        if (!Whole(count)) ReduceSlices(count, update: false);
+    }
 
-    private void ForwardBackward(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count, FusedSgd? fused)
+    /// <summary>
+    /// The batch forward and backward, whole or in slices over the pool; a split batch leaves each slice's gradients in
+    /// its own tensors, for <see cref="ReduceSlices"/> to sum.
+    /// </summary>
+    private void RunSlices(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count, FusedSgd? fused)
     {
         Network.CheckLength(targets.Length, count * _net.OutputSize, nameof(targets));
         if (Whole(count))
@@ -187,14 +198,41 @@ public sealed class SgdTrainer : IDisposable
         }
         var work = new SliceWork(GCHandle.ToIntPtr(_self));
         _pool!.Run(ref work, Split);
-        // Sum the slices' gradients into slice 0's (the parameters' own), always in slice order.
-        var total = _sliceGradients[0];
-        for (int k = 1; k < Split; k++)
-            for (int t = 0; t < total.Length; t++)
-            {
-                var sum = CpuBackend.Span(total[t]);
-                System.Numerics.Tensors.TensorPrimitives.Add(sum, CpuBackend.Span(_sliceGradients[k][t]), sum);
-            }
+    }
+
+    /// <summary>
+    /// The end of a split batch, on the whole pool: sum the slices' gradients into slice 0's (the parameters' own) and, for
+    /// a step, apply the optimizer right away while each share is in cache. Every worker takes an equal range of every
+    /// parameter tensor; both operations are element-wise and each element sums the slices in slice order, so the bits do
+    /// not depend on the worker count. (On one thread, sum and update left the other cores idle.)
+    /// </summary>
+    private void ReduceSlices(int count, bool update)
+    {
+        if (update) _updateRules = UpdateRules(count);
+        var work = new ReduceWork(GCHandle.ToIntPtr(_self), update);
+        _pool!.Run(ref work, _pool.DegreeOfParallelism);
+    }
+
+    private readonly struct ReduceWork(nint trainer, bool update) : IParallelWork
+    {
+        public void Execute(int worker, int workers) => ((SgdTrainer)GCHandle.FromIntPtr(trainer).Target!).Reduce(worker, workers, update);
+    }
+
+    private void Reduce(int worker, int workers, bool update)
+    {
+        var parameters = _net.ParameterArray;
+        for (int t = 0; t < parameters.Length; t++)
+        {
+            var p = parameters[t];
+            var (start, end) = WorkerPool.Partition(p.Value.Length, worker, workers, grain: 16);
+            if (start >= end) continue;
+            var sum = CpuBackend.Span(_sliceGradients[0][t]).Slice(start, end - start);
+            for (int k = 1; k < Split; k++)
+                System.Numerics.Tensors.TensorPrimitives.Add(sum, CpuBackend.Span(_sliceGradients[k][t]).Slice(start, end - start), sum);
+            if (!update) continue;
+            var velocity = p.Velocity is null ? default : CpuBackend.Span(p.Velocity).Slice(start, end - start);
+            Optimizer.Update(CpuBackend.Span(p.Value).Slice(start, end - start), sum, velocity, p.IsWeight ? _updateRules.Weights : _updateRules.Biases);
+        }
     }
 
     private readonly struct SliceWork(nint trainer) : IParallelWork
@@ -216,11 +254,17 @@ public sealed class SgdTrainer : IDisposable
 
     private void ApplyUpdate(int count, Parameter[] parameters)
     {
-        float n = Options.TrainingSetSize;
-        var weights = new UpdateRule(LearningRate, 1f / count, Options.L2 / n, Options.L1 / n, Options.Momentum, Options.Nesterov);
-        var biases = weights with { L2 = 0f, L1 = 0f };
+        var (weights, biases) = UpdateRules(count);
         foreach (var p in parameters)
             _net.Backend.Update(p.Value, p.Gradient, p.Velocity, p.Value.Length, p.IsWeight ? weights : biases);
+    }
+
+    /// <summary>This step's update for weights (with L2 / L1) and for biases (without), for a batch of <paramref name="count"/>.</summary>
+    private (UpdateRule Weights, UpdateRule Biases) UpdateRules(int count)
+    {
+        float n = Options.TrainingSetSize;
+        var weights = new UpdateRule(LearningRate, 1f / count, Options.L2 / n, Options.L1 / n, Options.Momentum, Options.Nesterov);
+        return (weights, weights with { L2 = 0f, L1 = 0f });
     }
 
     /// <summary>
