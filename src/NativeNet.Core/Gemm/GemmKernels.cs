@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeNet.Core.Gemm;
 
@@ -33,13 +34,10 @@ internal sealed unsafe class GemmKernel
     public required delegate*<int, float*, float*, int, float*, int, float, float, void> Tile { get; init; }
 
     /// <summary>
-    /// Row-variant kernels for an edge panel of r &lt; MR rows and a full NR columns, by the smallest compiled row count
-    /// that covers r (null where the instruction set has none: the edge goes through a scratch tile instead).
+    /// Whether edge tiles (fewer than MR rows or NR columns) go through <see cref="MicroKernels.Avx512Edge"/>, straight into
+    /// C through masks; otherwise the full kernel writes a scratch tile and its valid corner is merged into C.
     /// </summary>
-    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo4Rows { get; init; }
-    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo8Rows { get; init; }
-    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo10Rows { get; init; }
-    public delegate*<int, float*, float*, int, float*, int, float, float, int, void> UpTo12Rows { get; init; }
+    public bool MaskedEdges { get; init; }
 
     // Block sizes, one row per instruction set, for cores with 48 KiB L1d and 1-2 MiB L2 (Zen 5, recent Xeons).
     // AVX-512: B micro-panel 256 x 32 floats = 32 KiB (L1); A block 144 x 256 = 144 KiB (L2).
@@ -47,10 +45,7 @@ internal sealed unsafe class GemmKernel
     {
         Kind = GemmKernelKind.Avx512, MR = 12, NR = 32, MC = 144, KC = 256, NC = 3072,
         Tile = &MicroKernels.Avx512_12x32,
-        UpTo4Rows = &MicroKernels.Avx512Rows<Rows4>,
-        UpTo8Rows = &MicroKernels.Avx512Rows<Rows8>,
-        UpTo10Rows = &MicroKernels.Avx512Rows<Rows10>,   // the book's mini-batch of 10
-        UpTo12Rows = &MicroKernels.Avx512Rows<Rows12>,
+        MaskedEdges = true,
     };
 
     public static readonly GemmKernel Avx2 = new()
@@ -130,64 +125,88 @@ internal static unsafe class MicroKernels
     // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A per row: 24 FMAs per 14 loads.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx512_12x32(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
-        => Avx512Rows<Rows12>(kc, a, b, ldb, c, ldc, alpha, beta, 12);
+        => Avx512Tile<Rows12, Vectors2>(kc, a, b, ldb, c, ldc, alpha, beta, 12, 32);
 
     /// <summary>
-    /// The 12 x 32 kernel computing only the first TRows rows of the panel (A's packed panel is still 12 wide) and
-    /// storing the first <paramref name="rows"/> of them: an edge panel of a few rows costs a few rows, not twelve,
-    /// and is written straight to C. The JIT compiles one copy per row count with the unused rows removed.
+    /// The kernel for an edge tile of r &lt;= 12 rows and c &lt;= 32 columns (arguments as the tile's, then r and c): the
+    /// smallest compiled row count that covers r (4, 8, 10 for the book's mini-batch, or 12), and one vector of B per
+    /// step when c &lt;= 16, so a panel's last few columns cost half a tile, not a whole one.
+    /// </summary>
+    public static delegate*<int, float*, float*, int, float*, int, float, float, int, int, void> Avx512Edge(int rows, int cols) => cols <= 16
+        ? rows <= 4 ? &Avx512Tile<Rows4, Vectors1> : rows <= 8 ? &Avx512Tile<Rows8, Vectors1> : rows <= 10 ? &Avx512Tile<Rows10, Vectors1> : &Avx512Tile<Rows12, Vectors1>
+        : rows <= 4 ? &Avx512Tile<Rows4, Vectors2> : rows <= 8 ? &Avx512Tile<Rows8, Vectors2> : rows <= 10 ? &Avx512Tile<Rows10, Vectors2> : &Avx512Tile<Rows12, Vectors2>;
+
+    /// <summary>
+    /// The 12 x 32 kernel computing only the first TRows rows and the first 16 * TVectors columns of the panel (A's
+    /// packed panel is still 12 wide, B's 32) and storing the first <paramref name="rows"/> x <paramref name="cols"/> of
+    /// them, the last vector of each row through a mask: an edge tile of a few rows or columns costs about what it
+    /// computes, and is written straight to C, nothing outside it touched. B's panel must hold 16 * TVectors readable
+    /// columns (an edge panel is packed, zero-padded to 32). The JIT compiles one copy per (rows, vectors) with the unused
+    /// registers removed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx512Rows<TRows>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, int rows)
-        where TRows : struct, IStaticCount
+    public static void Avx512Tile<TRows, TVectors>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, int rows, int cols)
+        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount
     {
+        bool two = TVectors.Value == 2;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            { var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
-            { var x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
-            { var x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
-            { var x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
-            if (TRows.Value > 4) { var x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
-            if (TRows.Value > 5) { var x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
-            if (TRows.Value > 6) { var x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
-            if (TRows.Value > 7) { var x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
-            if (TRows.Value > 8) { var x = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
-            if (TRows.Value > 9) { var x = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
-            if (TRows.Value > 10) { var x = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
-            if (TRows.Value > 11) { var x = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
+            var b1 = two ? Vector512.Load(b + 16) : default;
+            { var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+            { var x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+            { var x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+            { var x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+            if (TRows.Value > 4) { var x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+            if (TRows.Value > 5) { var x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+            if (TRows.Value > 6) { var x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (two) c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
+            if (TRows.Value > 7) { var x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (two) c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
+            if (TRows.Value > 8) { var x = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); if (two) c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
+            if (TRows.Value > 9) { var x = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); if (two) c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
+            if (TRows.Value > 10) { var x = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); if (two) c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
+            if (TRows.Value > 11) { var x = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); if (two) c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
             a += 12;
             b += ldb;
         }
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
-        if (rows > 0) Store512(c + 0L * ldc, c00, c01, va, vb, beta);
-        if (rows > 1) Store512(c + 1L * ldc, c10, c11, va, vb, beta);
-        if (rows > 2) Store512(c + 2L * ldc, c20, c21, va, vb, beta);
-        if (rows > 3) Store512(c + 3L * ldc, c30, c31, va, vb, beta);
-        if (rows > 4) Store512(c + 4L * ldc, c40, c41, va, vb, beta);
-        if (rows > 5) Store512(c + 5L * ldc, c50, c51, va, vb, beta);
-        if (rows > 6) Store512(c + 6L * ldc, c60, c61, va, vb, beta);
-        if (rows > 7) Store512(c + 7L * ldc, c70, c71, va, vb, beta);
-        if (rows > 8) Store512(c + 8L * ldc, c80, c81, va, vb, beta);
-        if (rows > 9) Store512(c + 9L * ldc, c90, c91, va, vb, beta);
-        if (rows > 10) Store512(c + 10L * ldc, c100, c101, va, vb, beta);
-        if (rows > 11) Store512(c + 11L * ldc, c110, c111, va, vb, beta);
+        // The last vector of each row is stored through this mask (all lanes for a full tile).
+        var last = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16 * (TVectors.Value - 1))).AsSingle();
+        if (rows > 0) StoreRow<TVectors>(c + 0L * ldc, c00, c01, va, vb, beta, last);
+        if (rows > 1) StoreRow<TVectors>(c + 1L * ldc, c10, c11, va, vb, beta, last);
+        if (rows > 2) StoreRow<TVectors>(c + 2L * ldc, c20, c21, va, vb, beta, last);
+        if (rows > 3) StoreRow<TVectors>(c + 3L * ldc, c30, c31, va, vb, beta, last);
+        if (rows > 4) StoreRow<TVectors>(c + 4L * ldc, c40, c41, va, vb, beta, last);
+        if (rows > 5) StoreRow<TVectors>(c + 5L * ldc, c50, c51, va, vb, beta, last);
+        if (rows > 6) StoreRow<TVectors>(c + 6L * ldc, c60, c61, va, vb, beta, last);
+        if (rows > 7) StoreRow<TVectors>(c + 7L * ldc, c70, c71, va, vb, beta, last);
+        if (rows > 8) StoreRow<TVectors>(c + 8L * ldc, c80, c81, va, vb, beta, last);
+        if (rows > 9) StoreRow<TVectors>(c + 9L * ldc, c90, c91, va, vb, beta, last);
+        if (rows > 10) StoreRow<TVectors>(c + 10L * ldc, c100, c101, va, vb, beta, last);
+        if (rows > 11) StoreRow<TVectors>(c + 11L * ldc, c110, c111, va, vb, beta, last);
+    }
+
+    /// <summary>One row of a tile: c = alpha * x + beta * c (c not read when beta is 0), the last vector only in the lanes of mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TVectors>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta, float betaScalar,
+        Vector512<float> mask) where TVectors : struct, IStaticCount
+    {
+        if (TVectors.Value == 1)
+        {
+            StoreMasked(c, x0, alpha, beta, betaScalar, mask);
+            return;
+        }
+        if (betaScalar == 0f) (x0 * alpha).Store(c);
+        else Vector512.FusedMultiplyAdd(x0, alpha, Vector512.Load(c) * beta).Store(c);
+        StoreMasked(c + 16, x1, alpha, beta, betaScalar, mask);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta, float betaScalar)
+    private static void StoreMasked(float* c, Vector512<float> x, Vector512<float> alpha, Vector512<float> beta, float betaScalar, Vector512<float> mask)
     {
-        if (betaScalar == 0f)
-        {
-            (x0 * alpha).Store(c);
-            (x1 * alpha).Store(c + 16);
-            return;
-        }
-        Vector512.FusedMultiplyAdd(x0, alpha, Vector512.Load(c) * beta).Store(c);
-        Vector512.FusedMultiplyAdd(x1, alpha, Vector512.Load(c + 16) * beta).Store(c + 16);
+        var value = betaScalar == 0f ? x * alpha : Vector512.FusedMultiplyAdd(x, alpha, Avx512F.MaskLoad(c, mask, Vector512<float>.Zero) * beta);
+        Avx512F.MaskStore(c, mask, value);
     }
 
 

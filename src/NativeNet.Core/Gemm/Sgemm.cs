@@ -611,7 +611,7 @@ public static unsafe class Sgemm
         private readonly int _m, _n, _k;
         private readonly int _mr, _nr, _mc, _kc, _nc;
         private readonly delegate*<int, float*, float*, int, float*, int, float, float, void> _tile;
-        private readonly delegate*<int, float*, float*, int, float*, int, float, float, int, void> _rows4, _rows8, _rows10, _rows12;
+        private readonly bool _maskedEdges;
         private readonly bool _splitN;
         public readonly int Workers;
 
@@ -623,7 +623,7 @@ public static unsafe class Sgemm
             // the worker count.
             if (ReadsBInPlace(op, m)) _kc = Math.Min(_kc, InPlaceKC);
             _tile = gk.Tile;
-            _rows4 = gk.UpTo4Rows; _rows8 = gk.UpTo8Rows; _rows10 = gk.UpTo10Rows; _rows12 = gk.UpTo12Rows;
+            _maskedEdges = gk.MaskedEdges;
             int nTiles = (n + _nr - 1) / _nr, mTiles = (m + _mr - 1) / _mr;
             _splitN = nTiles >= workers && (nTiles >= mTiles || mTiles < workers);
             Workers = Math.Max(1, Math.Min(workers, _splitN ? nTiles : mTiles));
@@ -674,8 +674,8 @@ public static unsafe class Sgemm
                                 float* cij = _op.C + (long)(ic + ir) * _op.Ldc + jc + jr;
                                 if (mr == _mr && nr == _nr)
                                     _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta);
-                                else if (nr == _nr && _rows12 != null)
-                                    (mr <= 4 ? _rows4 : mr <= 8 ? _rows8 : mr <= 10 ? _rows10 : _rows12)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, mr);
+                                else if (_maskedEdges)
+                                    MicroKernels.Avx512Edge(mr, nr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, mr, nr);
                                 else
                                     EdgeTile(kc, ap, bp, ldb, cij, mr, nr, beta, edge);
                             }
