@@ -107,6 +107,15 @@ internal interface IStaticCount
     static abstract int Value { get; }
 }
 
+/// <summary>A compile-time yes or no, for kernels the JIT compiles once per choice (the packed kernel's masked reads of B).</summary>
+internal interface IStaticFlag
+{
+    static abstract bool Value { get; }
+}
+
+internal readonly struct Yes : IStaticFlag { public static bool Value => true; }
+internal readonly struct No : IStaticFlag { public static bool Value => false; }
+
 internal readonly struct Rows1 : IStaticCount { public static int Value => 1; }
 internal readonly struct Rows2 : IStaticCount { public static int Value => 2; }
 internal readonly struct Rows4 : IStaticCount { public static int Value => 4; }
@@ -125,35 +134,38 @@ internal static unsafe class MicroKernels
     // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A per row: 24 FMAs per 14 loads.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx512_12x32(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
-        => Avx512Tile<Rows12, Vectors2>(kc, a, b, ldb, c, ldc, alpha, beta, 12, 32);
+        => Avx512Tile<Rows12, Vectors2, No>(kc, a, b, ldb, c, ldc, alpha, beta, 12, 32);
 
     /// <summary>
     /// The kernel for an edge tile of r &lt;= 12 rows and c &lt;= 32 columns (arguments as the tile's, then r and c): the
     /// smallest compiled row count that covers r (4, 8, 10 for the book's mini-batch, or 12), and one vector of B per
-    /// step when c &lt;= 16, so a panel's last few columns cost half a tile, not a whole one.
+    /// step when c &lt;= 16, so a panel's last few columns cost half a tile, not a whole one. B's last vector is read
+    /// through the column mask, so an edge panel can be read in place, not packed.
     /// </summary>
     public static delegate*<int, float*, float*, int, float*, int, float, float, int, int, void> Avx512Edge(int rows, int cols) => cols <= 16
-        ? rows <= 4 ? &Avx512Tile<Rows4, Vectors1> : rows <= 8 ? &Avx512Tile<Rows8, Vectors1> : rows <= 10 ? &Avx512Tile<Rows10, Vectors1> : &Avx512Tile<Rows12, Vectors1>
-        : rows <= 4 ? &Avx512Tile<Rows4, Vectors2> : rows <= 8 ? &Avx512Tile<Rows8, Vectors2> : rows <= 10 ? &Avx512Tile<Rows10, Vectors2> : &Avx512Tile<Rows12, Vectors2>;
+        ? rows <= 4 ? &Avx512Tile<Rows4, Vectors1, Yes> : rows <= 8 ? &Avx512Tile<Rows8, Vectors1, Yes> : rows <= 10 ? &Avx512Tile<Rows10, Vectors1, Yes> : &Avx512Tile<Rows12, Vectors1, Yes>
+        : rows <= 4 ? &Avx512Tile<Rows4, Vectors2, Yes> : rows <= 8 ? &Avx512Tile<Rows8, Vectors2, Yes> : rows <= 10 ? &Avx512Tile<Rows10, Vectors2, Yes> : &Avx512Tile<Rows12, Vectors2, Yes>;
 
     /// <summary>
     /// The 12 x 32 kernel computing only the first TRows rows and the first 16 * TVectors columns of the panel (A's
     /// packed panel is still 12 wide, B's 32) and storing the first <paramref name="rows"/> x <paramref name="cols"/> of
     /// them, the last vector of each row through a mask: an edge tile of a few rows or columns costs about what it
-    /// computes, and is written straight to C, nothing outside it touched. B's panel must hold 16 * TVectors readable
-    /// columns (an edge panel is packed, zero-padded to 32). The JIT compiles one copy per (rows, vectors) with the unused
-    /// registers removed.
+    /// computes, and is written straight to C, nothing outside it touched. With TMaskedB, B's last vector is read through
+    /// the same mask (B may end at the tile's last column); without, B's panel must hold 16 * TVectors readable columns.
+    /// The JIT compiles one copy per (rows, vectors, masked B) with the unused registers removed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx512Tile<TRows, TVectors>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, int rows, int cols)
-        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount
+    public static void Avx512Tile<TRows, TVectors, TMaskedB>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, int rows, int cols)
+        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount where TMaskedB : struct, IStaticFlag
     {
         bool two = TVectors.Value == 2;
+        // The last vector of each row of B and C goes through this mask (all lanes for a full tile).
+        var last = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16 * (TVectors.Value - 1))).AsSingle();
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(b);
-            var b1 = two ? Vector512.Load(b + 16) : default;
+            var b0 = TMaskedB.Value && !two ? Avx512F.MaskLoad(b, last, Vector512<float>.Zero) : Vector512.Load(b);
+            var b1 = !two ? default : TMaskedB.Value ? Avx512F.MaskLoad(b + 16, last, Vector512<float>.Zero) : Vector512.Load(b + 16);
             { var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
             { var x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
             { var x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
@@ -171,8 +183,6 @@ internal static unsafe class MicroKernels
         }
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
-        // The last vector of each row is stored through this mask (all lanes for a full tile).
-        var last = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16 * (TVectors.Value - 1))).AsSingle();
         if (rows > 0) StoreRow<TVectors>(c + 0L * ldc, c00, c01, va, vb, beta, last);
         if (rows > 1) StoreRow<TVectors>(c + 1L * ldc, c10, c11, va, vb, beta, last);
         if (rows > 2) StoreRow<TVectors>(c + 2L * ldc, c20, c21, va, vb, beta, last);

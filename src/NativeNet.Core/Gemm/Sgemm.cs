@@ -644,18 +644,19 @@ public static unsafe class Sgemm
             float* packB = ThreadScratch.B(Math.Min(_nc, RoundUpTo(n1 - n0, _nr)) * kcMax);
             float* edge = stackalloc float[_mr * _nr + 16];
             // With few rows of A, each packed element of B would serve only a few micro-tiles, and packing would cost
-            // about as much as the arithmetic: when B's rows are contiguous the kernel reads them in place instead
-            // (only a last, partial panel is packed, so no read runs past the end of a row).
+            // about as much as the arithmetic: when B's rows are contiguous the kernel reads them in place instead. A
+            // last, partial panel is read in place through masks where the edge kernels have them, else packed, so no
+            // read runs past the end of a row.
             bool bInPlace = ReadsBInPlace(_op, m1 - m0);
             for (int jc = n0; jc < n1; jc += _nc)
             {
                 int nc = Math.Min(_nc, n1 - jc);
-                int fullPanels = bInPlace ? nc / _nr * _nr : 0;
+                int inPlaceCols = !bInPlace ? 0 : _maskedEdges ? nc : nc / _nr * _nr;
                 for (int pc = 0; pc < _k; pc += _kc)
                 {
                     int kc = Math.Min(_kc, _k - pc);
                     float beta = pc == 0 ? _op.Beta : 1f;
-                    if (bInPlace) { if (fullPanels < nc) PackB(packB + (long)fullPanels * kc, pc, kc, jc + fullPanels, nc - fullPanels); }
+                    if (bInPlace) { if (inPlaceCols < nc) PackB(packB + (long)inPlaceCols * kc, pc, kc, jc + inPlaceCols, nc - inPlaceCols); }
                     else PackB(packB, pc, kc, jc, nc);
                     for (int ic = m0; ic < m1; ic += _mc)
                     {
@@ -664,7 +665,7 @@ public static unsafe class Sgemm
                         for (int jr = 0; jr < nc; jr += _nr)
                         {
                             int nr = Math.Min(_nr, nc - jr);
-                            bool inPlace = jr < fullPanels;
+                            bool inPlace = jr < inPlaceCols;
                             float* bp = inPlace ? _op.B + (long)pc * _op.BRow + jc + jr : packB + (long)jr * kc;
                             int ldb = inPlace ? _op.BRow : _nr;
                             for (int ir = 0; ir < mc; ir += _mr)
