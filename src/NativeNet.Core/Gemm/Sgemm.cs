@@ -740,7 +740,11 @@ public static unsafe class Sgemm
         }
         int i0 = 0;
         if (along == 1 && Avx.IsSupported)
+        {
+            // A 12-row panel is 8 rows, then 4 (a scalar loop over those 4 cost as much as the 8 transposed).
             for (; i0 <= valid - 8; i0 += 8) Transpose8Rows(dst + i0, src + i0 * across, width, kc, across);
+            if (i0 <= valid - 4) { Transpose4Rows(dst + i0, src + i0 * across, width, kc, across); i0 += 4; }
+        }
         for (int i = i0; i < valid; i++)
         {
             float* s = src + i * across, d = dst + i;
@@ -754,6 +758,34 @@ public static unsafe class Sgemm
             float* d = dst + i;
             for (int p = 0; p < kc; p++, d += width) *d = 0f;
         }
+    }
+
+    /// <summary>
+    /// dst[p * width + i] = src[i * across + p] for 4 rows i and every p &lt; kc: 4 x 8 blocks transposed in registers
+    /// (unpack, shuffle), each store writing 4 consecutive packed floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Transpose4Rows(float* dst, float* src, int width, int kc, long across)
+    {
+        int p = 0;
+        for (; p <= kc - 8; p += 8)
+        {
+            float* s = src + p;
+            var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + across);
+            var r2 = Avx.LoadVector256(s + 2 * across); var r3 = Avx.LoadVector256(s + 3 * across);
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            // Each u holds two packed columns: p + {0, 4}, {1, 5}, {2, 6}, {3, 7} in its low and high halves.
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            float* d = dst + (long)p * width;
+            Sse.Store(d, u0.GetLower()); Sse.Store(d + width, u1.GetLower());
+            Sse.Store(d + 2L * width, u2.GetLower()); Sse.Store(d + 3L * width, u3.GetLower());
+            Sse.Store(d + 4L * width, u0.GetUpper()); Sse.Store(d + 5L * width, u1.GetUpper());
+            Sse.Store(d + 6L * width, u2.GetUpper()); Sse.Store(d + 7L * width, u3.GetUpper());
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < 4; i++) dst[(long)p * width + i] = src[i * across + p];
     }
 
     /// <summary>
