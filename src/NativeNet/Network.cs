@@ -32,6 +32,9 @@ public sealed class Network : IDisposable
         _parameters.Commit();
         ParameterArray = layers.SelectMany(l => l.Parameters).ToArray();
         HasVelocity = withVelocity;
+        // Inference pools a convolution's maps before its bias and activation when a max pool follows it (see PoolLayer).
+        for (int i = 1; i < layers.Count; i++)
+            if (layers[i] is PoolLayer { Kind: PoolKind.Max } pool && layers[i - 1] is ConvLayer conv) pool.ApplyActivationOf(conv);
         _single = new ThreadLocal<Workspace>(() => CreateWorkspace(1, training: false));
         _batched = new ThreadLocal<Workspace>(() => CreateWorkspace(PredictBatchCapacity, training: false));
     }

@@ -177,6 +177,41 @@ public class NetworkTests
         using (net0) using (trainer0) Assert.NotEqual(net0.ExportParameters()[2], fused[2]);
     }
 
+    /// <summary>
+    /// Inference pools a convolution's maps before its bias and activation when a max pool follows (the book's order);
+    /// training activates first. Both orders must give the same outputs, bit for bit, for every activation; other pool
+    /// kinds do not commute with the activation and keep the training order.
+    /// </summary>
+    [Theory]
+    [InlineData(Activation.ReLU, PoolKind.Max)]
+    [InlineData(Activation.Sigmoid, PoolKind.Max)]
+    [InlineData(Activation.Tanh, PoolKind.Max)]
+    [InlineData(Activation.Identity, PoolKind.Max)]
+    [InlineData(Activation.ReLU, PoolKind.Average)]
+    [InlineData(Activation.Sigmoid, PoolKind.L2)]
+    public void Inference_PoolingBeforeTheActivation_GivesTheTrainingForwardOutputs(Activation f, PoolKind pool)
+    {
+        using var net = NetworkBuilder.ForImages(1, 12, 12).Conv(4, 3, f).Pool(pool, 2).Conv(6, 3, f).Pool(pool, 2)
+            .Dense(16, Activation.Sigmoid).Output(10, OutputCost.SoftmaxLogLikelihood).Build(7, WeightInit.ScaledByFanIn, new CpuBackend(1));
+        var convs = net.Layers.OfType<ConvLayer>().ToArray();
+        Assert.All(convs, c => Assert.Equal(pool == PoolKind.Max, c.ActivationAfterPool));
+        const int batch = 20;
+        var rng = new Random(3);
+        var x = new float[batch * 144];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        using var ws = net.CreateWorkspace(batch, training: true);
+        ws.LoadInputs(x, batch);
+        ws.Forward(batch, training: true, seed: 1, step: 0);   // no dropout in this network: the training forward is deterministic
+        var trained = new float[batch * 10];
+        net.Backend.Download(ws.Output, trained);
+        var inferred = new float[batch * 10];
+        net.PredictBatch(x, inferred);
+        Assert.Equal(trained, inferred);
+        var single = new float[10];
+        net.Predict(x.AsSpan(144, 144), single);
+        Assert.Equal(trained.AsSpan(10, 10).ToArray(), single);
+    }
+
     [Fact]
     public void SplitBatches_GiveTheSameBits_OnAnyThreadCount()
     {

@@ -31,6 +31,12 @@ public sealed class ConvLayer : Layer
     public Parameter Weights => _w;
     public Parameter Biases => _b;
 
+    /// <summary>
+    /// Set when a max pool follows (<see cref="PoolLayer"/>): in inference that pool adds this layer's bias and applies its
+    /// activation to the pooled maps, a quarter of the elements for a 2x2 pool, and this layer's Forward leaves z bare.
+    /// </summary>
+    internal bool ActivationAfterPool { get; set; }
+
     protected override FeatureShape ComputeOutput(FeatureShape input)
     {
         var g = Geometry(input, 1);
@@ -57,8 +63,10 @@ public sealed class ConvLayer : Layer
     /// <summary>A batch-major multi-channel input ([N, C*H*W], e.g. colour images) is permuted to [C, N, H, W] first.</summary>
     private bool NeedsLayoutChange => !Input.ChannelMajor && Input.Channels > 1;
 
-    private sealed class State(Tensor output, Tensor? gradOutput, Tensor? cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted) : LayerState(output, gradOutput)
+    private sealed class State(Tensor output, Tensor? gradOutput, Tensor? cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted, bool activated) : LayerState(output, gradOutput)
     {
+        /// <summary>False in an inference workspace whose next layer applies the bias and activation (<see cref="ActivationAfterPool"/>).</summary>
+        public bool Activated { get; } = activated;
         public Tensor? Permuted { get; } = permuted;
         public Tensor? GradPermuted { get; } = gradPermuted;
         /// <summary>[C*k*k, N*OH*OW] unfolded input; null for inference through the backend's direct kernel.</summary>
@@ -80,7 +88,8 @@ public sealed class ConvLayer : Layer
             unfold ? arena.Allocate($"{p}.cols", g.ColRows, g.ColCols) : null,
             training ? arena.Allocate($"{p}.gradCols", g.ColRows, g.ColCols) : null,
             NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
-            NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null);
+            NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null,
+            activated: training || !ActivationAfterPool);
     }
 
     internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
@@ -99,7 +108,8 @@ public sealed class ConvLayer : Layer
             // z [F, N*P] = W [F, CKK] x cols [CKK, N*P]
             b.Gemm(false, false, Filters, g.ColCols, g.ColRows, 1f, _w.Value, s.Cols, 0f, s.Output);
         }
-        b.BiasActivation(s.Output, _b.Value, s.Output, Filters, g.ColCols, BiasAxis.PerRow, Activation);
+        if (s.Activated)
+            b.BiasActivation(s.Output, _b.Value, s.Output, Filters, g.ColCols, BiasAxis.PerRow, Activation);
     }
 
     internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
@@ -123,10 +133,24 @@ public sealed class ConvLayer : Layer
 /// <summary>
 /// 2-D pooling of each map (max, average or the book's L2). Placed after an activated convolution it forms the
 /// book's ConvPoolLayer: the book computes f(maxpool(conv) + b); because adding one bias per map commutes with
-/// max and f is monotone, f(maxpool(conv + b)) = maxpool(f(conv + b)), which is what conv-then-pool computes.
+/// max and f is monotone, f(maxpool(conv + b)) = maxpool(f(conv + b)), which is what conv-then-pool computes in training
+/// (backward needs the activated maps). Inference after a convolution computes the book's order, f(maxpool(conv) + b):
+/// the same values (adding a bias and every activation here are monotone, in floating point too), with the bias and f
+/// on a quarter of the elements for a 2x2 pool.
 /// </summary>
 public sealed class PoolLayer : Layer
 {
+    // The convolution whose bias and activation this pool applies in inference (max pooling right after it), else null.
+    private ConvLayer? _activationOf;
+
+    /// <summary>Takes over <paramref name="conv"/>'s bias and activation in inference; the network calls this for a max pool right after a convolution.</summary>
+    internal void ApplyActivationOf(ConvLayer conv)
+    {
+        if (Kind != PoolKind.Max) throw new InvalidOperationException($"Only max pooling commutes with a bias and an activation, not {Kind} pooling.");
+        _activationOf = conv;
+        conv.ActivationAfterPool = true;
+    }
+
     public PoolLayer(int window, PoolKind kind = PoolKind.Max, int? stride = null)
     {
         if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), window, "Pooling window must be at least 1.");
@@ -148,9 +172,11 @@ public sealed class PoolLayer : Layer
 
     public override string Describe() => $"{Kind}Pool {Window}x{Window}" + (Stride != Window ? $" stride {Stride}" : "");
 
-    private sealed class State(Tensor output, Tensor? gradOutput, Tensor argmax) : LayerState(output, gradOutput)
+    private sealed class State(Tensor output, Tensor? gradOutput, Tensor argmax, ConvLayer? activationOf) : LayerState(output, gradOutput)
     {
         public Tensor Argmax { get; } = argmax;
+        /// <summary>The convolution whose bias and activation this workspace applies after pooling (inference only), else null.</summary>
+        public ConvLayer? ActivationOf { get; } = activationOf;
     }
 
     internal override LayerState CreateState(TensorArena arena, int batch, bool training)
@@ -159,13 +185,16 @@ public sealed class PoolLayer : Layer
         return new State(
             arena.Allocate($"{p}.a", Output.Channels, batch, Output.Height, Output.Width),
             training ? arena.Allocate($"{p}.grad", Output.Channels, batch, Output.Height, Output.Width) : null,
-            arena.Allocate($"{p}.argmax", Output.Channels, batch, Output.Height, Output.Width));
+            arena.Allocate($"{p}.argmax", Output.Channels, batch, Output.Height, Output.Width),
+            training ? null : _activationOf);
     }
 
     internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
     {
         var s = (State)ls;
         b.PoolForward(Kind, input, s.Output, s.Argmax, Geometry(step.Batch));
+        if (s.ActivationOf is { } conv)
+            b.BiasActivation(s.Output, conv.Biases.Value, s.Output, Output.Channels, step.Batch * Output.Height * Output.Width, BiasAxis.PerRow, conv.Activation);
     }
 
     internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
