@@ -40,6 +40,8 @@ public class SgemmTests
         CheckAgainstReference(kind, true, false, 149, 65, 257, -0.5f, 2f, padding: 0, seed: 2);
         CheckAgainstReference(kind, false, true, 10, 30, 784, 1f, 1f, padding: 11, seed: 3);
         CheckAgainstReference(kind, true, true, 97, 101, 513, 0.25f, -1f, padding: 1, seed: 4);
+        // Few rows and long rows of B (read in place whatever their length), k over two 64-row blocks, a 12-column edge.
+        CheckAgainstReference(kind, false, false, 21, 1100, 150, 1f, 0.5f, padding: 0, seed: 5);
     }
 
     [Theory]
