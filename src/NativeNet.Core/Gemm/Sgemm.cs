@@ -760,8 +760,8 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// dst[p * width + i] = src[i * across + p] for 4 rows i and every p &lt; kc: 4 x 8 blocks transposed in registers
-    /// (unpack, shuffle), each store writing 4 consecutive packed floats.
+    /// dst[p * width + i] = src[i * across + p] for 4 rows i and every p &lt; kc: 4 x 8 blocks transposed in registers,
+    /// each store writing 4 consecutive packed floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose4Rows(float* dst, float* src, int width, int kc, long across)
@@ -769,14 +769,7 @@ public static unsafe class Sgemm
         int p = 0;
         for (; p <= kc - 8; p += 8)
         {
-            float* s = src + p;
-            var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + across);
-            var r2 = Avx.LoadVector256(s + 2 * across); var r3 = Avx.LoadVector256(s + 3 * across);
-            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-            // Each u holds two packed columns: p + {0, 4}, {1, 5}, {2, 6}, {3, 7} in its low and high halves.
-            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var (u0, u1, u2, u3) = Transpose4x8(src + p, across);
             float* d = dst + (long)p * width;
             Sse.Store(d, u0.GetLower()); Sse.Store(d + width, u1.GetLower());
             Sse.Store(d + 2L * width, u2.GetLower()); Sse.Store(d + 3L * width, u3.GetLower());
@@ -788,8 +781,8 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// dst[p * width + i] = src[i * across + p] for 8 rows i and every p &lt; kc: 8 x 8 blocks transposed in registers
-    /// (unpack, shuffle, lane permute), so each store writes 8 consecutive packed floats.
+    /// dst[p * width + i] = src[i * across + p] for 8 rows i and every p &lt; kc: two 4 x 8 blocks transposed in registers
+    /// and their halves joined (lane permute), so each store writes 8 consecutive packed floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose8Rows(float* dst, float* src, int width, int kc, long across)
@@ -797,19 +790,8 @@ public static unsafe class Sgemm
         int p = 0;
         for (; p <= kc - 8; p += 8)
         {
-            float* s = src + p;
-            var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + across);
-            var r2 = Avx.LoadVector256(s + 2 * across); var r3 = Avx.LoadVector256(s + 3 * across);
-            var r4 = Avx.LoadVector256(s + 4 * across); var r5 = Avx.LoadVector256(s + 5 * across);
-            var r6 = Avx.LoadVector256(s + 6 * across); var r7 = Avx.LoadVector256(s + 7 * across);
-            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-            var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            var (u0, u1, u2, u3) = Transpose4x8(src + p, across);
+            var (u4, u5, u6, u7) = Transpose4x8(src + p + 4 * across, across);
             float* d = dst + (long)p * width;
             Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20)); d += width;
             Avx.Store(d, Avx.Permute2x128(u1, u5, 0x20)); d += width;
@@ -822,5 +804,19 @@ public static unsafe class Sgemm
         }
         for (; p < kc; p++)
             for (int i = 0; i < 8; i++) dst[(long)p * width + i] = src[i * across + p];
+    }
+
+    /// <summary>
+    /// The 4 x 8 block at s (rows <paramref name="across"/> floats apart) transposed in registers (unpack, shuffle): each
+    /// result holds two columns of the block as 4 floats each, columns {0, 4}, {1, 5}, {2, 6} and {3, 7} (low, high half).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Transpose4x8(float* s, long across)
+    {
+        var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + across);
+        var r2 = Avx.LoadVector256(s + 2 * across); var r3 = Avx.LoadVector256(s + 3 * across);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        return (Avx.Shuffle(t0, t2, 0x44), Avx.Shuffle(t0, t2, 0xEE), Avx.Shuffle(t1, t3, 0x44), Avx.Shuffle(t1, t3, 0xEE));
     }
 }
