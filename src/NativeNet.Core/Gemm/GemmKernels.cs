@@ -160,12 +160,12 @@ internal static unsafe class MicroKernels
     {
         bool two = TVectors.Value == 2;
         // The last vector of each row of B and C goes through this mask (all lanes for a full tile).
-        var last = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16 * (TVectors.Value - 1))).AsSingle();
+        var last = Sgemm.LeadingLanes(cols - 16 * (TVectors.Value - 1));
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = TMaskedB.Value && !two ? Avx512F.MaskLoad(b, last, Vector512<float>.Zero) : Vector512.Load(b);
-            var b1 = !two ? default : TMaskedB.Value ? Avx512F.MaskLoad(b + 16, last, Vector512<float>.Zero) : Vector512.Load(b + 16);
+            var b0 = TMaskedB.Value && !two ? Sgemm.LoadLeading(b, last) : Vector512.Load(b);
+            var b1 = !two ? default : TMaskedB.Value ? Sgemm.LoadLeading(b + 16, last) : Vector512.Load(b + 16);
             { var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
             { var x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
             { var x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
@@ -212,10 +212,14 @@ internal static unsafe class MicroKernels
         StoreMasked(c + 16, x1, alpha, beta, betaScalar, mask);
     }
 
+    /// <summary>
+    /// c = alpha * x + beta * c in the lanes of mask, rounded as the full vectors of <see cref="StoreRow"/> are (one FMA
+    /// onto beta * c), not as <c>Sgemm.StoreScaledLeading</c> (one FMA onto alpha * x), so a tile's columns agree.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreMasked(float* c, Vector512<float> x, Vector512<float> alpha, Vector512<float> beta, float betaScalar, Vector512<float> mask)
     {
-        var value = betaScalar == 0f ? x * alpha : Vector512.FusedMultiplyAdd(x, alpha, Avx512F.MaskLoad(c, mask, Vector512<float>.Zero) * beta);
+        var value = betaScalar == 0f ? x * alpha : Vector512.FusedMultiplyAdd(x, alpha, Sgemm.LoadLeading(c, mask) * beta);
         Avx512F.MaskStore(c, mask, value);
     }
 

@@ -382,14 +382,14 @@ public static unsafe class Sgemm
 
     /// <summary>A mask of the first min(count, 16) lanes, for <see cref="LoadLeading"/> and <see cref="StoreScaledLeading"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> LeadingLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+    internal static Vector512<float> LeadingLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
 
     /// <summary>
     /// The lanes of p that mask selects, 0 in the others; memory under the other lanes is not touched (AVX-512 masked load).
     /// This and the other masked helpers need AVX-512: every caller is under <c>Vector512.IsHardwareAccelerated</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> LoadLeading(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
+    internal static Vector512<float> LoadLeading(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
 
     /// <summary><see cref="StoreScaled"/> limited to the lanes of mask.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
