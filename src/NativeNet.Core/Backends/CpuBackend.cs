@@ -58,6 +58,9 @@ public sealed class CpuBackend : IComputeBackend
     public unsafe void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c)
         => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), Math.Max(1, transA ? m : k), Span(b), Math.Max(1, transB ? k : n), beta, Span(c), Math.Max(1, n), Pool, Kernel);
 
+    public void DenseBackwardStep(int rows, int units, int inputs, float alpha, Tensor dz, Tensor x, float beta, Tensor w, Tensor dx)
+        => DenseBackward.PropagateAndStep(rows, units, inputs, alpha, Span(dz), Span(x), beta, Span(w), Span(dx), Pool, Kernel);
+
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
         => Elementwise.BiasActivation(Span(z, rows * cols), Span(bias), Span(a, rows * cols), rows, cols, axis, f, Pool);
 

@@ -33,6 +33,17 @@ public interface IComputeBackend : IDisposable
     /// <summary>C[m x n] = alpha op(A) op(B) + beta C; beta == 0 never reads C.</summary>
     void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c);
 
+    /// <summary>
+    /// A dense layer's backward through its weights with the SGD step folded in: dx [rows x inputs] = dz [rows x units] W
+    /// [units x inputs] with W before the step, then W = beta W + alpha dz^T x (x [rows x inputs]). The default is those two
+    /// GEMMs; the CPU backend does both in one pass over W.
+    /// </summary>
+    void DenseBackwardStep(int rows, int units, int inputs, float alpha, Tensor dz, Tensor x, float beta, Tensor w, Tensor dx)
+    {
+        Gemm(false, false, rows, inputs, units, 1f, dz, w, 0f, dx);
+        Gemm(true, false, units, inputs, rows, alpha, dz, x, beta, w);
+    }
+
     /// <summary>z += bias along <paramref name="axis"/>, then a = f(z) (a may be z).</summary>
     void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f);
 

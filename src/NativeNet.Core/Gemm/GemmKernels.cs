@@ -118,9 +118,15 @@ internal readonly struct No : IStaticFlag { public static bool Value => false; }
 
 internal readonly struct Rows1 : IStaticCount { public static int Value => 1; }
 internal readonly struct Rows2 : IStaticCount { public static int Value => 2; }
+internal readonly struct Rows3 : IStaticCount { public static int Value => 3; }
 internal readonly struct Rows4 : IStaticCount { public static int Value => 4; }
+internal readonly struct Rows5 : IStaticCount { public static int Value => 5; }
+internal readonly struct Rows6 : IStaticCount { public static int Value => 6; }
+internal readonly struct Rows7 : IStaticCount { public static int Value => 7; }
 internal readonly struct Rows8 : IStaticCount { public static int Value => 8; }
+internal readonly struct Rows9 : IStaticCount { public static int Value => 9; }
 internal readonly struct Rows10 : IStaticCount { public static int Value => 10; }
+internal readonly struct Rows11 : IStaticCount { public static int Value => 11; }
 internal readonly struct Rows12 : IStaticCount { public static int Value => 12; }
 internal readonly struct Vectors1 : IStaticCount { public static int Value => 1; }
 internal readonly struct Vectors2 : IStaticCount { public static int Value => 2; }

@@ -74,6 +74,7 @@ internal static unsafe class ThreadScratch
     [ThreadStatic] private static NativeBuffer? s_a;
     [ThreadStatic] private static NativeBuffer? s_b;
     [ThreadStatic] private static NativeBuffer? s_c;
+    [ThreadStatic] private static NativeBuffer? s_d;
 
     /// <summary>First scratch slot (GEMM packs A here).</summary>
     public static float* A(int length) => Ensure(ref s_a, length);
@@ -83,6 +84,9 @@ internal static unsafe class ThreadScratch
 
     /// <summary>Third scratch slot (GEMM keeps a partial product here that the pool's workers write).</summary>
     public static float* C(int length) => Ensure(ref s_c, length);
+
+    /// <summary>Fourth scratch slot (the fused dense backward packs dz^T here; its fallback GEMMs use the other three).</summary>
+    public static float* D(int length) => Ensure(ref s_d, length);
 
     private static float* Ensure(ref NativeBuffer? slot, int length)
     {

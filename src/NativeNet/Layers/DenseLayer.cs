@@ -124,7 +124,7 @@ public sealed class DenseLayer : Layer
 
     // Backward: dz [N, units] = da * f'(a) (the output layer receives dz directly)
     //   db [units] = column sums of dz;  dx [N, n] = dz W (* mask);  dW [units, n] = dz^T x,
-    //   or with a fused SGD step W <- beta W + alpha dz^T x, after dx has read the old W.
+    //   or with a fused SGD step W <- beta W + alpha dz^T x, after dx has read the old W (one pass over W on the CPU).
     internal override Parameter? FusedWeight => _w;
 
     internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
@@ -135,15 +135,21 @@ public sealed class DenseLayer : Layer
         if (Cost is null) b.ActivationBackward(s.Output, dz, dz, batch * Units, Activation);
         Tensor x = Dropout > 0 ? s.Masked! : s.Flat ?? input;
         b.BiasGradient(dz, s.Gradients[1], batch, Units, BiasAxis.PerColumn, 0f);
-        if (gradInput is not null)
+        if (gradInput is null)
         {
-            var dx = s.GradFlat ?? gradInput;
-            b.Gemm(false, false, batch, n, Units, 1f, dz, _w.Value, 0f, dx);
-            if (Dropout > 0) b.Multiply(dx, s.Mask!, dx, batch * n);
-            if (s.GradFlat is not null)
-                b.ChannelMajorToBatchMajor(s.GradFlat, gradInput, Input.Channels, batch, Input.Height * Input.Width, inverse: true);
+            if (step.WeightUpdate is { } u) b.Gemm(true, false, Units, n, batch, u.Alpha, dz, x, u.Beta, _w.Value);
+            else b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, s.Gradients[0]);
+            return;
         }
-        if (step.WeightUpdate is { } u) b.Gemm(true, false, Units, n, batch, u.Alpha, dz, x, u.Beta, _w.Value);
-        else b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, s.Gradients[0]);
+        var dx = s.GradFlat ?? gradInput;
+        if (step.WeightUpdate is { } fused) b.DenseBackwardStep(batch, Units, n, fused.Alpha, dz, x, fused.Beta, _w.Value, dx);
+        else
+        {
+            b.Gemm(false, false, batch, n, Units, 1f, dz, _w.Value, 0f, dx);
+            b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, s.Gradients[0]);
+        }
+        if (Dropout > 0) b.Multiply(dx, s.Mask!, dx, batch * n);
+        if (s.GradFlat is not null)
+            b.ChannelMajorToBatchMajor(s.GradFlat, gradInput, Input.Channels, batch, Input.Height * Input.Width, inverse: true);
     }
 }

@@ -1,0 +1,236 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using NativeNet.Core.Memory;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Core.Gemm;
+
+/// <summary>
+/// A dense layer's backward through its weights with the SGD step folded in:
+/// <code>
+///   dx [rows x inputs] = dz [rows x units] W [units x inputs]     (W before the step)
+///   W = beta W + alpha dz^T x,                                    x [rows x inputs]
+/// </code>
+/// As two GEMMs at a mini-batch of 10, both are bound by memory, not arithmetic: each streams all of W (a 1000 x 1000
+/// layer is 4 MB, more than a core's L2) and the step does only 10 multiply-adds per element of W it reads and writes.
+/// This kernel reads each element of W once, into a register: a tile of 16 columns walks down the rows of W with dx's
+/// and x's 16 columns in registers (2 x rows of them), and for each row j adds dz[:, j] W[j, :] to dx, then rewrites the
+/// row with alpha dz[:, j]^T x + beta W[j, :]. Per row, 2 x rows multiply-adds for one load and one store of W.
+/// <para>
+/// AVX-512 and up to <see cref="MaxRows"/> rows (the registers must hold them); otherwise, or when another GEMM kernel is
+/// forced, the two GEMMs. Rows of W go by in blocks of <see cref="Sgemm.InPlaceKC"/>, the tiles of a block side by side
+/// (the order in which the in-place GEMM reads B close to the L3 bandwidth).
+/// </para>
+/// <para>
+/// Layers of at least <see cref="SplitUnits"/> units split them in two halves fixed by the shape; the second half's dx goes
+/// to scratch and is added at the end. Each worker owns whole rows of W: split by columns instead, the two workers wrote
+/// the cache line across their boundary in every row of W, and two threads were no faster than one. More workers split a
+/// half's columns; one does both halves in turn. Every element sees the same operations whatever the worker count.
+/// </para>
+/// </summary>
+public static unsafe class DenseBackward
+{
+    /// <summary>The most rows (examples in a mini-batch) the fused kernel takes: 2 x 12 registers of dx and x, 8 others.</summary>
+    public const int MaxRows = 12;
+
+    /// <summary>Layers with at least this many units split them into two halves (see the class remarks).</summary>
+    public const int SplitUnits = 2 * Sgemm.InPlaceKC;
+
+    private const int TileColumns = 16;
+
+    /// <summary>
+    /// How far ahead in its row of W a tile prefetches (floats): the next tile but one. A tile walks 64 rows, 64 pages
+    /// apart, more streams than the hardware prefetchers follow; with this, 10 x 1000 x 1000 from L3 went 438-526 -> 337-342
+    /// us on one thread and 320-432 -> 204-256 on two (64 or 96 floats ahead: 350-431 / 219-320).
+    /// </summary>
+    private const int PrefetchAhead = 2 * TileColumns;
+
+    /// <summary>
+    /// The shortest rows of W that workers split by columns when the units are too few to halve: 64 x 1000 took 22 us on one
+    /// thread, 30 on two.
+    /// </summary>
+    private const int ColumnSplitMinInputs = 4096;
+
+    /// <summary>Whether <see cref="PropagateAndStep"/> runs the fused kernel for this many rows and this GEMM kernel (else two GEMMs).</summary>
+    public static bool IsFused(int rows, GemmKernelKind kernel)
+        => rows <= MaxRows && Vector512.IsHardwareAccelerated && kernel is GemmKernelKind.Auto or GemmKernelKind.Avx512;
+
+    public static void PropagateAndStep(int rows, int units, int inputs, float alpha, ReadOnlySpan<float> dz, ReadOnlySpan<float> x,
+        float beta, Span<float> w, Span<float> dx, WorkerPool? pool = null, GemmKernelKind kernel = GemmKernelKind.Auto)
+    {
+        if (rows < 0 || units < 0 || inputs < 0)
+            throw new ArgumentException($"Dense backward dimensions must be non-negative: rows={rows}, units={units}, inputs={inputs}.");
+        Need("dz", dz.Length, rows, units, "rows x units");
+        Need("x", x.Length, rows, inputs, "rows x inputs");
+        Need("w", w.Length, units, inputs, "units x inputs");
+        Need("dx", dx.Length, rows, inputs, "rows x inputs");
+        pool ??= WorkerPool.Shared;
+        if (rows == 0 || units == 0 || inputs == 0 || !IsFused(rows, kernel))
+        {
+            Sgemm.Multiply(false, false, rows, inputs, units, 1f, dz, Math.Max(1, units), w, Math.Max(1, inputs), 0f, dx, Math.Max(1, inputs), pool, kernel);
+            Sgemm.Multiply(true, false, units, inputs, rows, alpha, dz, Math.Max(1, units), x, Math.Max(1, inputs), beta, w, Math.Max(1, inputs), pool, kernel);
+            return;
+        }
+        fixed (float* pdz = dz, px = x, pw = w, pdx = dx)
+        {
+            // dz^T [units x 12], then the second half's partial dx [rows x inputs]: the broadcasts of one row of W side by side.
+            int half = units >= SplitUnits ? (units / 2 + Sgemm.InPlaceKC - 1) / Sgemm.InPlaceKC * Sgemm.InPlaceKC : units;
+            float* dzT = ThreadScratch.D(units * MaxRows + (half < units ? rows * inputs : 0));
+            for (int i = 0; i < rows; i++)
+            {
+                float* src = pdz + (long)i * units;
+                for (int j = 0; j < units; j++) dzT[(long)j * MaxRows + i] = src[j];
+            }
+            float* partial = half < units ? dzT + (long)units * MaxRows : null;
+            var work = new Work(rows, units, inputs, alpha, beta, dzT, px, pw, pdx, partial, half);
+            // Unsplit, workers would split the columns of W and share a cache line in each row: worth it for long rows only.
+            int workers = 2L * rows * units * inputs < Sgemm.ParallelThreshold || (partial is null && inputs < ColumnSplitMinInputs) ? 1 : pool.DegreeOfParallelism;
+            if (workers == 1) work.Execute(0, 1);
+            else pool.Run(ref work, workers);
+            if (partial is not null)
+                TensorPrimitives.Add(dx[..(rows * inputs)], new ReadOnlySpan<float>(partial, rows * inputs), dx[..(rows * inputs)]);
+        }
+
+        static void Need(string name, int length, int height, int width, string shape)
+        {
+            if (length < (long)height * width)
+                throw new ArgumentException($"Dense backward: {name} is {shape} = {height} x {width} and needs {(long)height * width} elements, but its span has {length}.", name);
+        }
+    }
+
+    private readonly struct Work(int rows, int units, int inputs, float alpha, float beta, float* dzT, float* x, float* w, float* dx,
+        float* partial, int half) : IParallelWork
+    {
+        public void Execute(int worker, int workers)
+        {
+            if (partial is null) Rows(0, units, dx, worker, workers);
+            else if (workers == 1)
+            {
+                Rows(0, half, dx, 0, 1);
+                Rows(half, units, partial, 0, 1);
+            }
+            else if (worker < workers / 2) Rows(0, half, dx, worker, workers / 2);
+            else Rows(half, units, partial, worker - workers / 2, workers - workers / 2);
+        }
+
+        /// <summary>Rows [j0, j1) of W, this worker's share of its columns; target = dz[:, j0:j1] W[j0:j1, :].</summary>
+        private void Rows(int j0, int j1, float* target, int worker, int workers)
+        {
+            var (c0, c1) = WorkerPool.Partition(inputs, worker, workers, TileColumns);
+            if (c0 >= c1) return;
+            var tile = TileFor(rows, masked: false);
+            var edge = TileFor(rows, masked: true);
+            for (int jb = j0; jb < j1; jb += Sgemm.InPlaceKC)
+            {
+                int count = Math.Min(Sgemm.InPlaceKC, j1 - jb);
+                for (int c = c0; c < c1; c += TileColumns)
+                    (c1 - c >= TileColumns ? tile : edge)(count, dzT + (long)jb * MaxRows, w + (long)jb * inputs + c, inputs, x + c, target + c, inputs,
+                        alpha, beta, jb == j0, c1 - c);
+            }
+        }
+    }
+
+    private static delegate*<int, float*, float*, int, float*, float*, int, float, float, bool, int, void> TileFor(int rows, bool masked) => masked
+        ? rows switch
+        {
+            1 => &Tile<Rows1, Yes>, 2 => &Tile<Rows2, Yes>, 3 => &Tile<Rows3, Yes>, 4 => &Tile<Rows4, Yes>, 5 => &Tile<Rows5, Yes>, 6 => &Tile<Rows6, Yes>,
+            7 => &Tile<Rows7, Yes>, 8 => &Tile<Rows8, Yes>, 9 => &Tile<Rows9, Yes>, 10 => &Tile<Rows10, Yes>, 11 => &Tile<Rows11, Yes>, _ => &Tile<Rows12, Yes>,
+        }
+        : rows switch
+        {
+            1 => &Tile<Rows1, No>, 2 => &Tile<Rows2, No>, 3 => &Tile<Rows3, No>, 4 => &Tile<Rows4, No>, 5 => &Tile<Rows5, No>, 6 => &Tile<Rows6, No>,
+            7 => &Tile<Rows7, No>, 8 => &Tile<Rows8, No>, 9 => &Tile<Rows9, No>, 10 => &Tile<Rows10, No>, 11 => &Tile<Rows11, No>, _ => &Tile<Rows12, No>,
+        };
+
+    /// <summary>
+    /// One tile of 16 columns (the first <paramref name="cols"/>, through a mask, with TMasked) over <paramref name="count"/>
+    /// rows of W: dx[:, tile] += dz[:, j] W[j, tile] (from 0 with <paramref name="first"/>), then
+    /// W[j, tile] = alpha sum_i dz[i, j] x[i, tile] + beta W[j, tile]. a: dz^T [count x 12], rows of 12.
+    /// dx's sums run over j in order, one FMA a step, as a GEMM's k loop does; W's over i in two chains (even and odd i),
+    /// so a row's update waits on 6 FMAs, not 12.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TRows, TMasked>(int count, float* a, float* w, int ldw, float* x, float* dx, int ldx, float alpha, float beta, bool first, int cols)
+        where TRows : struct, IStaticCount where TMasked : struct, IStaticFlag
+    {
+        var mask = Sgemm.LeadingLanes(cols);
+        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default, d8 = default, d9 = default, d10 = default, d11 = default;
+        Vector512<float> x0 = default, x1 = default, x2 = default, x3 = default, x4 = default, x5 = default, x6 = default, x7 = default, x8 = default, x9 = default, x10 = default, x11 = default;
+        if (TRows.Value > 0) x0 = Load<TMasked>(x + 0L * ldx, mask);
+        if (TRows.Value > 1) x1 = Load<TMasked>(x + 1L * ldx, mask);
+        if (TRows.Value > 2) x2 = Load<TMasked>(x + 2L * ldx, mask);
+        if (TRows.Value > 3) x3 = Load<TMasked>(x + 3L * ldx, mask);
+        if (TRows.Value > 4) x4 = Load<TMasked>(x + 4L * ldx, mask);
+        if (TRows.Value > 5) x5 = Load<TMasked>(x + 5L * ldx, mask);
+        if (TRows.Value > 6) x6 = Load<TMasked>(x + 6L * ldx, mask);
+        if (TRows.Value > 7) x7 = Load<TMasked>(x + 7L * ldx, mask);
+        if (TRows.Value > 8) x8 = Load<TMasked>(x + 8L * ldx, mask);
+        if (TRows.Value > 9) x9 = Load<TMasked>(x + 9L * ldx, mask);
+        if (TRows.Value > 10) x10 = Load<TMasked>(x + 10L * ldx, mask);
+        if (TRows.Value > 11) x11 = Load<TMasked>(x + 11L * ldx, mask);
+        if (!first)
+        {
+            if (TRows.Value > 0) d0 = Load<TMasked>(dx + 0L * ldx, mask);
+            if (TRows.Value > 1) d1 = Load<TMasked>(dx + 1L * ldx, mask);
+            if (TRows.Value > 2) d2 = Load<TMasked>(dx + 2L * ldx, mask);
+            if (TRows.Value > 3) d3 = Load<TMasked>(dx + 3L * ldx, mask);
+            if (TRows.Value > 4) d4 = Load<TMasked>(dx + 4L * ldx, mask);
+            if (TRows.Value > 5) d5 = Load<TMasked>(dx + 5L * ldx, mask);
+            if (TRows.Value > 6) d6 = Load<TMasked>(dx + 6L * ldx, mask);
+            if (TRows.Value > 7) d7 = Load<TMasked>(dx + 7L * ldx, mask);
+            if (TRows.Value > 8) d8 = Load<TMasked>(dx + 8L * ldx, mask);
+            if (TRows.Value > 9) d9 = Load<TMasked>(dx + 9L * ldx, mask);
+            if (TRows.Value > 10) d10 = Load<TMasked>(dx + 10L * ldx, mask);
+            if (TRows.Value > 11) d11 = Load<TMasked>(dx + 11L * ldx, mask);
+        }
+        var va = Vector512.Create(alpha);
+        var vb = Vector512.Create(beta);
+        for (int j = 0; j < count; j++, a += MaxRows, w += ldw)
+        {
+            Sse.Prefetch0(w + PrefetchAhead);              // a hint: never faults, even past the end of W
+            var wj = Load<TMasked>(w, mask);
+            Vector512<float> ua = default, ub = default;
+            if (TRows.Value > 0) { var s = Vector512.Create(a[0]); d0 = Fma(s, wj, d0); ua = Fma(s, x0, ua); }
+            if (TRows.Value > 1) { var s = Vector512.Create(a[1]); d1 = Fma(s, wj, d1); ub = Fma(s, x1, ub); }
+            if (TRows.Value > 2) { var s = Vector512.Create(a[2]); d2 = Fma(s, wj, d2); ua = Fma(s, x2, ua); }
+            if (TRows.Value > 3) { var s = Vector512.Create(a[3]); d3 = Fma(s, wj, d3); ub = Fma(s, x3, ub); }
+            if (TRows.Value > 4) { var s = Vector512.Create(a[4]); d4 = Fma(s, wj, d4); ua = Fma(s, x4, ua); }
+            if (TRows.Value > 5) { var s = Vector512.Create(a[5]); d5 = Fma(s, wj, d5); ub = Fma(s, x5, ub); }
+            if (TRows.Value > 6) { var s = Vector512.Create(a[6]); d6 = Fma(s, wj, d6); ua = Fma(s, x6, ua); }
+            if (TRows.Value > 7) { var s = Vector512.Create(a[7]); d7 = Fma(s, wj, d7); ub = Fma(s, x7, ub); }
+            if (TRows.Value > 8) { var s = Vector512.Create(a[8]); d8 = Fma(s, wj, d8); ua = Fma(s, x8, ua); }
+            if (TRows.Value > 9) { var s = Vector512.Create(a[9]); d9 = Fma(s, wj, d9); ub = Fma(s, x9, ub); }
+            if (TRows.Value > 10) { var s = Vector512.Create(a[10]); d10 = Fma(s, wj, d10); ua = Fma(s, x10, ua); }
+            if (TRows.Value > 11) { var s = Vector512.Create(a[11]); d11 = Fma(s, wj, d11); ub = Fma(s, x11, ub); }
+            Store<TMasked>(w, Vector512.FusedMultiplyAdd(ua + ub, va, wj * vb), mask);
+        }
+        if (TRows.Value > 0) Store<TMasked>(dx + 0L * ldx, d0, mask);
+        if (TRows.Value > 1) Store<TMasked>(dx + 1L * ldx, d1, mask);
+        if (TRows.Value > 2) Store<TMasked>(dx + 2L * ldx, d2, mask);
+        if (TRows.Value > 3) Store<TMasked>(dx + 3L * ldx, d3, mask);
+        if (TRows.Value > 4) Store<TMasked>(dx + 4L * ldx, d4, mask);
+        if (TRows.Value > 5) Store<TMasked>(dx + 5L * ldx, d5, mask);
+        if (TRows.Value > 6) Store<TMasked>(dx + 6L * ldx, d6, mask);
+        if (TRows.Value > 7) Store<TMasked>(dx + 7L * ldx, d7, mask);
+        if (TRows.Value > 8) Store<TMasked>(dx + 8L * ldx, d8, mask);
+        if (TRows.Value > 9) Store<TMasked>(dx + 9L * ldx, d9, mask);
+        if (TRows.Value > 10) Store<TMasked>(dx + 10L * ldx, d10, mask);
+        if (TRows.Value > 11) Store<TMasked>(dx + 11L * ldx, d11, mask);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load<TMasked>(float* p, Vector512<float> mask) where TMasked : struct, IStaticFlag
+        => TMasked.Value ? Sgemm.LoadLeading(p, mask) : Vector512.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TMasked>(float* p, Vector512<float> value, Vector512<float> mask) where TMasked : struct, IStaticFlag
+    {
+        if (TMasked.Value) Avx512F.MaskStore(p, mask, value);
+        else value.Store(p);
+    }
+}
