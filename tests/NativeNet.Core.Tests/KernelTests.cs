@@ -149,6 +149,7 @@ public class ConvKernelTests
     [InlineData(3, 2, 7, 5, 3, 2, 1)]
     [InlineData(2, 3, 9, 9, 5, 1, 2)]
     [InlineData(1, 1, 28, 28, 5, 1, 0)]
+    [InlineData(3, 2, 12, 12, 5, 1, 0)]   // 8-wide output rows: one vector a row
     public void Im2ColGemm_EqualsNaiveDirectConvolution(int c, int n, int h, int w, int k, int stride, int pad)
     {
         var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
@@ -275,11 +276,13 @@ public class ConvKernelTests
         Assert.Equal("output", ex.ParamName);
     }
 
-    [Fact]
-    public void Col2Im_IsTheAdjointOfIm2Col()
+    [Theory]
+    [InlineData(8, 7, 3, 2, 1)]
+    [InlineData(12, 12, 5, 1, 0)]   // 8-wide output rows without padding: one vector a row
+    public void Col2Im_IsTheAdjointOfIm2Col(int h, int w, int k, int stride, int pad)
     {
         // <im2col(x), y> = <x, col2im(y)> for random x, y: checks every index mapping, including padding and stride.
-        var g = new ConvGeometry(2, 3, 8, 7, 3, 3, 2, 1);
+        var g = new ConvGeometry(2, 3, h, w, k, k, stride, pad);
         var x = Reference.Random(g.InputLength, 5);
         var y = Reference.Random(g.ColRows * g.ColCols, 6);
         var cols = new float[y.Length];

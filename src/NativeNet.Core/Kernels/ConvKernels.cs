@@ -85,7 +85,12 @@ public static class ConvKernels
                 for (int n = 0; n < g.Batch; n++)
                 {
                     float* src = image + (c * (long)g.Batch + n) * plane + (long)kh * w + kw;
-                    if (fold) for (int y = 0; y < oh; y++, col += ow, src += w) AddInto(src, col, ow);
+                    if (ow == 8)   // one vector a row (the book's second convolution): no inner loop
+                    {
+                        if (fold) for (int y = 0; y < oh; y++, col += 8, src += w) (Vector256.Load(src) + Vector256.Load(col)).Store(src);
+                        else for (int y = 0; y < oh; y++, col += 8, src += w) Vector256.Load(src).Store(col);
+                    }
+                    else if (fold) for (int y = 0; y < oh; y++, col += ow, src += w) AddInto(src, col, ow);
                     else for (int y = 0; y < oh; y++, col += ow, src += w) CopyShort(src, col, ow);
                 }
                 continue;
