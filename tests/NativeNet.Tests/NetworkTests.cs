@@ -178,6 +178,38 @@ public class NetworkTests
     }
 
     /// <summary>
+    /// Where the backend has a direct convolution kernel, training convolves with it and unfolds the input only in backward,
+    /// for the weight gradient. Thirty steps of a network whose convolution it covers (12x12 -> 8x8 maps) must follow the
+    /// same steps through im2col and the scalar GEMM (no direct kernel) up to rounding.
+    /// </summary>
+    [Fact]
+    public void Training_ThroughTheDirectConvolution_FollowsTheUnfoldedPath()
+    {
+        float[][] Train(IComputeBackend backend)
+        {
+            using var net = NetworkBuilder.ForImages(1, 12, 12).Conv(4, 5, Activation.ReLU).MaxPool(2).Dense(16, Activation.Sigmoid)
+                .Output(10, OutputCost.SoftmaxLogLikelihood).Build(5, WeightInit.Chapter6, backend);
+            using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.1f, TrainingSetSize = 100 });
+            var rng = new Random(5);
+            var x = new float[100 * 144];
+            for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+            var labels = new byte[100];
+            for (int i = 0; i < labels.Length; i++) labels[i] = (byte)rng.Next(10);
+            for (int epoch = 0; epoch < 3; epoch++)
+                for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+            return net.ExportParameters();
+        }
+        var profiled = new ProfilingBackend(new CpuBackend(1));
+        var direct = Train(profiled);
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            Assert.Contains(profiled.Report(), r => r.Primitive == "DirectConvolve");
+        var unfolded = Train(new CpuBackend(1, NativeNet.Core.Gemm.GemmKernelKind.Scalar));
+        for (int t = 0; t < direct.Length; t++)
+            for (int i = 0; i < direct[t].Length; i++)
+                Assert.True(Math.Abs(direct[t][i] - unfolded[t][i]) <= 1e-4f * (1 + Math.Abs(unfolded[t][i])), $"tensor {t}[{i}]: {direct[t][i]} vs {unfolded[t][i]}");
+    }
+
+    /// <summary>
     /// Inference pools a convolution's maps before its bias and activation when a max pool follows (the book's order);
     /// training activates first. Both orders must give the same outputs, bit for bit, for every activation; other pool
     /// kinds do not commute with the activation and keep the training order.
