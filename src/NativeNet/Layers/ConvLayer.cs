@@ -61,16 +61,26 @@ public sealed class ConvLayer : Layer
     internal override void Initialize(IComputeBackend backend, WeightInit rule, Random rng) => Init.Parameters(backend, Parameters, rule, rng);
 
     /// <summary>A batch-major multi-channel input ([N, C*H*W], e.g. colour images) is permuted to [C, N, H, W] first.</summary>
-    /// <summary>The smallest batch a training workspace convolves with the backend's direct kernel (see <see cref="CreateState"/>).</summary>
+    /// <summary>The smallest batch a training step convolves with the backend's direct kernel (see <see cref="ConvolvesDirectly"/>).</summary>
     internal const int DirectTrainingMinBatch = 10;
+
+    /// <summary>
+    /// Whether this step convolves directly and unfolds the input in backward, just before the weight gradient reads the
+    /// copy (decided per step from its batch, so that forward and backward agree): the GEMM then finds it in cache rather
+    /// than in L3 after the rest of the step. ch6-dropout's two convolutions 255-258 + 70-75 us in GEMMs -> 240-252 us
+    /// direct, and their weight gradients 222-226 -> 179-186 and 102-106 -> 76-87 us. Smaller batches unfold in forward and
+    /// multiply: on the 5-image halves of a split batch (ch6-relu on two threads) the direct kernel, on one thread, gained
+    /// nothing.
+    /// </summary>
+    private static bool ConvolvesDirectly(State s, in StepContext step) => s.DirectTraining && step.Batch >= DirectTrainingMinBatch;
 
     private bool NeedsLayoutChange => !Input.ChannelMajor && Input.Channels > 1;
 
     private sealed class State(Tensor output, Tensor? gradOutput, Tensor? cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted, bool activated,
-        bool unfoldInBackward) : LayerState(output, gradOutput)
+        bool directTraining) : LayerState(output, gradOutput)
     {
-        /// <summary>Training through the direct kernel: the forward pass convolves, backward unfolds just before the weight gradient.</summary>
-        public bool UnfoldInBackward { get; } = unfoldInBackward;
+        /// <summary>A training workspace on a backend with a direct kernel for this geometry (see <see cref="ConvolvesDirectly"/>).</summary>
+        public bool DirectTraining { get; } = directTraining;
         /// <summary>False in an inference workspace whose next layer applies the bias and activation (<see cref="ActivationAfterPool"/>).</summary>
         public bool Activated { get; } = activated;
         public Tensor? Permuted { get; } = permuted;
@@ -85,11 +95,7 @@ public sealed class ConvLayer : Layer
         var g = Geometry(Input, batch);
         string p = $"L{Index}";
         // The forward pass takes the backend's direct kernel where it has one. Inference then needs no unfolded copy of
-        // the input. Training with batches of at least DirectTrainingMinBatch unfolds in backward, just before the weight
-        // gradient reads the copy, so the GEMM finds it in cache rather than in L3 after the rest of the step:
-        // ch6-dropout's two convolutions 255-258 + 70-75 us in GEMMs -> 240-252 us direct, and their weight gradients
-        // 222-226 -> 179-186 and 102-106 -> 76-87 us. Smaller batches unfold in forward and multiply: on the 5-image
-        // halves of a split batch (ch6-relu on two threads) the direct kernel, on one thread, gained nothing.
+        // the input; training keeps one for the weight gradient (see ConvolvesDirectly).
         bool direct = arena.Backend.SupportsDirectConvolution(g);
         bool unfold = training || !direct;
         return new State(
@@ -100,7 +106,7 @@ public sealed class ConvLayer : Layer
             NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
             NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null,
             activated: training || !ActivationAfterPool,
-            unfoldInBackward: training && direct && batch >= DirectTrainingMinBatch);
+            directTraining: training && direct);
     }
 
     internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
@@ -112,7 +118,7 @@ public sealed class ConvLayer : Layer
             b.ChannelMajorToBatchMajor(input, s.Permuted, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: true);
             input = s.Permuted;
         }
-        if (s.Cols is null || s.UnfoldInBackward) b.Convolve(input, _w.Value, s.Output, Filters, g);
+        if (s.Cols is null || ConvolvesDirectly(s, step)) b.Convolve(input, _w.Value, s.Output, Filters, g);
         else
         {
             b.Im2Col(input, s.Cols, g);
@@ -129,7 +135,7 @@ public sealed class ConvLayer : Layer
         var g = Geometry(Input, step.Batch);
         var dz = s.GradOutput!;
         b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
-        if (s.UnfoldInBackward) b.Im2Col(s.Permuted ?? input, s.Cols!, g);
+        if (ConvolvesDirectly(s, step)) b.Im2Col(s.Permuted ?? input, s.Cols!, g);
         // dW [F, CKK] = dz [F, N*P] x cols^T;  db [F] = row sums of dz
         b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, 0f, s.Gradients[0]);
         b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, 0f);
