@@ -60,7 +60,6 @@ public sealed class ConvLayer : Layer
 
     internal override void Initialize(IComputeBackend backend, WeightInit rule, Random rng) => Init.Parameters(backend, Parameters, rule, rng);
 
-    /// <summary>A batch-major multi-channel input ([N, C*H*W], e.g. colour images) is permuted to [C, N, H, W] first.</summary>
     /// <summary>The smallest batch a training step convolves with the backend's direct kernel (see <see cref="ConvolvesDirectly"/>).</summary>
     internal const int DirectTrainingMinBatch = 10;
 
@@ -74,6 +73,7 @@ public sealed class ConvLayer : Layer
     /// </summary>
     private static bool ConvolvesDirectly(State s, in StepContext step) => s.DirectTraining && step.Batch >= DirectTrainingMinBatch;
 
+    /// <summary>A batch-major multi-channel input ([N, C*H*W], e.g. colour images) is permuted to [C, N, H, W] first.</summary>
     private bool NeedsLayoutChange => !Input.ChannelMajor && Input.Channels > 1;
 
     private sealed class State(Tensor output, Tensor? gradOutput, Tensor? cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted, bool activated,
