@@ -77,7 +77,7 @@ public static unsafe class DenseBackward
         {
             // dz^T [units x 12], then the second half's partial dx [rows x inputs]: the broadcasts of one row of W side by side.
             int half = units >= SplitUnits ? (units / 2 + Sgemm.InPlaceKC - 1) / Sgemm.InPlaceKC * Sgemm.InPlaceKC : units;
-            float* dzT = ThreadScratch.D(units * MaxRows + (half < units ? rows * inputs : 0));
+            float* dzT = ThreadScratch.C(units * MaxRows + (half < units ? rows * inputs : 0));
             for (int i = 0; i < rows; i++)
             {
                 float* src = pdz + (long)i * units;

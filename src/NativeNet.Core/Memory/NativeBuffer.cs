@@ -74,7 +74,6 @@ internal static unsafe class ThreadScratch
     [ThreadStatic] private static NativeBuffer? s_a;
     [ThreadStatic] private static NativeBuffer? s_b;
     [ThreadStatic] private static NativeBuffer? s_c;
-    [ThreadStatic] private static NativeBuffer? s_d;
 
     /// <summary>First scratch slot (GEMM packs A here).</summary>
     public static float* A(int length) => Ensure(ref s_a, length);
@@ -82,11 +81,11 @@ internal static unsafe class ThreadScratch
     /// <summary>Second scratch slot (GEMM packs B here).</summary>
     public static float* B(int length) => Ensure(ref s_b, length);
 
-    /// <summary>Third scratch slot (GEMM keeps a partial product here that the pool's workers write).</summary>
+    /// <summary>
+    /// Third scratch slot: a partial product that the pool's workers write (GEMM's second k half; the fused dense
+    /// backward's dz^T and second half of dx, which calls no GEMM while it holds them).
+    /// </summary>
     public static float* C(int length) => Ensure(ref s_c, length);
-
-    /// <summary>Fourth scratch slot (the fused dense backward packs dz^T here; its fallback GEMMs use the other three).</summary>
-    public static float* D(int length) => Ensure(ref s_d, length);
 
     private static float* Ensure(ref NativeBuffer? slot, int length)
     {
