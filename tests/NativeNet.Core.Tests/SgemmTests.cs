@@ -12,7 +12,8 @@ public class SgemmTests
             if (GemmKernel.IsSupported(kind)) yield return [kind];
     }
 
-    private static readonly int[] SmallSizes = [0, 1, 2, 3, 5, 6, 7, 13, 16, 17, 31, 32, 33, 47, 64, 71];
+    // With m, every remainder of the unpacked path's blocks of twelve rows (and whole blocks: 12, 24).
+    private static readonly int[] SmallSizes = [0, 1, 2, 3, 5, 6, 7, 10, 12, 13, 16, 17, 24, 31, 32, 33, 47, 64, 71];
 
     [Theory]
     [MemberData(nameof(Kernels))]
@@ -25,6 +26,13 @@ public class SgemmTests
         foreach (int n in new[] { 1, 7, 16, 33, 49, 71 })   // 49 = a 32-column block, a 16-column one and a masked 1
         foreach (int k in new[] { 0, 1, 5, 29, 64 })
             CheckAgainstReference(kind, ta, tb, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
+        // NN and TN over 128 columns take the packed path whatever the rows: its edge tiles, every row count, a last panel
+        // of 12, 17 or 1 columns.
+        foreach (bool ta in new[] { false, true })
+        foreach (int m in SmallSizes)
+        foreach (int n in new[] { 140, 145, 161 })
+        foreach (int k in new[] { 29, 64 })
+            CheckAgainstReference(kind, ta, false, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
         // NT with k = 37 (two whole 16-float steps and a padded tail of 5), up to the 40 rows the dot products take on AVX-512.
         foreach (int n in SmallSizes)
         foreach (int m in new[] { 1, 6, 19, 40 })
@@ -114,6 +122,8 @@ public class SgemmTests
     [InlineData(false, true, 40, 500, 320, 0f)]
     [InlineData(false, false, 10, 1000, 1000, 0.7f)]
     [InlineData(false, false, 150, 200, 300, 0f)]
+    [InlineData(false, false, 100, 100, 784, 0.5f)]
+    [InlineData(true, false, 70, 128, 500, 0f)]
     [InlineData(true, false, 1002, 1000, 10, 0.9f)]
     public void SameInputs_GiveIdenticalBits_ForAnyThreadCount(bool ta, bool tb, int m, int n, int k, float beta)
     {
@@ -143,9 +153,10 @@ public class SgemmTests
     public void SteadyState_AllocatesNothing(int threads)
     {
         using var pool = new WorkerPool(threads);
-        // NT dot products and packed; NN with k split in two (scratch for the second half); TN weight update split by rows.
+        // NT dot products and packed; NN with k split in two (scratch for the second half); TN weight update split by rows;
+        // NN unpacked in blocks of twelve rows, split by rows.
         foreach (var (ta, tb, m, n, k) in new[] { (false, true, 1, 30, 784), (false, true, 10, 30, 784), (false, true, 256, 256, 256),
-                     (false, false, 10, 1000, 1000), (true, false, 1000, 1000, 10) })
+                     (false, false, 10, 1000, 1000), (true, false, 1000, 1000, 10), (false, false, 100, 100, 784) })
         {
             var a = Reference.Random(m * k, 1);
             var b = Reference.Random(k * n, 2);

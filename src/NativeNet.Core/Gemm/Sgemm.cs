@@ -15,8 +15,9 @@ namespace NativeNet.Core.Gemm;
 /// n x k (ldb >= k); C is m x n (ldc >= n). When beta == 0, C is only written (it may hold NaN).
 /// <para>
 /// Large shapes take the BLIS path: the five loops over NC / KC / MC blocks with packed panels of A and
-/// B feeding a register-blocked micro-kernel (<see cref="GemmKernelKind"/>). Very small shapes, and
-/// single-row products, take a direct path where packing would cost more than it saves.
+/// B feeding a register-blocked micro-kernel (<see cref="GemmKernelKind"/>). Small shapes, single-row products, NN and
+/// TN products with a small B, and NT products with few rows take a direct path where packing would cost more than it
+/// saves (<see cref="UnpackedPays"/>).
 /// Parallel runs split C into disjoint column or row ranges, one per worker; products with few rows and a large B
 /// also split k in two halves fixed by the shape. Every element of C is computed by the same sequence of operations
 /// whatever the worker count, so results are bit-identical across thread counts.
@@ -51,6 +52,19 @@ public static unsafe class Sgemm
     /// 131-135 -> 144-148 on one thread; 250 x 500 x 1000 (125 rows a worker on two threads) 0.5-6% slower.
     /// </summary>
     public const int InPlaceRows = 128;
+
+    /// <summary>
+    /// NN and TN products with at most this many columns (and at most <see cref="InPlaceRows"/> rows, B of at most
+    /// <see cref="DirectMaxB"/> floats) run unpacked on AVX-512: twelve rows of C at a time, A and B read where they lie. A
+    /// packed panel of A would be reused by only a few column tiles. Best of 7 alternating runs of `nativenet bench gemm`
+    /// (2026-12-04, the VM slow and noisy), packed -> unpacked, GFLOP/s: one thread 64 x 64 x 64 117 -> 137, 128³ 124 ->
+    /// 139, 100 x 784 x 100 104 -> 118, 10 x 784 x 30 68 -> 95, 10 x 640 x 100 93 -> 117; two threads 100 x 784 x 100 142
+    /// -> 197 (TN 132 -> 176), while 200 x 500 x 100 and 1000 x 784 x 100 were 0.88x (hence the row limit).
+    /// </summary>
+    public const int DirectMaxColumns = 128;
+
+    /// <summary>See <see cref="DirectMaxColumns"/>: 512 KiB, so B stays in L2 while the blocks of rows pass over it.</summary>
+    public const long DirectMaxB = 1L << 17;
 
     /// <summary>
     /// Depth of the k blocks when B is read in place. A panel walks down B one row (one page, for a 1000-wide matrix) per
@@ -270,6 +284,10 @@ public static unsafe class Sgemm
         bool vectorized = op.BCol == 1 || (op.ACol == 1 && op.BRow == 1);
         if (m == 1 || macs <= (vectorized ? VectorDirectThreshold : DirectThreshold)) return true;
         if (op.BCol == 1 && k <= 16) return true;
+        // A small B, read from L1 or L2 by every block of twelve rows: the packed path would spend on packing A what it
+        // saves (see DirectMaxColumns).
+        if (op.BCol == 1 && Vector512.IsHardwareAccelerated && m <= InPlaceRows && n <= DirectMaxColumns && (long)k * n <= DirectMaxB)
+            return true;
         // NT with few rows: each group of four rows of B is read once and meets every row of A in L1 or L2, cheaper
         // than transposing both operands into panels (a convolution's weight gradient, 40 x 320 x 500: about 1.3x).
         return op.ACol == 1 && op.BRow == 1 && k >= 32 && m <= (Vector512.IsHardwareAccelerated ? DirectNtMaxRows : 32);
@@ -324,60 +342,107 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// B's rows contiguous: blocks of C are accumulated in registers over all k rows of B, then written once. On AVX-512,
-    /// four rows of C share each load of B in blocks of 32 columns (eight accumulators, enough to cover the FMA latency);
-    /// the up to 31 columns left over go in blocks of 16, the last one masked. The rows left over go through
-    /// <see cref="RowCombination"/>, and so does everything without AVX-512.
+    /// up to twelve rows of C share each load of B in blocks of 32 columns (24 accumulators, as in the packed kernel), A
+    /// read in place; the up to 31 columns left over go in blocks of 16, the last one masked, and the rows left over
+    /// (m mod 12) in one block of that many rows. A single row, and everything without AVX-512, goes through
+    /// <see cref="RowCombination"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowCombinations(in Operands op, int m, int j0, int j1, int k)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
-            for (; i <= m - 4; i += 4)
+        {
+            for (; i <= m - 12; i += 12) RowBlocks<Rows12>(op, i, j0, j1, k);
+            switch (m - i)
             {
-                int j = j0;
-                for (; j <= j1 - 32; j += 32) RowBlock<Vectors2>(op, i, j, k, Vector512<float>.AllBitsSet);
-                for (; j < j1; j += 16) RowBlock<Vectors1>(op, i, j, k, LeadingLanes(j1 - j));
+                case 2: RowBlocks<Rows2>(op, i, j0, j1, k); return;
+                case 3: RowBlocks<Rows3>(op, i, j0, j1, k); return;
+                case 4: RowBlocks<Rows4>(op, i, j0, j1, k); return;
+                case 5: RowBlocks<Rows5>(op, i, j0, j1, k); return;
+                case 6: RowBlocks<Rows6>(op, i, j0, j1, k); return;
+                case 7: RowBlocks<Rows7>(op, i, j0, j1, k); return;
+                case 8: RowBlocks<Rows8>(op, i, j0, j1, k); return;
+                case 9: RowBlocks<Rows9>(op, i, j0, j1, k); return;
+                case 10: RowBlocks<Rows10>(op, i, j0, j1, k); return;
+                case 11: RowBlocks<Rows11>(op, i, j0, j1, k); return;
             }
+        }
         for (; i < m; i++) RowCombination(op, i, j0, j1, k);
     }
 
+    /// <summary>Rows i..i+TRows of C, columns [j0, j1): blocks of 32 columns, then of 16 (the last one masked).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowBlocks<TRows>(in Operands op, int i, int j0, int j1, int k) where TRows : struct, IStaticCount
+    {
+        int j = j0;
+        for (; j <= j1 - 32; j += 32) RowBlock<TRows, Vectors2>(op, i, j, k, Vector512<float>.AllBitsSet);
+        for (; j < j1; j += 16) RowBlock<TRows, Vectors1>(op, i, j, k, LeadingLanes(j1 - j));
+    }
+
     /// <summary>
-    /// C[i..i+4, j..j+16*TVectors.Value) = alpha * A[i..i+4, :] B[:, j..] + beta * C, the last 16 columns limited to the lanes
-    /// of <paramref name="lastMask"/> (masked loads and stores: nothing outside them is read or written; an all-ones mask
-    /// costs the same as a plain load). Accumulators: full* for the first 16 columns of a 32-column block, last* for the
-    /// (possibly masked) last 16.
+    /// C[i..i+TRows, j..j+16*TVectors) = alpha * A[i..i+TRows, :] B[:, j..] + beta * C, the last 16 columns limited to the
+    /// lanes of <paramref name="lastMask"/> (masked loads and stores: nothing outside them is read or written; an all-ones
+    /// mask costs the same as a plain load). Accumulators cR0 for the first 16 columns of row R of a 32-column block, cR1
+    /// for the (possibly masked) last 16. A is read where it lies: row R of the block at a0, a4 or a8 plus (R mod 4) rows,
+    /// so three pointers and the row stride address all twelve, and the JIT keeps them in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowBlock<TVectors>(in Operands op, int i, int j, int k, Vector512<float> lastMask)
-        where TVectors : struct, IStaticCount
+    private static void RowBlock<TRows, TVectors>(in Operands op, int i, int j, int k, Vector512<float> lastMask)
+        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount
     {
-        float* a0 = op.A + (long)i * op.ARow, a1 = a0 + op.ARow, a2 = a1 + op.ARow, a3 = a2 + op.ARow;
-        Vector512<float> full0 = default, full1 = default, full2 = default, full3 = default, last0 = default, last1 = default, last2 = default, last3 = default;
+        bool two = TVectors.Value == 2;
+        long s = op.ARow, step = op.ACol;
+        float* a0 = op.A + i * s, a4 = a0 + 4 * s, a8 = a0 + 8 * s;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
         float* bp = op.B + j;
-        for (long p = 0; p < k; p++, bp += op.BRow)
+        long ldb = op.BRow;
+        for (int p = 0; p < k; p++, a0 += step, a4 += step, a8 += step, bp += ldb)
         {
-            long at = p * op.ACol;
-            Vector512<float> x0 = Vector512.Create(a0[at]), x1 = Vector512.Create(a1[at]), x2 = Vector512.Create(a2[at]), x3 = Vector512.Create(a3[at]);
-            if (TVectors.Value == 2)
-            {
-                var y = Vector512.Load(bp);
-                full0 = Vector512.FusedMultiplyAdd(x0, y, full0); full1 = Vector512.FusedMultiplyAdd(x1, y, full1);
-                full2 = Vector512.FusedMultiplyAdd(x2, y, full2); full3 = Vector512.FusedMultiplyAdd(x3, y, full3);
-            }
-            var last = LoadLeading(bp + 16 * (TVectors.Value - 1), lastMask);
-            last0 = Vector512.FusedMultiplyAdd(x0, last, last0); last1 = Vector512.FusedMultiplyAdd(x1, last, last1);
-            last2 = Vector512.FusedMultiplyAdd(x2, last, last2); last3 = Vector512.FusedMultiplyAdd(x3, last, last3);
+            var b0 = two ? Vector512.Load(bp) : LoadLeading(bp, lastMask);
+            var b1 = two ? LoadLeading(bp + 16, lastMask) : default;
+            { var x = Vector512.Create(a0[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+            if (TRows.Value > 1) { var x = Vector512.Create(a0[s]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+            if (TRows.Value > 2) { var x = Vector512.Create(a0[2 * s]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+            if (TRows.Value > 3) { var x = Vector512.Create(a0[3 * s]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+            if (TRows.Value > 4) { var x = Vector512.Create(a4[0]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+            if (TRows.Value > 5) { var x = Vector512.Create(a4[s]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+            if (TRows.Value > 6) { var x = Vector512.Create(a4[2 * s]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (two) c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
+            if (TRows.Value > 7) { var x = Vector512.Create(a4[3 * s]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (two) c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
+            if (TRows.Value > 8) { var x = Vector512.Create(a8[0]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); if (two) c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
+            if (TRows.Value > 9) { var x = Vector512.Create(a8[s]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); if (two) c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
+            if (TRows.Value > 10) { var x = Vector512.Create(a8[2 * s]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); if (two) c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
+            if (TRows.Value > 11) { var x = Vector512.Create(a8[3 * s]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); if (two) c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
         }
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
-        float* c = op.C + (long)i * op.Ldc + j, cl = c + 16 * (TVectors.Value - 1);
-        if (TVectors.Value == 2)
+        float* c = op.C + (long)i * op.Ldc + j;
+        long ldc = op.Ldc;
+        StoreBlockRow<TVectors>(c, c00, c01, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 1) StoreBlockRow<TVectors>(c + ldc, c10, c11, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 2) StoreBlockRow<TVectors>(c + 2 * ldc, c20, c21, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 3) StoreBlockRow<TVectors>(c + 3 * ldc, c30, c31, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 4) StoreBlockRow<TVectors>(c + 4 * ldc, c40, c41, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 5) StoreBlockRow<TVectors>(c + 5 * ldc, c50, c51, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 6) StoreBlockRow<TVectors>(c + 6 * ldc, c60, c61, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 7) StoreBlockRow<TVectors>(c + 7 * ldc, c70, c71, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 8) StoreBlockRow<TVectors>(c + 8 * ldc, c80, c81, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 9) StoreBlockRow<TVectors>(c + 9 * ldc, c90, c91, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 10) StoreBlockRow<TVectors>(c + 10 * ldc, c100, c101, alpha, beta, op.Beta, lastMask);
+        if (TRows.Value > 11) StoreBlockRow<TVectors>(c + 11 * ldc, c110, c111, alpha, beta, op.Beta, lastMask);
+    }
+
+    /// <summary>One row of a <see cref="RowBlock"/>: its first vector whole when there are two, its last through the mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreBlockRow<TVectors>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta, float betaScalar,
+        Vector512<float> lastMask) where TVectors : struct, IStaticCount
+    {
+        if (TVectors.Value == 1)
         {
-            StoreScaled(c, full0, alpha, beta, op.Beta); StoreScaled(c + op.Ldc, full1, alpha, beta, op.Beta);
-            StoreScaled(c + 2L * op.Ldc, full2, alpha, beta, op.Beta); StoreScaled(c + 3L * op.Ldc, full3, alpha, beta, op.Beta);
+            StoreScaledLeading(c, x0, alpha, beta, betaScalar, lastMask);
+            return;
         }
-        StoreScaledLeading(cl, last0, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + op.Ldc, last1, alpha, beta, op.Beta, lastMask);
-        StoreScaledLeading(cl + 2L * op.Ldc, last2, alpha, beta, op.Beta, lastMask); StoreScaledLeading(cl + 3L * op.Ldc, last3, alpha, beta, op.Beta, lastMask);
+        StoreScaled(c, x0, alpha, beta, betaScalar);
+        StoreScaledLeading(c + 16, x1, alpha, beta, betaScalar, lastMask);
     }
 
     /// <summary>A mask of the first min(count, 16) lanes, for <see cref="LoadLeading"/> and <see cref="StoreScaledLeading"/>.</summary>
