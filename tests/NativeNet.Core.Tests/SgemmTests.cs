@@ -50,6 +50,9 @@ public class SgemmTests
         CheckAgainstReference(kind, true, true, 97, 101, 513, 0.25f, -1f, padding: 1, seed: 4);
         // Few rows and long rows of B (read in place whatever their length), k over two 64-row blocks, a 12-column edge.
         CheckAgainstReference(kind, false, false, 21, 1100, 150, 1f, 0.5f, padding: 0, seed: 5);
+        // NT dot products over 64 rows (k long enough): a last block of one row, a last group of 1 column, a k tail of 12.
+        CheckAgainstReference(kind, false, true, 101, 37, 300, 1f, 0.5f, padding: 2, seed: 6);
+        CheckAgainstReference(kind, false, true, 128, 66, 256, -1f, 0f, padding: 0, seed: 7);
     }
 
     [Theory]
@@ -123,6 +126,7 @@ public class SgemmTests
     [InlineData(false, false, 10, 1000, 1000, 0.7f)]
     [InlineData(false, false, 150, 200, 300, 0f)]
     [InlineData(false, false, 100, 100, 784, 0.5f)]
+    [InlineData(false, true, 100, 100, 784, 0f)]
     [InlineData(true, false, 70, 128, 500, 0f)]
     [InlineData(true, false, 1002, 1000, 10, 0.9f)]
     public void SameInputs_GiveIdenticalBits_ForAnyThreadCount(bool ta, bool tb, int m, int n, int k, float beta)

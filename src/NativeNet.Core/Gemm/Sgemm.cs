@@ -82,6 +82,17 @@ public static unsafe class Sgemm
     /// </summary>
     public const int DirectNtMaxRows = 64;
 
+    /// <summary>
+    /// NT products with k of at least <see cref="DirectNtLongMinDepth"/> and A of at most <see cref="DirectNtLongMaxA"/>
+    /// floats (512 KiB, L2) run as dot products up to this many rows. Best of 3 alternating runs of `nativenet bench gemm`
+    /// (2026-12-04), packed -> dot products, GFLOP/s on one thread: 100 x 784 x 100 133 -> 193, 100 x 512 x 100 132 -> 179,
+    /// 100 x 256 x 100 134 -> 151, 128 x 784 x 128 178 -> 193; on two 203 -> 359, 205 -> 331, 209 -> 268, 295 -> 380.
+    /// With k = 128 (100 x 128 x 100) the dot products were slower, 135 -> 114; with A over L2 (256 x 2048 x 256) 181 -> 98.
+    /// </summary>
+    public const int DirectNtLongMaxRows = 128;
+    private const int DirectNtLongMinDepth = 256;
+    private const long DirectNtLongMaxA = 1L << 17;
+
     /// <summary>The micro-kernel that <see cref="GemmKernelKind.Auto"/> resolves to on this machine.</summary>
     public static GemmKernelKind DefaultKernel => GemmKernel.DefaultKind;
 
@@ -289,8 +300,12 @@ public static unsafe class Sgemm
         if (op.BCol == 1 && Vector512.IsHardwareAccelerated && m <= InPlaceRows && n <= DirectMaxColumns && (long)k * n <= DirectMaxB)
             return true;
         // NT with few rows: each group of four rows of B is read once and meets every row of A in L1 or L2, cheaper
-        // than transposing both operands into panels (a convolution's weight gradient, 40 x 320 x 500: about 1.3x).
-        return op.ACol == 1 && op.BRow == 1 && k >= 32 && m <= (Vector512.IsHardwareAccelerated ? DirectNtMaxRows : 32);
+        // than transposing both operands into panels (a convolution's weight gradient, 40 x 320 x 500: about 1.3x). Up to
+        // twice as many rows when k is long enough to amortize the dot products' reductions and A stays in L2 (see
+        // DirectNtLongMaxRows).
+        if (op.ACol != 1 || op.BRow != 1 || k < 32) return false;
+        if (!Vector512.IsHardwareAccelerated) return m <= 32;
+        return m <= DirectNtMaxRows || (m <= DirectNtLongMaxRows && k >= DirectNtLongMinDepth && (long)m * k <= DirectNtLongMaxA);
     }
 
     /// <summary>
