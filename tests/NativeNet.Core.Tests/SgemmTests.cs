@@ -23,7 +23,8 @@ public class SgemmTests
         foreach (bool ta in new[] { false, true })
         foreach (bool tb in new[] { false, true })
         foreach (int m in SmallSizes)
-        foreach (int n in new[] { 1, 7, 16, 33, 49, 71 })   // 49 = a 32-column block, a 16-column one and a masked 1
+        // 49 = a 32-column block, a 16-column one and a masked 1; 64 = one 64-column stripe; 100 = a stripe, then 32 + 4 more
+        foreach (int n in new[] { 1, 7, 16, 33, 49, 64, 71, 100 })
         foreach (int k in new[] { 0, 1, 5, 29, 64 })
             CheckAgainstReference(kind, ta, tb, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
         // NN and TN over 128 columns take the packed path whatever the rows: its edge tiles, every row count, a last panel
