@@ -100,7 +100,8 @@ internal sealed unsafe class GemmKernel
 
 /// <summary>
 /// A compile-time count for kernels that the JIT compiles once per count with the unused registers removed: rows (packed
-/// micro-kernel, NT dot products), filters (direct convolution) or 16-float vectors (<c>Sgemm.RowBlock</c>).
+/// micro-kernel, NT dot products), columns (NT dot products), filters (direct convolution) or 16-float vectors
+/// (<c>Sgemm.RowBlock</c>).
 /// </summary>
 internal interface IStaticCount
 {
@@ -128,6 +129,12 @@ internal readonly struct Rows9 : IStaticCount { public static int Value => 9; }
 internal readonly struct Rows10 : IStaticCount { public static int Value => 10; }
 internal readonly struct Rows11 : IStaticCount { public static int Value => 11; }
 internal readonly struct Rows12 : IStaticCount { public static int Value => 12; }
+internal readonly struct Cols1 : IStaticCount { public static int Value => 1; }
+internal readonly struct Cols2 : IStaticCount { public static int Value => 2; }
+internal readonly struct Cols3 : IStaticCount { public static int Value => 3; }
+internal readonly struct Cols4 : IStaticCount { public static int Value => 4; }
+internal readonly struct Cols5 : IStaticCount { public static int Value => 5; }
+internal readonly struct Cols6 : IStaticCount { public static int Value => 6; }
 internal readonly struct Vectors1 : IStaticCount { public static int Value => 1; }
 internal readonly struct Vectors2 : IStaticCount { public static int Value => 2; }
 
