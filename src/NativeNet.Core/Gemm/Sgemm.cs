@@ -634,7 +634,9 @@ public static unsafe class Sgemm
     /// Columns per group of <see cref="DotProducts"/>. Six, not four: a step loads 6 + 4 vectors for 24 FMAs instead of 4 +
     /// 4 for 16, and A is read once per six columns instead of four. Best of 4 alternating runs of `nativenet bench gemm`,
     /// one thread, 2026-12-04, GFLOP/s, groups of 4 -> 6: 40 x 500 x 640 NT 90 -> 105 (A from L2), 10 x 784 x 30 NT 131 ->
-    /// 141, 10 x 100 x 10 NT 42 -> 49; 100 x 784 x 100 and 40 x 320 x 500 level; 10 x 640 x 100 NT 143 -> 140.
+    /// 141, 10 x 100 x 10 NT 42 -> 49; 100 x 784 x 100 and 40 x 320 x 500 level; 10 x 640 x 100 NT 143 -> 140. Then the
+    /// block's sums reduced together (<see cref="Sums16"/>) rather than four at a time, best of 4 as above: 1.01-1.18x, e.g.
+    /// 10 x 784 x 30 NT 128 -> 142, 40 x 320 x 500 115 -> 134, 100 x 784 x 100 141 -> 156.
     /// </summary>
     private const int DotColumns = 6;
 
@@ -696,13 +698,17 @@ public static unsafe class Sgemm
                 DotStep<TCols>(Vector512.Load(a + 3 * lda), y0, y1, y2, y3, y4, y5, ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
             }
         }
+        // Quarter r of first holds row r's sums of columns 0-3, of last its sums of columns 4-5 (accumulators of rows and
+        // columns the block does not have are still zero).
+        var first = Sums16(s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32, s03, s13, s23, s33);
+        var last = cols > 4 ? Sums8(s04, s14, s24, s34, s05, s15, s25, s35) : default;
         float* c0 = op.C + (long)i * op.Ldc + j;
-        StoreDotRow<TCols>(op, c0, s00, s01, s02, s03, s04, s05);
-        if (rows > 1) StoreDotRow<TCols>(op, c0 + op.Ldc, s10, s11, s12, s13, s14, s15);
+        StoreDotRow<TCols>(op, c0, first.GetLower().GetLower(), last.GetLower().GetLower());
+        if (rows > 1) StoreDotRow<TCols>(op, c0 + op.Ldc, first.GetLower().GetUpper(), last.GetLower().GetUpper());
         if (rows > 2)
         {
-            StoreDotRow<TCols>(op, c0 + 2L * op.Ldc, s20, s21, s22, s23, s24, s25);
-            StoreDotRow<TCols>(op, c0 + 3L * op.Ldc, s30, s31, s32, s33, s34, s35);
+            StoreDotRow<TCols>(op, c0 + 2L * op.Ldc, first.GetUpper().GetLower(), last.GetUpper().GetLower());
+            StoreDotRow<TCols>(op, c0 + 3L * op.Ldc, first.GetUpper().GetUpper(), last.GetUpper().GetUpper());
         }
     }
 
@@ -720,37 +726,57 @@ public static unsafe class Sgemm
         if (TCols.Value > 5) s5 = Vector512.FusedMultiplyAdd(x, y5, s5);
     }
 
-    /// <summary>A row of a dot-product block: the TCols sums of s0.. scaled and stored (C is not touched past them).</summary>
+    /// <summary>A row of a dot-product block: its sums of columns 0-3 and 4-5, scaled and stored (C is not touched past TCols).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreDotRow<TCols>(in Operands op, float* c, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2,
-        Vector512<float> s3, Vector512<float> s4, Vector512<float> s5) where TCols : struct, IStaticCount
+    private static void StoreDotRow<TCols>(in Operands op, float* c, Vector128<float> first, Vector128<float> last) where TCols : struct, IStaticCount
     {
-        StoreRow4(op, c, Sums4(s0, s1, s2, s3), Math.Min(TCols.Value, 4));
-        if (TCols.Value > 4) StoreRow4(op, c + 4, Sums2(s4, s5), TCols.Value - 4);
+        StoreRow4(op, c, first, Math.Min(TCols.Value, 4));
+        if (TCols.Value > 4) StoreRow4(op, c + 4, last, TCols.Value - 4);
     }
 
-    /// <summary>[sum(x0), sum(x1), sum(x2), sum(x3)].</summary>
+    /// <summary>
+    /// The sums of sixteen vectors v0..v15 in one vector: lane 4q + r holds sum(v[4r + q]). Halving the vector count at each
+    /// step (128-bit quarters, then lanes), so 15 adds and 30 shuffles reduce all sixteen instead of 16 folds and 12 horizontal
+    /// adds per four. Every v's lanes are added in the same order, (x0 + x2) + (x1 + x3) of its 4-lane partial sums built the
+    /// same way, wherever it sits, and <see cref="Sums8"/> keeps that order too.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Sums4(Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3)
-        => Sse3.HorizontalAdd(Sse3.HorizontalAdd(Fold(x0), Fold(x1)), Sse3.HorizontalAdd(Fold(x2), Fold(x3)));
+    private static Vector512<float> Sums16(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
+        Vector512<float> v4, Vector512<float> v5, Vector512<float> v6, Vector512<float> v7, Vector512<float> v8, Vector512<float> v9,
+        Vector512<float> v10, Vector512<float> v11, Vector512<float> v12, Vector512<float> v13, Vector512<float> v14, Vector512<float> v15)
+        => LaneSums(Quarters(v0, v1, v2, v3), Quarters(v4, v5, v6, v7), Quarters(v8, v9, v10, v11), Quarters(v12, v13, v14, v15));
 
-    /// <summary>[sum(x0), sum(x1), ...]: the first two lanes, each summed in the same order as by <see cref="Sums4"/>.</summary>
+    /// <summary>The sums of eight vectors: lanes 4q and 4q + 1 hold sum(v[q]) and sum(v[4 + q]).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Sums2(Vector512<float> x0, Vector512<float> x1)
+    private static Vector512<float> Sums8(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
+        Vector512<float> v4, Vector512<float> v5, Vector512<float> v6, Vector512<float> v7)
     {
-        var pairs = Sse3.HorizontalAdd(Fold(x0), Fold(x1));
-        return Sse3.HorizontalAdd(pairs, pairs);
+        var t0 = Quarters(v0, v1, v2, v3);
+        var t1 = Quarters(v4, v5, v6, v7);
+        var pairs = Avx512F.UnpackLow(t0, t1) + Avx512F.UnpackHigh(t0, t1);   // [t0 x0+x2, t1 x0+x2, t0 x1+x3, t1 x1+x3]
+        return pairs + Avx512F.Shuffle(pairs, pairs, 0x4E);
     }
 
-    /// <summary>x's 16 lanes folded to 4: lane t holds x[t] + x[t + 8] + x[t + 4] + x[t + 12].</summary>
+    /// <summary>Four vectors to one whose quarter q holds 4 partial sums of v[q]: (quarters 0 + 2) + (quarters 1 + 3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Fold(Vector512<float> x)
+    private static Vector512<float> Quarters(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3)
     {
-        var h = x.GetLower() + x.GetUpper();
-        return h.GetLower() + h.GetUpper();
+        // [v0 q0+q2, v0 q1+q3, v1 q0+q2, v1 q1+q3], and the same for v2, v3
+        var h01 = Avx512F.Shuffle4x128(v0, v1, 0x44) + Avx512F.Shuffle4x128(v0, v1, 0xEE);
+        var h23 = Avx512F.Shuffle4x128(v2, v3, 0x44) + Avx512F.Shuffle4x128(v2, v3, 0xEE);
+        return Avx512F.Shuffle4x128(h01, h23, 0x88) + Avx512F.Shuffle4x128(h01, h23, 0xDD);
     }
 
-    /// <summary>Row i of a 4 x 4 block: the first <paramref name="cols"/> of the four sums, scaled and stored (C is not touched past them).</summary>
+    /// <summary>Four vectors of per-quarter partial sums to one: lane 4q + r holds the sum of t_r's quarter q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> LaneSums(Vector512<float> t0, Vector512<float> t1, Vector512<float> t2, Vector512<float> t3)
+    {
+        var ab = Avx512F.UnpackLow(t0, t1) + Avx512F.UnpackHigh(t0, t1);   // per quarter [t0 x0+x2, t1 x0+x2, t0 x1+x3, t1 x1+x3]
+        var cd = Avx512F.UnpackLow(t2, t3) + Avx512F.UnpackHigh(t2, t3);
+        return Avx512F.Shuffle(ab, cd, 0x44) + Avx512F.Shuffle(ab, cd, 0xEE);
+    }
+
+    /// <summary>A row of a dot-product block: the first <paramref name="cols"/> of four sums, scaled and stored (C is not touched past them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow4(in Operands op, float* c, Vector128<float> sums, int cols)
     {
