@@ -908,10 +908,11 @@ public static unsafe class Sgemm
         /// Asks for the rows of a C tile (up to 32 columns: three lines, in case C is not line-aligned) before the kernel
         /// runs its k loop. The kernel reads C only after that loop, and C's rows (a page apart in a large product) come from
         /// L3 one line at a time with nothing else to overlap; the prefetches overlap them with the loop instead. Only for
-        /// deep k blocks: with 64-row blocks and hot C (10 x 1000 x 1000) the prefetches cost more than they hide. Measured
-        /// with `nativenet bench gemm`, 7 alternating runs on one thread in a noisy slow phase (2026-12-04), GFLOP/s median
-        /// (best): 2048³ 99 -> 116 (106 -> 139), 1536³ 100 -> 120 (140 -> 145), 1024³ 112 -> 121 (132 -> 142); an earlier set
-        /// of 5: 2048³ 131 -> 142 best on one thread, 250 -> 278 on two.
+        /// deep k blocks: with 64-row blocks and hot C (10 x 1000 x 1000) the prefetches cost more than they hide. On the
+        /// noisy VM (2026-12-04) the clearest measure was in one process, the prefetch switched on and off between
+        /// alternating 0.25 s windows: 2048³ faster with it in 18 of 20 windows on one thread (median 97 -> 104 GFLOP/s) and
+        /// 12 of 12 on two (189 -> 203); 1536³ 7 of 10; 1024³ 14 of 20 on one thread (level) and 3 of 12 on two (median 202
+        /// -> 201). `nativenet bench gemm` runs: benchmarks/results/gemm.md, run K.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void PrefetchTile(float* c, int rows, long ldc)
