@@ -917,6 +917,7 @@ public static unsafe class Sgemm
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void PrefetchTile(float* c, int rows, long ldc)
         {
+            if (!Sse.IsSupported) return;   // DOTNET_EnableHWIntrinsic=0: the scalar kernels, no hints
             for (int r = 0; r < rows; r++, c += ldc)
             {
                 Sse.Prefetch0(c);
