@@ -119,7 +119,9 @@ public class SgemmTests
     /// NN 10 x 1000 x 1000 with beta (a mini-batch times a layer's weights) reads B in place in short k blocks, split in two
     /// halves of k; NN 150 x 200 x 300 reads
     /// B in place only on two or more threads (75 rows each), with the k blocks of the whole product; TN 1002 x 1000 x 10 with
-    /// beta (a layer's weight update) splits C by rows in blocks of four, two rows left over.
+    /// beta (a layer's weight update) splits C by rows in blocks of four, two rows left over; NN 100 x 100 x 784 and TN
+    /// 70 x 128 x 500 run unpacked in blocks of six and twelve rows, split by rows; NT 100 x 100 x 784 as dot products over
+    /// 64 rows, split by columns.
     /// </summary>
     [Theory]
     [InlineData(false, true, 301, 257, 333, 0f)]
