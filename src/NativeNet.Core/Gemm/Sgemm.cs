@@ -441,12 +441,23 @@ public static unsafe class Sgemm
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         float* c = op.C + (long)i * op.Ldc + j;
         long ldc = op.Ldc;
-        StoreScaled(c, c00, alpha, beta, op.Beta); StoreScaled(c + 16, c01, alpha, beta, op.Beta); StoreScaled(c + 32, c02, alpha, beta, op.Beta); StoreScaled(c + 48, c03, alpha, beta, op.Beta);
-        if (TRows.Value > 1) { c += ldc; StoreScaled(c, c10, alpha, beta, op.Beta); StoreScaled(c + 16, c11, alpha, beta, op.Beta); StoreScaled(c + 32, c12, alpha, beta, op.Beta); StoreScaled(c + 48, c13, alpha, beta, op.Beta); }
-        if (TRows.Value > 2) { c += ldc; StoreScaled(c, c20, alpha, beta, op.Beta); StoreScaled(c + 16, c21, alpha, beta, op.Beta); StoreScaled(c + 32, c22, alpha, beta, op.Beta); StoreScaled(c + 48, c23, alpha, beta, op.Beta); }
-        if (TRows.Value > 3) { c += ldc; StoreScaled(c, c30, alpha, beta, op.Beta); StoreScaled(c + 16, c31, alpha, beta, op.Beta); StoreScaled(c + 32, c32, alpha, beta, op.Beta); StoreScaled(c + 48, c33, alpha, beta, op.Beta); }
-        if (TRows.Value > 4) { c += ldc; StoreScaled(c, c40, alpha, beta, op.Beta); StoreScaled(c + 16, c41, alpha, beta, op.Beta); StoreScaled(c + 32, c42, alpha, beta, op.Beta); StoreScaled(c + 48, c43, alpha, beta, op.Beta); }
-        if (TRows.Value > 5) { c += ldc; StoreScaled(c, c50, alpha, beta, op.Beta); StoreScaled(c + 16, c51, alpha, beta, op.Beta); StoreScaled(c + 32, c52, alpha, beta, op.Beta); StoreScaled(c + 48, c53, alpha, beta, op.Beta); }
+        StoreWideRow(c, c00, c01, c02, c03, alpha, beta, op.Beta);
+        if (TRows.Value > 1) StoreWideRow(c + ldc, c10, c11, c12, c13, alpha, beta, op.Beta);
+        if (TRows.Value > 2) StoreWideRow(c + 2 * ldc, c20, c21, c22, c23, alpha, beta, op.Beta);
+        if (TRows.Value > 3) StoreWideRow(c + 3 * ldc, c30, c31, c32, c33, alpha, beta, op.Beta);
+        if (TRows.Value > 4) StoreWideRow(c + 4 * ldc, c40, c41, c42, c43, alpha, beta, op.Beta);
+        if (TRows.Value > 5) StoreWideRow(c + 5 * ldc, c50, c51, c52, c53, alpha, beta, op.Beta);
+    }
+
+    /// <summary>One row of a <see cref="WideRowBlock"/>: c[0..64) = alpha * x + beta * c, four whole vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreWideRow(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
+        Vector512<float> alpha, Vector512<float> beta, float betaScalar)
+    {
+        StoreScaled(c, x0, alpha, beta, betaScalar);
+        StoreScaled(c + 16, x1, alpha, beta, betaScalar);
+        StoreScaled(c + 32, x2, alpha, beta, betaScalar);
+        StoreScaled(c + 48, x3, alpha, beta, betaScalar);
     }
 
     /// <summary>Rows i..i+TRows of C, columns [j0, j1): blocks of 32 columns, then of 16 (the last one masked).</summary>
