@@ -12,7 +12,7 @@ public class SgemmTests
             if (GemmKernel.IsSupported(kind)) yield return [kind];
     }
 
-    // With m, every remainder of the unpacked path's blocks of twelve rows (and whole blocks: 12, 24).
+    // With m, every remainder of the unpacked path's blocks of six and twelve rows (and whole blocks: 6, 12, 24).
     private static readonly int[] SmallSizes = [0, 1, 2, 3, 5, 6, 7, 10, 12, 13, 16, 17, 24, 31, 32, 33, 47, 64, 71];
 
     [Theory]
@@ -60,7 +60,7 @@ public class SgemmTests
     [MemberData(nameof(Kernels))]
     public void BetaZero_NeverReadsC_EvenWhenItHoldsNaN(GemmKernelKind kind)
     {
-        // Packed, single-row, 4-row blocks with a masked last block (k <= 16, n = 33 / 49), and NT dot products with a
+        // Packed, single-row, 4- and 6-row blocks with a masked last block (k <= 16, n = 33 / 49), and NT dot products with a
         // padded k tail (19 x 7 x 37, 40 x 9 x 40), and k split in two halves (5 x 600 x 700 NN: the second half goes to
         // scratch), on every transpose.
         foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 40, 20), (50, 70, 90), (4, 33, 5), (6, 49, 5), (19, 7, 37), (40, 9, 40), (5, 600, 700) })
@@ -161,7 +161,7 @@ public class SgemmTests
     {
         using var pool = new WorkerPool(threads);
         // NT dot products and packed; NN with k split in two (scratch for the second half); TN weight update split by rows;
-        // NN unpacked in blocks of twelve rows, split by rows.
+        // NN unpacked (a 64-column stripe in blocks of six rows, the rest in blocks of twelve), split by rows.
         foreach (var (ta, tb, m, n, k) in new[] { (false, true, 1, 30, 784), (false, true, 10, 30, 784), (false, true, 256, 256, 256),
                      (false, false, 10, 1000, 1000), (true, false, 1000, 1000, 10), (false, false, 100, 100, 784) })
         {

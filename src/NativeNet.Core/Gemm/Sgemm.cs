@@ -55,8 +55,9 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// NN and TN products with at most this many columns (and at most <see cref="InPlaceRows"/> rows, B of at most
-    /// <see cref="DirectMaxB"/> floats) run unpacked on AVX-512: twelve rows of C at a time, A and B read where they lie. A
-    /// packed panel of A would be reused by only a few column tiles. Best of 7 alternating runs of `nativenet bench gemm`
+    /// <see cref="DirectMaxB"/> floats) run unpacked on AVX-512, in register blocks of six or twelve rows of C
+    /// (<see cref="RowCombinations"/>), A and B read where they lie. A packed panel of A would be reused by only a few
+    /// column tiles. Measured when the blocks were all twelve rows, best of 7 alternating runs of `nativenet bench gemm`
     /// (2026-12-04, the VM slow and noisy), packed -> unpacked, GFLOP/s: one thread 64 x 64 x 64 117 -> 137, 128³ 124 ->
     /// 139, 100 x 784 x 100 104 -> 118, 10 x 784 x 30 68 -> 95, 10 x 640 x 100 93 -> 117; two threads 100 x 784 x 100 142
     /// -> 197 (TN 132 -> 176), while 200 x 500 x 100 and 1000 x 784 x 100 were 0.88x (hence the row limit).
@@ -298,11 +299,11 @@ public static unsafe class Sgemm
         bool vectorized = op.BCol == 1 || (op.ACol == 1 && op.BRow == 1);
         if (m == 1 || macs <= (vectorized ? VectorDirectThreshold : DirectThreshold)) return true;
         if (op.BCol == 1 && k <= 16) return true;
-        // A small B, read from L1 or L2 by every block of twelve rows: the packed path would spend on packing A what it
+        // A small B, read from L1 or L2 by every block of rows: the packed path would spend on packing A what it
         // saves (see DirectMaxColumns).
         if (op.BCol == 1 && Vector512.IsHardwareAccelerated && m <= InPlaceRows && n <= DirectMaxColumns && (long)k * n <= DirectMaxB)
             return true;
-        // NT with few rows: each group of four rows of B is read once and meets every row of A in L1 or L2, cheaper
+        // NT with few rows: each group of six rows of B is read once and meets every row of A in L1 or L2, cheaper
         // than transposing both operands into panels (a convolution's weight gradient, 40 x 320 x 500: about 1.3x). Up to
         // twice as many rows when k is long enough to amortize the dot products' reductions and A stays in L2 (see
         // DirectNtLongMaxRows).
