@@ -144,6 +144,34 @@ internal readonly struct Vectors2 : IStaticCount { public static int Value => 2;
 /// </summary>
 internal static unsafe class MicroKernels
 {
+    /// <summary>
+    /// The kernels read C only after their k loop, and a large product's C rows (a page apart) come from L3 or memory.
+    /// Each kernel therefore asks for its C rows during the loop, one row every <see cref="PrefetchCEvery"/> steps: all
+    /// rows at once (24 lines for a 12 x 32 tile) would hold every line-fill buffer of L1 for hundreds of cycles, and
+    /// the loop's own loads of A, which stream from L2, would wait behind them. Only for k blocks at least
+    /// <see cref="PrefetchCMinDepth"/> deep: in short ones (64-row blocks over a hot C, 10 x 1000 x 1000) the hints cost
+    /// more than they hide.
+    /// Measured on the 2-core VM (2026-12-04), the 12 x 32 kernel alone over a 2048 x 2048 C, kc = 256, alternating
+    /// 40 ms windows in one process: rows spread through the loop 167.4 GFLOP/s median (ahead in 36 of 40 windows),
+    /// all rows before the loop 151.3, none 139.8; with C in L1, 168. Whole products: benchmarks/results/gemm.md, run L.
+    /// </summary>
+    internal const int PrefetchCMinDepth = 128;
+
+    /// <summary>k steps between two rows' prefetches (8: a 12-row tile has asked for all of C by step 96).</summary>
+    internal const int PrefetchCEvery = 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool PrefetchesC(int kc) => kc >= PrefetchCMinDepth && Sse.IsSupported;
+
+    /// <summary>Hints for the lines of one C row of <paramref name="cols"/> &lt;= 32 floats, wherever the row starts (a hint never faults).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchRow(float* row, int cols)
+    {
+        Sse.Prefetch0(row);
+        if (cols > 16) Sse.Prefetch0(row + 16);
+        Sse.Prefetch0(row + cols - 1);
+    }
+
     // 12 x 32 tile: 24 zmm accumulators, 2 zmm of B, 1 broadcast of A per row: 24 FMAs per 14 loads.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Avx512_12x32(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta)
@@ -175,24 +203,37 @@ internal static unsafe class MicroKernels
         // The last vector of each row of B and C goes through this mask (all lanes for a full tile).
         var last = Sgemm.LeadingLanes(cols - 16 * (TVectors.Value - 1));
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default, c90 = default, c91 = default, c100 = default, c101 = default, c110 = default, c111 = default;
-        for (int p = 0; p < kc; p++)
+        int unfetched = PrefetchesC(kc) ? rows : 0;   // C's rows, asked for during the loop (see PrefetchCMinDepth)
+        float* nextRow = c;
+        for (int p = 0; p < kc;)
         {
-            var b0 = TMaskedB.Value && !two ? Sgemm.LoadLeading(b, last) : Vector512.Load(b);
-            var b1 = !two ? default : TMaskedB.Value ? Sgemm.LoadLeading(b + 16, last) : Vector512.Load(b + 16);
-            { var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
-            { var x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
-            { var x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
-            { var x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
-            if (TRows.Value > 4) { var x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
-            if (TRows.Value > 5) { var x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
-            if (TRows.Value > 6) { var x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (two) c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
-            if (TRows.Value > 7) { var x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (two) c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
-            if (TRows.Value > 8) { var x = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); if (two) c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
-            if (TRows.Value > 9) { var x = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); if (two) c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
-            if (TRows.Value > 10) { var x = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); if (two) c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
-            if (TRows.Value > 11) { var x = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); if (two) c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
-            a += 12;
-            b += ldb;
+            int end = kc;
+            if (unfetched > 0)
+            {
+                end = Math.Min(kc, p + PrefetchCEvery);
+                PrefetchRow(nextRow, cols);
+                nextRow += ldc;
+                unfetched--;
+            }
+            for (; p < end; p++)
+            {
+                var b0 = TMaskedB.Value && !two ? Sgemm.LoadLeading(b, last) : Vector512.Load(b);
+                var b1 = !two ? default : TMaskedB.Value ? Sgemm.LoadLeading(b + 16, last) : Vector512.Load(b + 16);
+                { var x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+                { var x = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+                { var x = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+                { var x = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+                if (TRows.Value > 4) { var x = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+                if (TRows.Value > 5) { var x = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+                if (TRows.Value > 6) { var x = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (two) c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
+                if (TRows.Value > 7) { var x = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (two) c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
+                if (TRows.Value > 8) { var x = Vector512.Create(a[8]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); if (two) c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
+                if (TRows.Value > 9) { var x = Vector512.Create(a[9]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); if (two) c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
+                if (TRows.Value > 10) { var x = Vector512.Create(a[10]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); if (two) c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
+                if (TRows.Value > 11) { var x = Vector512.Create(a[11]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); if (two) c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
+                a += 12;
+                b += ldb;
+            }
         }
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
@@ -243,24 +284,37 @@ internal static unsafe class MicroKernels
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++)
+        int unfetched = PrefetchesC(kc) ? 6 : 0;   // C's rows, asked for during the loop (see PrefetchCMinDepth)
+        float* nextRow = c;
+        for (int p = 0; p < kc;)
         {
-            var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + 8);
-            var ai = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(ai, b0, c00); c01 = Vector256.FusedMultiplyAdd(ai, b1, c01);
-            ai = Vector256.Create(a[1]);
-            c10 = Vector256.FusedMultiplyAdd(ai, b0, c10); c11 = Vector256.FusedMultiplyAdd(ai, b1, c11);
-            ai = Vector256.Create(a[2]);
-            c20 = Vector256.FusedMultiplyAdd(ai, b0, c20); c21 = Vector256.FusedMultiplyAdd(ai, b1, c21);
-            ai = Vector256.Create(a[3]);
-            c30 = Vector256.FusedMultiplyAdd(ai, b0, c30); c31 = Vector256.FusedMultiplyAdd(ai, b1, c31);
-            ai = Vector256.Create(a[4]);
-            c40 = Vector256.FusedMultiplyAdd(ai, b0, c40); c41 = Vector256.FusedMultiplyAdd(ai, b1, c41);
-            ai = Vector256.Create(a[5]);
-            c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); c51 = Vector256.FusedMultiplyAdd(ai, b1, c51);
-            a += 6;
-            b += ldb;
+            int end = kc;
+            if (unfetched > 0)
+            {
+                end = Math.Min(kc, p + PrefetchCEvery);
+                PrefetchRow(nextRow, 16);
+                nextRow += ldc;
+                unfetched--;
+            }
+            for (; p < end; p++)
+            {
+                var b0 = Vector256.Load(b);
+                var b1 = Vector256.Load(b + 8);
+                var ai = Vector256.Create(a[0]);
+                c00 = Vector256.FusedMultiplyAdd(ai, b0, c00); c01 = Vector256.FusedMultiplyAdd(ai, b1, c01);
+                ai = Vector256.Create(a[1]);
+                c10 = Vector256.FusedMultiplyAdd(ai, b0, c10); c11 = Vector256.FusedMultiplyAdd(ai, b1, c11);
+                ai = Vector256.Create(a[2]);
+                c20 = Vector256.FusedMultiplyAdd(ai, b0, c20); c21 = Vector256.FusedMultiplyAdd(ai, b1, c21);
+                ai = Vector256.Create(a[3]);
+                c30 = Vector256.FusedMultiplyAdd(ai, b0, c30); c31 = Vector256.FusedMultiplyAdd(ai, b1, c31);
+                ai = Vector256.Create(a[4]);
+                c40 = Vector256.FusedMultiplyAdd(ai, b0, c40); c41 = Vector256.FusedMultiplyAdd(ai, b1, c41);
+                ai = Vector256.Create(a[5]);
+                c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); c51 = Vector256.FusedMultiplyAdd(ai, b1, c51);
+                a += 6;
+                b += ldb;
+            }
         }
         var va = Vector256.Create(alpha);
         if (beta == 0f)

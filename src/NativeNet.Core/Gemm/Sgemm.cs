@@ -67,8 +67,6 @@ public static unsafe class Sgemm
     /// <summary>See <see cref="DirectMaxColumns"/>: 512 KiB, so B stays in L2 while the blocks of rows pass over it.</summary>
     public const long DirectMaxB = 1L << 17;
 
-    /// <summary>K blocks at least this deep prefetch each C tile before its kernel runs (see PackedWork.PrefetchTile).</summary>
-    private const int PrefetchCMinDepth = 128;
 
     /// <summary>
     /// Depth of the k blocks when B is read in place. A panel walks down B one row (one page, for a 1000-wide matrix) per
@@ -902,7 +900,6 @@ public static unsafe class Sgemm
                                 int mr = Math.Min(_mr, mc - ir);
                                 float* ap = packA + (long)ir * kc;
                                 float* cij = _op.C + (long)(ic + ir) * _op.Ldc + jc + jr;
-                                if (kc >= PrefetchCMinDepth) PrefetchTile(cij, mr, _op.Ldc);
                                 if (mr == _mr && nr == _nr)
                                     _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta);
                                 else if (_maskedEdges)
@@ -913,28 +910,6 @@ public static unsafe class Sgemm
                         }
                     }
                 }
-            }
-        }
-
-        /// <summary>
-        /// Asks for the rows of a C tile (up to 32 columns: three lines, in case C is not line-aligned) before the kernel
-        /// runs its k loop. The kernel reads C only after that loop, and C's rows (a page apart in a large product) come from
-        /// L3 one line at a time with nothing else to overlap; the prefetches overlap them with the loop instead. Only for
-        /// deep k blocks: with 64-row blocks and hot C (10 x 1000 x 1000) the prefetches cost more than they hide. On the
-        /// noisy VM (2026-12-04) the clearest measure was in one process, the prefetch switched on and off between
-        /// alternating 0.25 s windows: 2048³ faster with it in 18 of 20 windows on one thread (median 97 -> 104 GFLOP/s) and
-        /// 12 of 12 on two (189 -> 203); 1536³ 7 of 10; 1024³ 14 of 20 on one thread (level) and 3 of 12 on two (median 202
-        /// -> 201). `nativenet bench gemm` runs: benchmarks/results/gemm.md, run K.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void PrefetchTile(float* c, int rows, long ldc)
-        {
-            if (!Sse.IsSupported) return;   // DOTNET_EnableHWIntrinsic=0: the scalar kernels, no hints
-            for (int r = 0; r < rows; r++, c += ldc)
-            {
-                Sse.Prefetch0(c);
-                Sse.Prefetch0(c + 16);
-                Sse.Prefetch0(c + 31);   // a hint: never faults, even past the end of C
             }
         }
 
