@@ -26,10 +26,15 @@ namespace NativeNet.Core.Gemm;
 public static unsafe class Sgemm
 {
     /// <summary>
-    /// Below this many multiply-adds a product runs on one thread: splitting it costs more in cache lines moving between
-    /// cores than it saves (measured with `nativenet bench gemm` on the network shapes).
+    /// Below this many multiply-adds (2^18, about 1.5 µs of one core's arithmetic) a product runs on one thread: splitting
+    /// it costs more in the pool's hand-off and in cache lines moving between cores than it saves. A training step of ch1
+    /// (10 x 784 x 30 and its transposes, 235,200 each) is that case: at 100,000 its epoch took 0.086-0.091 s against
+    /// 0.059-0.064. From 2^18 the split pays, on its own and inside a step (2026-12-04, 2^18 against the earlier 2^20, 4-5
+    /// alternating runs): `nativenet bench gemm --threads 2` 64³ 158 -> 199 GFLOP/s median, 80³ 152 -> 231, 10 x 640 x 100
+    /// NT 146 -> 226; `nativenet bench train` epochs of ch3-ce-100 (10 x 784 x 100) 0.139-0.144 -> 0.122-0.131 s, ch1
+    /// 0.057-0.061 -> 0.059-0.061, ch6-conv1 1.95-2.25 -> 1.98-2.79 (median 2.19 -> 2.06).
     /// </summary>
-    public const long ParallelThreshold = 1L << 20;
+    public const long ParallelThreshold = 1L << 18;
 
     /// <summary>
     /// Products with one row, or with at most this many multiply-adds, skip packing. Up to <see cref="VectorDirectThreshold"/>
