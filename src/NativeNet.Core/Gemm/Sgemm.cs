@@ -842,7 +842,7 @@ public static unsafe class Sgemm
         private readonly Operands _op;
         private readonly int _m, _n, _k;
         private readonly int _mr, _nr, _mc, _kc, _nc;
-        private readonly delegate*<int, float*, float*, int, float*, int, float, float, void> _tile;
+        private readonly delegate*<int, float*, float*, int, float*, int, float, float, float*, void> _tile;
         private readonly bool _maskedEdges;
         private readonly bool _splitN;
         public readonly int Workers;
@@ -900,17 +900,20 @@ public static unsafe class Sgemm
                             bool inPlace = jr < inPlaceCols;
                             float* bp = inPlace ? _op.B + (long)pc * _op.BRow + jc + jr : packB + (long)jr * kc;
                             int ldb = inPlace ? _op.BRow : _nr;
+                            // The next packed B panel, hinted into L2 a slice per call while this one is in use.
+                            float* nextPanel = jr + _nr < nc && jr + _nr >= inPlaceCols ? packB + (long)(jr + _nr) * kc : null;
                             for (int ir = 0; ir < mc; ir += _mr)
                             {
                                 int mr = Math.Min(_mr, mc - ir);
                                 float* ap = packA + (long)ir * kc;
                                 float* cij = _op.C + (long)(ic + ir) * _op.Ldc + jc + jr;
+                                float* nextB = MicroKernels.NextPanelSlice(nextPanel, ir / _mr, kc, _nr);
                                 if (mr == _mr && nr == _nr)
-                                    _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta);
+                                    _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB);
                                 else if (_maskedEdges)
-                                    MicroKernels.Avx512Edge(mr, nr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, mr, nr);
+                                    MicroKernels.Avx512Edge(mr, nr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB, mr, nr);
                                 else
-                                    EdgeTile(kc, ap, bp, ldb, cij, mr, nr, beta, edge);
+                                    EdgeTile(kc, ap, bp, ldb, cij, mr, nr, beta, edge, nextB);
                             }
                         }
                     }
@@ -920,10 +923,10 @@ public static unsafe class Sgemm
 
         /// <summary>A partial tile: the kernel writes a full tile to scratch, then the valid mr x nr corner merges into C.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void EdgeTile(int kc, float* ap, float* bp, int ldb, float* c, int mr, int nr, float beta, float* scratch)
+        private void EdgeTile(int kc, float* ap, float* bp, int ldb, float* c, int mr, int nr, float beta, float* scratch, float* nextB)
         {
             float* tile = (float*)(((nint)scratch + 63) & ~(nint)63);
-            _tile(kc, ap, bp, ldb, tile, _nr, _op.Alpha, 0f);
+            _tile(kc, ap, bp, ldb, tile, _nr, _op.Alpha, 0f, nextB);
             for (int i = 0; i < mr; i++)
                 MergeRow(c + (long)i * _op.Ldc, tile + i * _nr, nr, beta);
         }
