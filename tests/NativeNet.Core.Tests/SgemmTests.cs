@@ -1,5 +1,6 @@
 using CommunityToolkit.HighPerformance;
 using NativeNet.Core.Gemm;
+using NativeNet.Core.Memory;
 using NativeNet.Core.Threading;
 
 namespace NativeNet.Core.Tests;
@@ -152,6 +153,50 @@ public class SgemmTests
         Assert.Equal(one, Run(1));
         Assert.Equal(one, Run(2));
         Assert.Equal(one, Run(3));
+    }
+
+    /// <summary>
+    /// NT dot products copy A to aligned scratch when its rows do not start on 64-byte boundaries (k = 500 here, or an
+    /// offset base) and C has at least 32 columns; the copy holds the same floats, so C must get the same bits as from A
+    /// read in place, aligned (leading dimension 512 in a 64-byte aligned buffer), or with too few columns to copy.
+    /// </summary>
+    [Theory]
+    [InlineData(40, 640, 500, 0f)]
+    [InlineData(10, 40, 300, 0.5f)]
+    [InlineData(64, 37, 33, 1f)]
+    public unsafe void MisalignedRowsOfA_CopiedForDotProducts_GiveTheSameBits(int m, int n, int k, float beta)
+    {
+        var a = Reference.Random(m * k, 21);
+        var b = Reference.Random(n * k, 22);
+        var c0 = Reference.Random(m * n, 23);
+        using var aligned = new NativeBuffer(m * 512 + 16);
+        for (int i = 0; i < m; i++) a.AsSpan(i * k, k).CopyTo(aligned.Span.Slice(i * 512, k));
+        float[] Run(float* pa, int lda, int cols)
+        {
+            var c = (float[])c0.Clone();
+            fixed (float* pb = b, pc = c)
+                Sgemm.MultiplyUnchecked(false, true, m, cols, k, 0.5f, pa, lda, pb, k, beta, pc, n);
+            return c;
+        }
+        float[] inPlace = Run(aligned.Pointer, 512, n);
+        float[] shifted;
+        using (var offset = new NativeBuffer(m * k + 16))
+        {
+            a.CopyTo(offset.Span.Slice(3));   // rows start 12 bytes past a boundary whatever k is
+            shifted = Run(offset.Pointer + 3, k, n);
+        }
+        fixed (float* pa = a)
+        {
+            Assert.Equal(inPlace, Run(pa, k, n));
+            Assert.Equal(inPlace, shifted);
+            // The first 31 columns alone (no copy) against the same columns of the whole product.
+            var narrow = Run(pa, k, Math.Min(n, 31));
+            for (int i = 0; i < m; i++)
+                Assert.Equal(inPlace.AsSpan(i * n, Math.Min(n, 31)).ToArray(), narrow.AsSpan(i * n, Math.Min(n, 31)).ToArray());
+        }
+        var expected = (float[])c0.Clone();
+        Reference.Gemm(false, true, m, n, k, 0.5f, a, k, b, k, beta, expected, n);
+        Reference.AssertClose(expected, inPlace, 1e-3f, $"{m}x{n}x{k} NT");
     }
 
     [Theory]

@@ -278,6 +278,9 @@ public static unsafe class Sgemm
 
         /// <summary>The same product restricted to rows i0.. of op(A) and C.</summary>
         public Operands FromRow(int i0) => new(A + (long)i0 * ARow, ARow, ACol, B, BRow, BCol, C + (long)i0 * Ldc, Ldc, Alpha, Beta);
+
+        /// <summary>The same product with A's rows (contiguous along k) read from a, aRow floats apart.</summary>
+        public Operands WithA(float* a, int aRow) => new(a, aRow, ACol, B, BRow, BCol, C, Ldc, Alpha, Beta);
     }
 
     private static void ScaleC(int m, int n, float beta, float* c, int ldc)
@@ -629,14 +632,21 @@ public static unsafe class Sgemm
         float* tails = stackalloc float[(DotColumns + 4) * 16];   // DotProductBlock's padded k tails; written before they are read
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; j <= j1 - DotColumns; j += DotColumns) DotProductColumns<Cols6>(op, m, j, k, tails);
+            // A's rows, read again for every group of six columns, come from L2 once A outgrows L1; where they do not start
+            // on 64-byte boundaries (k not a multiple of 16, or a view's offset), most of those loads straddle two cache
+            // lines. A is then copied to aligned scratch first (see AlignedCopyMinColumns).
+            var ops = op;
+            int ld = (k + 15) & ~15;
+            if (j1 - j0 >= AlignedCopyMinColumns && !RowsAligned(op.A, op.ARow) && (long)m * ld <= AlignedCopyMaxFloats)
+                ops = op.WithA(CopyRows(ThreadScratch.A(m * ld), ld, op.A, op.ARow, m, k), ld);
+            for (; j <= j1 - DotColumns; j += DotColumns) DotProductColumns<Cols6>(ops, m, j, k, tails);
             switch (j1 - j)
             {
-                case 1: DotProductColumns<Cols1>(op, m, j, k, tails); break;
-                case 2: DotProductColumns<Cols2>(op, m, j, k, tails); break;
-                case 3: DotProductColumns<Cols3>(op, m, j, k, tails); break;
-                case 4: DotProductColumns<Cols4>(op, m, j, k, tails); break;
-                case 5: DotProductColumns<Cols5>(op, m, j, k, tails); break;
+                case 1: DotProductColumns<Cols1>(ops, m, j, k, tails); break;
+                case 2: DotProductColumns<Cols2>(ops, m, j, k, tails); break;
+                case 3: DotProductColumns<Cols3>(ops, m, j, k, tails); break;
+                case 4: DotProductColumns<Cols4>(ops, m, j, k, tails); break;
+                case 5: DotProductColumns<Cols5>(ops, m, j, k, tails); break;
             }
             return;
         }
@@ -646,6 +656,34 @@ public static unsafe class Sgemm
             for (int i = 0; i < m; i++)
                 Store(op, op.C + (long)i * op.Ldc + j, TensorPrimitives.Dot(new ReadOnlySpan<float>(op.A + (long)i * op.ARow, k), bj));
         }
+    }
+
+    /// <summary>
+    /// The fewest columns of C for which <see cref="DotProducts"/> copies misaligned rows of A to aligned scratch: the copy
+    /// costs about 1/n of the loads that read A. Measured 2026-12-04, best of 4 alternating runs of `nativenet bench gemm
+    /// --threads 1`, GFLOP/s, before -> after: 40 x 500 x 640 NT 110.3 -> 125.9, 20 x 500 x 640 NT 109.5 -> 123.7, 36 x 500
+    /// x 320 NT 110.8 -> 126.3, 32 x 500 x 64 NT 109.1 -> 115.0, 10 x 1000 x 1000 NT 79.9 -> 82.6. Copying each group of six
+    /// rows of B as well, when rows of B straddle lines too, was slower than A alone (40 x 500 x 640 NT 122.1, 48 x 500 x 320
+    /// 122.6 against 125.9 and 125.3): B's group is read from L1 by every block of rows, A from L2. See
+    /// benchmarks/results/gemm.md, run N.
+    /// </summary>
+    private const int AlignedCopyMinColumns = 32;
+
+    /// <summary>The largest copy (floats, 4 MiB) that scratch takes for it; longer rows are read where they lie.</summary>
+    private const long AlignedCopyMaxFloats = 1 << 20;
+
+    /// <summary>Whether every row of an operand, at p with this stride (floats), starts on a 64-byte boundary.</summary>
+    private static bool RowsAligned(float* p, int stride) => ((nint)p & 63) == 0 && stride % 16 == 0;
+
+    /// <summary>Rows [0, rows) of src (stride floats apart, k each) into dst, ld floats apart, zero-padded to ld. Returns dst.</summary>
+    private static float* CopyRows(float* dst, int ld, float* src, long stride, int rows, int k)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            new ReadOnlySpan<float>(src + r * stride, k).CopyTo(new Span<float>(dst + (long)r * ld, k));
+            new Span<float>(dst + (long)r * ld + k, ld - k).Clear();
+        }
+        return dst;
     }
 
     /// <summary>
