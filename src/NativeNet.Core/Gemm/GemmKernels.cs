@@ -152,8 +152,9 @@ internal static unsafe class MicroKernels
     /// <see cref="PrefetchCMinDepth"/> deep: in short ones (64-row blocks over a hot C, 10 x 1000 x 1000) the hints cost
     /// more than they hide.
     /// Measured on the 2-core VM (2026-12-04), the 12 x 32 kernel alone over a 2048 x 2048 C, kc = 256, alternating
-    /// 40 ms windows in one process: rows spread through the loop 167.4 GFLOP/s median (ahead in 36 of 40 windows),
-    /// all rows before the loop 151.3, none 139.8; with C in L1, 168. Whole products: benchmarks/results/gemm.md, run L.
+    /// 40 ms windows in one process: one row every 8 steps 167.8 GFLOP/s median (ahead in 39 of 40 windows), every 16
+    /// 167.4, all rows before the loop 151.3, none 139.8; with C in L1, 161-168. Whole products: benchmarks/results/gemm.md,
+    /// run L.
     /// </summary>
     internal const int PrefetchCMinDepth = 128;
 
