@@ -18,7 +18,8 @@ public enum GemmKernelKind
 /// One micro-kernel and the cache blocking that suits it. The micro-kernel sees only packed
 /// panels: A as kc columns of MR floats, B as kc rows of NR floats (rows ldb apart: NR when packed, B's own
 /// leading dimension when read in place), and computes the MR x NR tile
-/// <c>C = alpha * A*B + beta * C</c> (C row-major with stride ldc; when beta == 0, C is never read).
+/// <c>C = alpha * A*B + beta * C</c> (C row-major with stride ldc; when beta == 0, C is never read). Its last argument,
+/// when not null, is the slice of the next packed B panel that it hints into L2 (<see cref="MicroKernels.NextPanelSlice"/>).
 /// </summary>
 internal sealed unsafe class GemmKernel
 {
@@ -156,13 +157,13 @@ internal static unsafe class MicroKernels
     /// 167.4, all rows before the loop 151.3, none 139.8; with C in L1, 161-168. Whole products: benchmarks/results/gemm.md,
     /// run L.
     /// </summary>
-    internal const int PrefetchCMinDepth = 128;
+    private const int PrefetchCMinDepth = 128;
 
     /// <summary>k steps between two rows' prefetches (8: a 12-row tile has asked for all of C by step 96).</summary>
-    internal const int PrefetchCEvery = 8;
+    private const int PrefetchCEvery = 8;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool PrefetchesC(int kc) => kc >= PrefetchCMinDepth && Sse.IsSupported;
+    private static bool PrefetchesC(int kc) => kc >= PrefetchCMinDepth && Sse.IsSupported;
 
     /// <summary>Floats of the next B panel a kernel hints per k step: two lines every <see cref="PrefetchCEvery"/> steps.</summary>
     private const int NextPanelFloatsPerStep = 32 / PrefetchCEvery;

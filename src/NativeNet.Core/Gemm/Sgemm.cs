@@ -636,7 +636,7 @@ public static unsafe class Sgemm
             // on 64-byte boundaries (k not a multiple of 16, or a view's offset), most of those loads straddle two cache
             // lines. A is then copied to aligned scratch first (see AlignedCopyMinColumns).
             var ops = op;
-            int ld = (k + 15) & ~15;
+            int ld = (k + AlignedFloats - 1) / AlignedFloats * AlignedFloats;
             if (j1 - j0 >= AlignedCopyMinColumns && !RowsAligned(op.A, op.ARow) && (long)m * ld <= AlignedCopyMaxFloats)
                 ops = op.WithA(CopyRows(ThreadScratch.A(m * ld), ld, op.A, op.ARow, m, k), ld);
             for (; j <= j1 - DotColumns; j += DotColumns) DotProductColumns<Cols6>(ops, m, j, k, tails);
@@ -672,8 +672,11 @@ public static unsafe class Sgemm
     /// <summary>The largest copy (floats, 4 MiB) that scratch takes for it; longer rows are read where they lie.</summary>
     private const long AlignedCopyMaxFloats = 1 << 20;
 
-    /// <summary>Whether every row of an operand, at p with this stride (floats), starts on a 64-byte boundary.</summary>
-    private static bool RowsAligned(float* p, int stride) => ((nint)p & 63) == 0 && stride % 16 == 0;
+    /// <summary>Floats per <see cref="NativeBuffer.Alignment"/> (64 bytes: one cache line, one Vector512).</summary>
+    private const int AlignedFloats = NativeBuffer.Alignment / sizeof(float);
+
+    /// <summary>Whether every row of an operand, at p with this stride (floats), starts on a <see cref="NativeBuffer.Alignment"/> boundary.</summary>
+    private static bool RowsAligned(float* p, int stride) => (nint)p % NativeBuffer.Alignment == 0 && stride % AlignedFloats == 0;
 
     /// <summary>Rows [0, rows) of src (stride floats apart, k each) into dst, ld floats apart, zero-padded to ld. Returns dst.</summary>
     private static float* CopyRows(float* dst, int ld, float* src, long stride, int rows, int k)
