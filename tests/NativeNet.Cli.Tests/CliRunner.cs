@@ -35,12 +35,20 @@ internal static class CliRunner
         return p;
     }
 
-    public static string TempDir()
+    /// <summary>A fresh directory under this test run's root, which is deleted, with everything in it, when the run ends.</summary>
+    public static string TempDir() => Directory.CreateDirectory(Path.Combine(s_runRoot.Value, Guid.NewGuid().ToString("N")[..8])).FullName;
+
+    private static readonly Lazy<string> s_runRoot = new(() =>
     {
-        string dir = Path.Combine(Path.GetTempPath(), "nativenet-cli-tests-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+        string root = Directory.CreateTempSubdirectory("nativenet-cli-tests-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(root, recursive: true); }
+            catch (IOException) { }   // a file still held open: leave the rest to the system's temp cleanup
+            catch (UnauthorizedAccessException) { }
+        };
+        return root;
+    });
 
     /// <summary>
     /// A small learnable data set in MNIST's file format: class c is a bright bar at rows 2c+4..2c+5 over

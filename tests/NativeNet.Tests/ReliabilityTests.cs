@@ -141,18 +141,26 @@ public class TrainingReliabilityTests
             Sgd = new SgdOptions { BatchSize = 10, LearningRate = 0.5f, TrainingSetSize = 200 },
         };
         string whole = Path.Combine(Path.GetTempPath(), $"nn-d1-{Guid.NewGuid():N}"), parts = Path.Combine(Path.GetTempPath(), $"nn-d2-{Guid.NewGuid():N}");
-        using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(3, whole), data, Random(50, 5), null).Run();
-        using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(1, parts), data, Random(50, 5), null).Run();
-        using (var net = spec.Build(1, WeightInit.ScaledByFanIn))
+        try
         {
-            var resumed = new TrainingSession(net, spec, Options(3, parts), data, Random(50, 5), null);
-            resumed.Resume(parts);
-            resumed.Run();
+            using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(3, whole), data, Random(50, 5), null).Run();
+            using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(1, parts), data, Random(50, 5), null).Run();
+            using (var net = spec.Build(1, WeightInit.ScaledByFanIn))
+            {
+                var resumed = new TrainingSession(net, spec, Options(3, parts), data, Random(50, 5), null);
+                resumed.Resume(parts);
+                resumed.Run();
+            }
+            var a = ModelFile.Read(Path.Combine(whole, TrainingSession.CheckpointFile)).Tensors;
+            var b = ModelFile.Read(Path.Combine(parts, TrainingSession.CheckpointFile)).Tensors;
+            Assert.Equal(a.Keys.Order(), b.Keys.Order());
+            foreach (var key in a.Keys) Assert.Equal(a[key], b[key]);
         }
-        var a = ModelFile.Read(Path.Combine(whole, TrainingSession.CheckpointFile)).Tensors;
-        var b = ModelFile.Read(Path.Combine(parts, TrainingSession.CheckpointFile)).Tensors;
-        Assert.Equal(a.Keys.Order(), b.Keys.Order());
-        foreach (var key in a.Keys) Assert.Equal(a[key], b[key]);
+        finally
+        {
+            foreach (var dir in new[] { whole, parts })
+                if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
     }
 
     [Fact]
