@@ -63,19 +63,20 @@ public class SgemmTests
     {
         // Packed, single-row, 4- and 6-row blocks with a masked last block (k <= 16, n = 33 / 49), and NT dot products with a
         // padded k tail (19 x 7 x 37, 40 x 9 x 40), and k split in two halves (5 x 600 x 700 NN: the second half goes to
-        // scratch), on every transpose.
+        // scratch), on every transpose. Alpha 1 (stores of the bare sums) and -2 (scaled sums).
         foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 40, 20), (50, 70, 90), (4, 33, 5), (6, 49, 5), (19, 7, 37), (40, 9, 40), (5, 600, 700) })
         foreach (bool ta in new[] { false, true })
         foreach (bool tb in new[] { false, true })
+        foreach (float alpha in new[] { 1f, -2f })
         {
             int lda = ta ? m : k, ldb = tb ? k : n;
             var a = Reference.Random(m * k, 1);
             var b = Reference.Random(k * n, 2);
             var c = Enumerable.Repeat(float.NaN, m * n).ToArray();
             var expected = new float[m * n];
-            Reference.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, expected, n);
-            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n, kernel: kind);
-            Reference.AssertClose(expected, c, 1e-4f, $"beta=0 ta={ta} tb={tb} {m}x{n}x{k}");
+            Reference.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0f, expected, n);
+            Sgemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0f, c, n, kernel: kind);
+            Reference.AssertClose(expected, c, 1e-4f, $"beta=0 alpha={alpha} ta={ta} tb={tb} {m}x{n}x{k}");
         }
     }
 

@@ -118,6 +118,21 @@ internal interface IStaticFlag
 internal readonly struct Yes : IStaticFlag { public static bool Value => true; }
 internal readonly struct No : IStaticFlag { public static bool Value => false; }
 
+/// <summary>
+/// How a block of sums reaches C, fixed per call so the JIT compiles each block's stores without the unused steps:
+/// c = sum (alpha 1, beta 0: a layer's forward pass), c = alpha * sum, or c = alpha * sum + beta * c (C read). Each gives
+/// the bits the general formula would, since multiplying by 1 is exact.
+/// </summary>
+internal interface IStoreMode
+{
+    static abstract bool Scales { get; }
+    static abstract bool Accumulates { get; }
+}
+
+internal readonly struct StoreSums : IStoreMode { public static bool Scales => false; public static bool Accumulates => false; }
+internal readonly struct StoreScaledSums : IStoreMode { public static bool Scales => true; public static bool Accumulates => false; }
+internal readonly struct StoreUpdate : IStoreMode { public static bool Scales => true; public static bool Accumulates => true; }
+
 internal readonly struct Rows1 : IStaticCount { public static int Value => 1; }
 internal readonly struct Rows2 : IStaticCount { public static int Value => 2; }
 internal readonly struct Rows3 : IStaticCount { public static int Value => 3; }

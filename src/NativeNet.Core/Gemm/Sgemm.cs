@@ -374,8 +374,22 @@ public static unsafe class Sgemm
     /// The wide blocks measured 1.04-1.19x the twelve-row ones (best of 4 alternating runs of `nativenet bench gemm`, one
     /// thread, 2026-12-04): 64 x 64 x 64 137 -> 161 GFLOP/s, 128³ 143 -> 167, 100 x 784 x 100 121 -> 126.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <remarks>
+    /// The blocks' stores are compiled per <see cref="IStoreMode"/>, chosen here once per call: at k = 64 a block's 24
+    /// stores took about 5% of its time when each one multiplied by alpha and tested beta (which the JIT reloaded and
+    /// compared per vector, since a store to C might alias it). Best of 6 alternating runs of `nativenet bench gemm
+    /// --threads 1` (2026-12-04), GFLOP/s: 64 x 64 x 64 161.3 -> 168.9, 64 x 32 x 64 151.0 -> 163.8, 128³ 167.7 -> 171.0;
+    /// 100 x 784 x 100, 10 x 640 x 100 and 10 x 784 x 30 level.
+    /// </remarks>
     private static void RowCombinations(in Operands op, int m, int j0, int j1, int k)
+    {
+        if (op.Beta != 0f) RowCombinations<StoreUpdate>(op, m, j0, j1, k);
+        else if (op.Alpha != 1f) RowCombinations<StoreScaledSums>(op, m, j0, j1, k);
+        else RowCombinations<StoreSums>(op, m, j0, j1, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowCombinations<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -383,42 +397,43 @@ public static unsafe class Sgemm
             int wide = j0 + (j1 - j0) / 64 * 64;
             if (wide > j0)
             {
-                for (; i <= m - 6; i += 6) WideRowBlocks<Rows6>(op, i, j0, wide, k);
+                for (; i <= m - 6; i += 6) WideRowBlocks<Rows6, TStore>(op, i, j0, wide, k);
                 switch (m - i)
                 {
-                    case 1: WideRowBlocks<Rows1>(op, i, j0, wide, k); break;
-                    case 2: WideRowBlocks<Rows2>(op, i, j0, wide, k); break;
-                    case 3: WideRowBlocks<Rows3>(op, i, j0, wide, k); break;
-                    case 4: WideRowBlocks<Rows4>(op, i, j0, wide, k); break;
-                    case 5: WideRowBlocks<Rows5>(op, i, j0, wide, k); break;
+                    case 1: WideRowBlocks<Rows1, TStore>(op, i, j0, wide, k); break;
+                    case 2: WideRowBlocks<Rows2, TStore>(op, i, j0, wide, k); break;
+                    case 3: WideRowBlocks<Rows3, TStore>(op, i, j0, wide, k); break;
+                    case 4: WideRowBlocks<Rows4, TStore>(op, i, j0, wide, k); break;
+                    case 5: WideRowBlocks<Rows5, TStore>(op, i, j0, wide, k); break;
                 }
                 if (wide == j1) return;
                 i = 0;
                 j0 = wide;
             }
-            for (; i <= m - 12; i += 12) RowBlocks<Rows12>(op, i, j0, j1, k);
+            for (; i <= m - 12; i += 12) RowBlocks<Rows12, TStore>(op, i, j0, j1, k);
             switch (m - i)
             {
-                case 2: RowBlocks<Rows2>(op, i, j0, j1, k); return;
-                case 3: RowBlocks<Rows3>(op, i, j0, j1, k); return;
-                case 4: RowBlocks<Rows4>(op, i, j0, j1, k); return;
-                case 5: RowBlocks<Rows5>(op, i, j0, j1, k); return;
-                case 6: RowBlocks<Rows6>(op, i, j0, j1, k); return;
-                case 7: RowBlocks<Rows7>(op, i, j0, j1, k); return;
-                case 8: RowBlocks<Rows8>(op, i, j0, j1, k); return;
-                case 9: RowBlocks<Rows9>(op, i, j0, j1, k); return;
-                case 10: RowBlocks<Rows10>(op, i, j0, j1, k); return;
-                case 11: RowBlocks<Rows11>(op, i, j0, j1, k); return;
+                case 2: RowBlocks<Rows2, TStore>(op, i, j0, j1, k); return;
+                case 3: RowBlocks<Rows3, TStore>(op, i, j0, j1, k); return;
+                case 4: RowBlocks<Rows4, TStore>(op, i, j0, j1, k); return;
+                case 5: RowBlocks<Rows5, TStore>(op, i, j0, j1, k); return;
+                case 6: RowBlocks<Rows6, TStore>(op, i, j0, j1, k); return;
+                case 7: RowBlocks<Rows7, TStore>(op, i, j0, j1, k); return;
+                case 8: RowBlocks<Rows8, TStore>(op, i, j0, j1, k); return;
+                case 9: RowBlocks<Rows9, TStore>(op, i, j0, j1, k); return;
+                case 10: RowBlocks<Rows10, TStore>(op, i, j0, j1, k); return;
+                case 11: RowBlocks<Rows11, TStore>(op, i, j0, j1, k); return;
             }
         }
-        for (; i < m; i++) RowCombination(op, i, j0, j1, k);
+        for (; i < m; i++) RowCombination<TStore>(op, i, j0, j1, k);
     }
 
     /// <summary>Rows i..i+TRows (at most 6) of C, the 64-column stripes of [j0, j1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WideRowBlocks<TRows>(in Operands op, int i, int j0, int j1, int k) where TRows : struct, IStaticCount
+    private static void WideRowBlocks<TRows, TStore>(in Operands op, int i, int j0, int j1, int k)
+        where TRows : struct, IStaticCount where TStore : struct, IStoreMode
     {
-        for (int j = j0; j < j1; j += 64) WideRowBlock<TRows>(op, i, j, k);
+        for (int j = j0; j < j1; j += 64) WideRowBlock<TRows, TStore>(op, i, j, k);
     }
 
     /// <summary>
@@ -427,7 +442,8 @@ public static unsafe class Sgemm
     /// rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WideRowBlock<TRows>(in Operands op, int i, int j, int k) where TRows : struct, IStaticCount
+    private static void WideRowBlock<TRows, TStore>(in Operands op, int i, int j, int k)
+        where TRows : struct, IStaticCount where TStore : struct, IStoreMode
     {
         long s = op.ARow, step = op.ACol;
         float* a0 = op.A + i * s, a3 = a0 + 3 * s;
@@ -448,32 +464,33 @@ public static unsafe class Sgemm
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         float* c = op.C + (long)i * op.Ldc + j;
         long ldc = op.Ldc;
-        StoreWideRow(c, c00, c01, c02, c03, alpha, beta, op.Beta);
-        if (TRows.Value > 1) StoreWideRow(c + ldc, c10, c11, c12, c13, alpha, beta, op.Beta);
-        if (TRows.Value > 2) StoreWideRow(c + 2 * ldc, c20, c21, c22, c23, alpha, beta, op.Beta);
-        if (TRows.Value > 3) StoreWideRow(c + 3 * ldc, c30, c31, c32, c33, alpha, beta, op.Beta);
-        if (TRows.Value > 4) StoreWideRow(c + 4 * ldc, c40, c41, c42, c43, alpha, beta, op.Beta);
-        if (TRows.Value > 5) StoreWideRow(c + 5 * ldc, c50, c51, c52, c53, alpha, beta, op.Beta);
+        StoreWideRow<TStore>(c, c00, c01, c02, c03, alpha, beta);
+        if (TRows.Value > 1) StoreWideRow<TStore>(c + ldc, c10, c11, c12, c13, alpha, beta);
+        if (TRows.Value > 2) StoreWideRow<TStore>(c + 2 * ldc, c20, c21, c22, c23, alpha, beta);
+        if (TRows.Value > 3) StoreWideRow<TStore>(c + 3 * ldc, c30, c31, c32, c33, alpha, beta);
+        if (TRows.Value > 4) StoreWideRow<TStore>(c + 4 * ldc, c40, c41, c42, c43, alpha, beta);
+        if (TRows.Value > 5) StoreWideRow<TStore>(c + 5 * ldc, c50, c51, c52, c53, alpha, beta);
     }
 
     /// <summary>One row of a <see cref="WideRowBlock"/>: c[0..64) = alpha * x + beta * c, four whole vectors.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreWideRow(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
-        Vector512<float> alpha, Vector512<float> beta, float betaScalar)
+    private static void StoreWideRow<TStore>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
+        Vector512<float> alpha, Vector512<float> beta) where TStore : struct, IStoreMode
     {
-        StoreScaled(c, x0, alpha, beta, betaScalar);
-        StoreScaled(c + 16, x1, alpha, beta, betaScalar);
-        StoreScaled(c + 32, x2, alpha, beta, betaScalar);
-        StoreScaled(c + 48, x3, alpha, beta, betaScalar);
+        StoreScaled<TStore>(c, x0, alpha, beta);
+        StoreScaled<TStore>(c + 16, x1, alpha, beta);
+        StoreScaled<TStore>(c + 32, x2, alpha, beta);
+        StoreScaled<TStore>(c + 48, x3, alpha, beta);
     }
 
     /// <summary>Rows i..i+TRows of C, columns [j0, j1): blocks of 32 columns, then of 16 (the last one masked).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowBlocks<TRows>(in Operands op, int i, int j0, int j1, int k) where TRows : struct, IStaticCount
+    private static void RowBlocks<TRows, TStore>(in Operands op, int i, int j0, int j1, int k)
+        where TRows : struct, IStaticCount where TStore : struct, IStoreMode
     {
         int j = j0;
-        for (; j <= j1 - 32; j += 32) RowBlock<TRows, Vectors2>(op, i, j, k, Vector512<float>.AllBitsSet);
-        for (; j < j1; j += 16) RowBlock<TRows, Vectors1>(op, i, j, k, LeadingLanes(j1 - j));
+        for (; j <= j1 - 32; j += 32) RowBlock<TRows, Vectors2, TStore>(op, i, j, k, Vector512<float>.AllBitsSet);
+        for (; j < j1; j += 16) RowBlock<TRows, Vectors1, TStore>(op, i, j, k, LeadingLanes(j1 - j));
     }
 
     /// <summary>
@@ -484,8 +501,8 @@ public static unsafe class Sgemm
     /// so three pointers and the row stride address all twelve, and the JIT keeps them in registers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowBlock<TRows, TVectors>(in Operands op, int i, int j, int k, Vector512<float> lastMask)
-        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount
+    private static void RowBlock<TRows, TVectors, TStore>(in Operands op, int i, int j, int k, Vector512<float> lastMask)
+        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
     {
         bool two = TVectors.Value == 2;
         long s = op.ARow, step = op.ACol;
@@ -513,32 +530,32 @@ public static unsafe class Sgemm
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         float* c = op.C + (long)i * op.Ldc + j;
         long ldc = op.Ldc;
-        StoreBlockRow<TVectors>(c, c00, c01, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 1) StoreBlockRow<TVectors>(c + ldc, c10, c11, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 2) StoreBlockRow<TVectors>(c + 2 * ldc, c20, c21, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 3) StoreBlockRow<TVectors>(c + 3 * ldc, c30, c31, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 4) StoreBlockRow<TVectors>(c + 4 * ldc, c40, c41, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 5) StoreBlockRow<TVectors>(c + 5 * ldc, c50, c51, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 6) StoreBlockRow<TVectors>(c + 6 * ldc, c60, c61, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 7) StoreBlockRow<TVectors>(c + 7 * ldc, c70, c71, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 8) StoreBlockRow<TVectors>(c + 8 * ldc, c80, c81, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 9) StoreBlockRow<TVectors>(c + 9 * ldc, c90, c91, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 10) StoreBlockRow<TVectors>(c + 10 * ldc, c100, c101, alpha, beta, op.Beta, lastMask);
-        if (TRows.Value > 11) StoreBlockRow<TVectors>(c + 11 * ldc, c110, c111, alpha, beta, op.Beta, lastMask);
+        StoreBlockRow<TVectors, TStore>(c, c00, c01, alpha, beta, lastMask);
+        if (TRows.Value > 1) StoreBlockRow<TVectors, TStore>(c + ldc, c10, c11, alpha, beta, lastMask);
+        if (TRows.Value > 2) StoreBlockRow<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta, lastMask);
+        if (TRows.Value > 3) StoreBlockRow<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta, lastMask);
+        if (TRows.Value > 4) StoreBlockRow<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta, lastMask);
+        if (TRows.Value > 5) StoreBlockRow<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta, lastMask);
+        if (TRows.Value > 6) StoreBlockRow<TVectors, TStore>(c + 6 * ldc, c60, c61, alpha, beta, lastMask);
+        if (TRows.Value > 7) StoreBlockRow<TVectors, TStore>(c + 7 * ldc, c70, c71, alpha, beta, lastMask);
+        if (TRows.Value > 8) StoreBlockRow<TVectors, TStore>(c + 8 * ldc, c80, c81, alpha, beta, lastMask);
+        if (TRows.Value > 9) StoreBlockRow<TVectors, TStore>(c + 9 * ldc, c90, c91, alpha, beta, lastMask);
+        if (TRows.Value > 10) StoreBlockRow<TVectors, TStore>(c + 10 * ldc, c100, c101, alpha, beta, lastMask);
+        if (TRows.Value > 11) StoreBlockRow<TVectors, TStore>(c + 11 * ldc, c110, c111, alpha, beta, lastMask);
     }
 
     /// <summary>One row of a <see cref="RowBlock"/>: its first vector whole when there are two, its last through the mask.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreBlockRow<TVectors>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta, float betaScalar,
-        Vector512<float> lastMask) where TVectors : struct, IStaticCount
+    private static void StoreBlockRow<TVectors, TStore>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta,
+        Vector512<float> lastMask) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
     {
         if (TVectors.Value == 1)
         {
-            StoreScaledLeading(c, x0, alpha, beta, betaScalar, lastMask);
+            StoreScaledLeading<TStore>(c, x0, alpha, beta, lastMask);
             return;
         }
-        StoreScaled(c, x0, alpha, beta, betaScalar);
-        StoreScaledLeading(c + 16, x1, alpha, beta, betaScalar, lastMask);
+        StoreScaled<TStore>(c, x0, alpha, beta);
+        StoreScaledLeading<TStore>(c + 16, x1, alpha, beta, lastMask);
     }
 
     /// <summary>A mask of the first min(count, 16) lanes, for <see cref="LoadLeading"/> and <see cref="StoreScaledLeading"/>.</summary>
@@ -554,16 +571,17 @@ public static unsafe class Sgemm
 
     /// <summary><see cref="StoreScaled"/> limited to the lanes of mask.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreScaledLeading(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> beta, float betaScalar, Vector512<float> mask)
+    private static void StoreScaledLeading<TStore>(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> beta, Vector512<float> mask)
+        where TStore : struct, IStoreMode
     {
-        acc *= alpha;
-        if (betaScalar != 0f) acc = Vector512.FusedMultiplyAdd(LoadLeading(c, mask), beta, acc);
+        if (TStore.Scales) acc *= alpha;
+        if (TStore.Accumulates) acc = Vector512.FusedMultiplyAdd(LoadLeading(c, mask), beta, acc);
         Avx512F.MaskStore(c, mask, acc);
     }
 
     /// <summary>Row i of C, columns [j0, j1), as a combination of B's rows weighted by row i of A.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowCombination(in Operands op, int i, int j0, int j1, int k)
+    private static void RowCombination<TStore>(in Operands op, int i, int j0, int j1, int k) where TStore : struct, IStoreMode
     {
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         var alpha8 = Vector256.Create(op.Alpha); var beta8 = Vector256.Create(op.Beta);
@@ -584,8 +602,8 @@ public static unsafe class Sgemm
                     acc2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 32), acc2);
                     acc3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(bp + 48), acc3);
                 }
-                StoreScaled(ci + j, acc0, alpha, beta, op.Beta); StoreScaled(ci + j + 16, acc1, alpha, beta, op.Beta);
-                StoreScaled(ci + j + 32, acc2, alpha, beta, op.Beta); StoreScaled(ci + j + 48, acc3, alpha, beta, op.Beta);
+                StoreScaled<TStore>(ci + j, acc0, alpha, beta); StoreScaled<TStore>(ci + j + 16, acc1, alpha, beta);
+                StoreScaled<TStore>(ci + j + 32, acc2, alpha, beta); StoreScaled<TStore>(ci + j + 48, acc3, alpha, beta);
             }
             for (; j < j1; j += 16)
             {
@@ -594,7 +612,7 @@ public static unsafe class Sgemm
                 float* bp = op.B + j;
                 for (int p = 0; p < k; p++, bp += op.BRow)
                     acc = Vector512.FusedMultiplyAdd(Vector512.Create(ai[(long)p * op.ACol]), LoadLeading(bp, mask), acc);
-                StoreScaledLeading(ci + j, acc, alpha, beta, op.Beta, mask);
+                StoreScaledLeading<TStore>(ci + j, acc, alpha, beta, mask);
             }
         }
         if (Vector256.IsHardwareAccelerated)
@@ -604,8 +622,8 @@ public static unsafe class Sgemm
                 float* bp = op.B + j;
                 for (int p = 0; p < k; p++, bp += op.BRow)
                     acc = Vector256.FusedMultiplyAdd(Vector256.Create(ai[(long)p * op.ACol]), Vector256.Load(bp), acc);
-                acc *= alpha8;
-                if (op.Beta != 0f) acc = Vector256.FusedMultiplyAdd(Vector256.Load(ci + j), beta8, acc);
+                if (TStore.Scales) acc *= alpha8;
+                if (TStore.Accumulates) acc = Vector256.FusedMultiplyAdd(Vector256.Load(ci + j), beta8, acc);
                 acc.Store(ci + j);
             }
         for (; j < j1; j++)
@@ -850,10 +868,10 @@ public static unsafe class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreScaled(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> beta, float betaScalar)
+    private static void StoreScaled<TStore>(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> beta) where TStore : struct, IStoreMode
     {
-        acc *= alpha;
-        if (betaScalar != 0f) acc = Vector512.FusedMultiplyAdd(Vector512.Load(c), beta, acc);
+        if (TStore.Scales) acc *= alpha;
+        if (TStore.Accumulates) acc = Vector512.FusedMultiplyAdd(Vector512.Load(c), beta, acc);
         acc.Store(c);
     }
 
