@@ -643,8 +643,20 @@ public static unsafe class Sgemm
     /// of A passes over them, so B is read from memory once, and A (from L2 when it is large) once per six columns.
     /// The blocks need AVX-512; without it each element is one TensorPrimitives.Dot.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    /// <remarks>
+    /// The stores compiled per <see cref="IStoreMode"/>, as in <see cref="RowCombinations"/>: best of 5 alternating runs of
+    /// `nativenet bench gemm --threads 1` (2026-12-04), GFLOP/s: 10 x 640 x 100 NT 146.6 -> 149.1, 10 x 784 x 30 145.7 ->
+    /// 147.5, 40 x 500 x 640 126.8 -> 128.9, 100 x 784 x 100 157.3 -> 159.7, 10 x 30 x 10 22.6 -> 24.1.
+    /// </remarks>
     private static void DotProducts(in Operands op, int m, int j0, int j1, int k)
+    {
+        if (op.Beta != 0f) DotProducts<StoreUpdate>(op, m, j0, j1, k);
+        else if (op.Alpha != 1f) DotProducts<StoreScaledSums>(op, m, j0, j1, k);
+        else DotProducts<StoreSums>(op, m, j0, j1, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static void DotProducts<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
     {
         int j = j0;
         float* tails = stackalloc float[(DotColumns + 4) * 16];   // DotProductBlock's padded k tails; written before they are read
@@ -657,14 +669,14 @@ public static unsafe class Sgemm
             int ld = (k + AlignedFloats - 1) / AlignedFloats * AlignedFloats;
             if (j1 - j0 >= AlignedCopyMinColumns && !RowsAligned(op.A, op.ARow) && (long)m * ld <= AlignedCopyMaxFloats)
                 ops = op.WithA(CopyRows(ThreadScratch.A(m * ld), ld, op.A, op.ARow, m, k), ld);
-            for (; j <= j1 - DotColumns; j += DotColumns) DotProductColumns<Cols6>(ops, m, j, k, tails);
+            for (; j <= j1 - DotColumns; j += DotColumns) DotProductColumns<Cols6, TStore>(ops, m, j, k, tails);
             switch (j1 - j)
             {
-                case 1: DotProductColumns<Cols1>(ops, m, j, k, tails); break;
-                case 2: DotProductColumns<Cols2>(ops, m, j, k, tails); break;
-                case 3: DotProductColumns<Cols3>(ops, m, j, k, tails); break;
-                case 4: DotProductColumns<Cols4>(ops, m, j, k, tails); break;
-                case 5: DotProductColumns<Cols5>(ops, m, j, k, tails); break;
+                case 1: DotProductColumns<Cols1, TStore>(ops, m, j, k, tails); break;
+                case 2: DotProductColumns<Cols2, TStore>(ops, m, j, k, tails); break;
+                case 3: DotProductColumns<Cols3, TStore>(ops, m, j, k, tails); break;
+                case 4: DotProductColumns<Cols4, TStore>(ops, m, j, k, tails); break;
+                case 5: DotProductColumns<Cols5, TStore>(ops, m, j, k, tails); break;
             }
             return;
         }
@@ -719,12 +731,13 @@ public static unsafe class Sgemm
 
     /// <summary>Columns j..j+TCols of C, every row: blocks of 4 rows, then 2, then 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void DotProductColumns<TCols>(in Operands op, int m, int j, int k, float* tails) where TCols : struct, IStaticCount
+    private static void DotProductColumns<TCols, TStore>(in Operands op, int m, int j, int k, float* tails)
+        where TCols : struct, IStaticCount where TStore : struct, IStoreMode
     {
         int i = 0;
-        for (; i <= m - 4; i += 4) DotProductBlock<Rows4, TCols>(op, i, j, k, tails);
-        if (m - i >= 2) { DotProductBlock<Rows2, TCols>(op, i, j, k, tails); i += 2; }
-        if (i < m) DotProductBlock<Rows1, TCols>(op, i, j, k, tails);
+        for (; i <= m - 4; i += 4) DotProductBlock<Rows4, TCols, TStore>(op, i, j, k, tails);
+        if (m - i >= 2) { DotProductBlock<Rows2, TCols, TStore>(op, i, j, k, tails); i += 2; }
+        if (i < m) DotProductBlock<Rows1, TCols, TStore>(op, i, j, k, tails);
     }
 
     /// <summary>
@@ -735,8 +748,8 @@ public static unsafe class Sgemm
     /// last step reads through the same pointers with a stride of 16. The JIT compiles one copy per (rows, columns).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotProductBlock<TRows, TCols>(in Operands op, int i, int j, int k, float* tails)
-        where TRows : struct, IStaticCount where TCols : struct, IStaticCount
+    private static void DotProductBlock<TRows, TCols, TStore>(in Operands op, int i, int j, int k, float* tails)
+        where TRows : struct, IStaticCount where TCols : struct, IStaticCount where TStore : struct, IStoreMode
     {
         int rows = TRows.Value, cols = TCols.Value;
         long lda = op.ARow, ldb = op.BCol;
@@ -780,12 +793,14 @@ public static unsafe class Sgemm
         var first = Sums16(s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32, s03, s13, s23, s33);
         var last = cols > 4 ? Sums8(s04, s14, s24, s34, s05, s15, s25, s35) : default;
         float* c0 = op.C + (long)i * op.Ldc + j;
-        StoreDotRow<TCols>(op, c0, first.GetLower().GetLower(), last.GetLower().GetLower());
-        if (rows > 1) StoreDotRow<TCols>(op, c0 + op.Ldc, first.GetLower().GetUpper(), last.GetLower().GetUpper());
+        long ldc = op.Ldc;
+        var alpha = Vector128.Create(op.Alpha); var beta = Vector128.Create(op.Beta);
+        StoreDotRow<TCols, TStore>(c0, first.GetLower().GetLower(), last.GetLower().GetLower(), alpha, beta);
+        if (rows > 1) StoreDotRow<TCols, TStore>(c0 + ldc, first.GetLower().GetUpper(), last.GetLower().GetUpper(), alpha, beta);
         if (rows > 2)
         {
-            StoreDotRow<TCols>(op, c0 + 2L * op.Ldc, first.GetUpper().GetLower(), last.GetUpper().GetLower());
-            StoreDotRow<TCols>(op, c0 + 3L * op.Ldc, first.GetUpper().GetUpper(), last.GetUpper().GetUpper());
+            StoreDotRow<TCols, TStore>(c0 + 2 * ldc, first.GetUpper().GetLower(), last.GetUpper().GetLower(), alpha, beta);
+            StoreDotRow<TCols, TStore>(c0 + 3 * ldc, first.GetUpper().GetUpper(), last.GetUpper().GetUpper(), alpha, beta);
         }
     }
 
@@ -805,10 +820,11 @@ public static unsafe class Sgemm
 
     /// <summary>A row of a dot-product block: its sums of columns 0-3 and 4-5, scaled and stored (C is not touched past TCols).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreDotRow<TCols>(in Operands op, float* c, Vector128<float> first, Vector128<float> last) where TCols : struct, IStaticCount
+    private static void StoreDotRow<TCols, TStore>(float* c, Vector128<float> first, Vector128<float> last, Vector128<float> alpha, Vector128<float> beta)
+        where TCols : struct, IStaticCount where TStore : struct, IStoreMode
     {
-        StoreRow4(op, c, first, Math.Min(TCols.Value, 4));
-        if (TCols.Value > 4) StoreRow4(op, c + 4, last, TCols.Value - 4);
+        StoreRow4<TStore>(c, first, Math.Min(TCols.Value, 4), alpha, beta);
+        if (TCols.Value > 4) StoreRow4<TStore>(c + 4, last, TCols.Value - 4, alpha, beta);
     }
 
     /// <summary>
@@ -855,16 +871,18 @@ public static unsafe class Sgemm
 
     /// <summary>A row of a dot-product block: the first <paramref name="cols"/> of four sums, scaled and stored (C is not touched past them).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow4(in Operands op, float* c, Vector128<float> sums, int cols)
+    private static void StoreRow4<TStore>(float* c, Vector128<float> sums, int cols, Vector128<float> alpha, Vector128<float> beta)
+        where TStore : struct, IStoreMode
     {
-        sums *= Vector128.Create(op.Alpha);
+        if (TStore.Scales) sums *= alpha;
         if (cols == 4)
         {
-            if (op.Beta != 0f) sums = Vector128.FusedMultiplyAdd(Vector128.Load(c), Vector128.Create(op.Beta), sums);
+            if (TStore.Accumulates) sums = Vector128.FusedMultiplyAdd(Vector128.Load(c), beta, sums);
             sums.Store(c);
             return;
         }
-        for (int t = 0; t < cols; t++) c[t] = op.Beta == 0f ? sums.GetElement(t) : MathF.FusedMultiplyAdd(c[t], op.Beta, sums.GetElement(t));
+        for (int t = 0; t < cols; t++)
+            c[t] = TStore.Accumulates ? MathF.FusedMultiplyAdd(c[t], beta.ToScalar(), sums.GetElement(t)) : sums.GetElement(t);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
