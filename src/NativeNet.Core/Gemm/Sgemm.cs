@@ -742,10 +742,10 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// C[i..i+TRows, j..j+TCols] from TRows (1, 2 or 4) rows of A and TCols (1-6) rows of B: up to 24 accumulators sRC, fed
-    /// by TCols + TRows loads per TRows * TCols FMAs, each row's sums reduced to 128-bit vectors (fold to 256, to 128, then
-    /// two horizontal adds). Rows of A are addressed from a0 and rows of B from b0 by their strides, so two pointers walk k.
+    /// by TCols + TRows loads per TRows * TCols FMAs, the block's sums reduced together (<see cref="Sums16"/>, <see cref="Sums8"/>)
+    /// to a 128-bit vector per row and four columns. Rows of A are addressed from a0 and rows of B from b0 by their strides, so two pointers walk k.
     /// <paramref name="tails"/> is scratch for 10 x 16 floats: the last k % 16 floats of every row, zero-padded, which the
-    /// last step reads through the same pointers with a stride of 16. The JIT compiles one copy per (rows, columns).
+    /// last step reads through the same pointers with a stride of 16. The JIT compiles one copy per (rows, columns, store mode).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotProductBlock<TRows, TCols, TStore>(in Operands op, int i, int j, int k, float* tails)
