@@ -194,8 +194,9 @@ public class ConvKernelTests
         return s;
     }
 
-    // Shapes the direct kernel covers: output rows a multiple of 8, maps a multiple of 32 pixels; filter counts that
-    // leave every tail (1, 3, 5, 9, 13 = 8 + 5) and the book's two convolutions.
+    // Shapes the direct kernel covers: output rows a multiple of 8, maps a multiple of 32 pixels; filter counts that take
+    // every block size (1 and 3 through the 4-filter block, 5, 8, 9, 12, 13 = 7 + 6, 23 = 12 + 11) and the book's two
+    // convolutions (20 = 10 + 10, 40 = 4 x 10).
     [Theory]
     [InlineData(1, 1, 28, 28, 5, 20)]
     [InlineData(20, 1, 12, 12, 5, 40)]
@@ -205,6 +206,9 @@ public class ConvKernelTests
     [InlineData(1, 1, 12, 20, 5, 1)]
     [InlineData(4, 2, 9, 17, 2, 9)]
     [InlineData(2, 1, 8, 40, 1, 5)]
+    [InlineData(3, 1, 12, 12, 5, 8)]
+    [InlineData(2, 2, 12, 12, 5, 12)]
+    [InlineData(3, 1, 12, 12, 5, 23)]
     public void DirectConvolution_EqualsNaiveConvolution_OnEveryThreadCount(int c, int n, int h, int w, int k, int filters)
     {
         var g = new ConvGeometry(c, n, h, w, k, k);
