@@ -144,6 +144,41 @@ public class ElementwiseTests
 
 public class ConvKernelTests
 {
+    /// <summary>
+    /// im2col is a copy, so it must match a naive unfold exactly and write nothing past cols: output rows of 8 floats two at
+    /// a time (8 x 8) or one at a time (9 rows), of 16 (one line each), of 24 and 40 (lines across two output rows), 24 with
+    /// an odd count of 8-float pieces (23 rows: the one-row path), and a padded, strided geometry.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 2, 12, 12, 5, 1, 0)]
+    [InlineData(2, 2, 13, 12, 5, 1, 0)]
+    [InlineData(2, 1, 20, 20, 5, 1, 0)]
+    [InlineData(1, 3, 28, 28, 5, 1, 0)]
+    [InlineData(2, 1, 8, 44, 5, 1, 0)]
+    [InlineData(1, 2, 27, 28, 5, 1, 0)]
+    [InlineData(3, 2, 7, 5, 3, 2, 1)]
+    public void Im2Col_EqualsNaiveUnfold_Exactly(int c, int n, int h, int w, int k, int stride, int pad)
+    {
+        var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
+        var input = Reference.Random(g.InputLength, 3);
+        var cols = new float[g.ColRows * g.ColCols + 1];
+        cols[^1] = 123f;
+        ConvKernels.Im2Col(input, cols.AsSpan(0, g.ColRows * g.ColCols), g);
+        for (int ch = 0; ch < c; ch++)
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    for (int b = 0; b < n; b++)
+                        for (int y = 0; y < g.OutHeight; y++)
+                            for (int x = 0; x < g.OutWidth; x++)
+                            {
+                                int iy = y * stride - pad + ky, ix = x * stride - pad + kx;
+                                float expected = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0f : input[((ch * n + b) * h + iy) * w + ix];
+                                int row = (ch * k + ky) * k + kx, col = (b * g.OutHeight + y) * g.OutWidth + x;
+                                Assert.Equal(expected, cols[row * g.ColCols + col]);
+                            }
+        Assert.Equal(123f, cols[^1]);
+    }
+
     [Theory]
     [InlineData(1, 2, 6, 6, 3, 1, 0)]
     [InlineData(3, 2, 7, 5, 3, 2, 1)]
