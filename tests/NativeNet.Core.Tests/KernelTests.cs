@@ -230,7 +230,7 @@ public class ConvKernelTests
     }
 
     // Shapes the direct kernel covers: output rows a multiple of 8, maps a multiple of 32 pixels; filter counts that take
-    // every block size (1 and 3 through the 4-filter block, 5, 8, 9, 12, 13 = 7 + 6, 23 = 12 + 11) and the book's two
+    // every block size (1, 2, 3 and 4 through the 4-filter block, 5, 8, 9, 12, 13 = 6 + 7, 23 = 11 + 12) and the book's two
     // convolutions (20 = 10 + 10, 40 = 4 x 10).
     [Theory]
     [InlineData(1, 1, 28, 28, 5, 20)]
@@ -244,6 +244,8 @@ public class ConvKernelTests
     [InlineData(3, 1, 12, 12, 5, 8)]
     [InlineData(2, 2, 12, 12, 5, 12)]
     [InlineData(3, 1, 12, 12, 5, 23)]
+    [InlineData(2, 2, 12, 12, 5, 4)]
+    [InlineData(1, 1, 12, 12, 5, 2)]
     public void DirectConvolution_EqualsNaiveConvolution_OnEveryThreadCount(int c, int n, int h, int w, int k, int filters)
     {
         var g = new ConvGeometry(c, n, h, w, k, k);

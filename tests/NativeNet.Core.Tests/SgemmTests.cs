@@ -80,6 +80,37 @@ public class SgemmTests
         }
     }
 
+    /// <summary>
+    /// The stores are compiled per mode (bare sums for alpha 1 and beta 0, scaled sums, alpha * sum + beta * C), and each
+    /// must give the bits of the general formula: with k in one block each element is one sum s, so alpha 2 must give
+    /// exactly 2s and alpha 1, beta 1 exactly C0 + s rounded once. Unpacked NN and TN blocks (a 64-column stripe, then
+    /// 36 columns, 13 rows), NT dot products (a k tail, a last group of 3 columns), a single row, and the packed path.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void StoreModes_GiveTheBitsOfTheGeneralFormula(GemmKernelKind kind)
+    {
+        foreach (var (ta, tb, m, n, k) in new[] { (false, false, 13, 100, 40), (true, false, 13, 100, 40), (false, true, 10, 45, 37),
+                     (false, false, 1, 70, 40), (false, false, 150, 300, 40), (false, true, 200, 50, 40) })
+        {
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            var a = Reference.Random(m * k, 31);
+            var b = Reference.Random(k * n, 32);
+            var c0 = Reference.Random(m * n, 33);
+            var sums = new float[m * n];
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, sums, n, kernel: kind);
+            var twice = Enumerable.Repeat(float.NaN, m * n).ToArray();
+            Sgemm.Multiply(ta, tb, m, n, k, 2f, a, lda, b, ldb, 0f, twice, n, kernel: kind);
+            var updated = (float[])c0.Clone();
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 1f, updated, n, kernel: kind);
+            for (int i = 0; i < m * n; i++)
+            {
+                Assert.True(2f * sums[i] == twice[i], $"{kind} {m}x{n}x{k} ta={ta} tb={tb} [{i}]: alpha 2 gave {twice[i]}, not 2 x {sums[i]}");
+                Assert.True(c0[i] + sums[i] == updated[i], $"{kind} {m}x{n}x{k} ta={ta} tb={tb} [{i}]: beta 1 gave {updated[i]}, not {c0[i]} + {sums[i]}");
+            }
+        }
+    }
+
     [Fact]
     public void AlphaZeroOrKZero_ScalesCByBeta()
     {

@@ -3,28 +3,6 @@ using System.IO.Compression;
 
 namespace NativeNet.Data.Tests;
 
-/// <summary>A fresh temporary directory, deleted on dispose.</summary>
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory() => Path = Directory.CreateTempSubdirectory("nativenet-data-tests-").FullName;
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort: a leftover temp folder must not fail a test.
-        }
-    }
-}
-
 /// <summary>Builds IDX bytes by hand, independently of <see cref="IdxWriter"/>, so tests can also write malformed files.</summary>
 internal static class Idx
 {

@@ -21,7 +21,8 @@ public class ModelFileTests
         var (net, spec) = Small();
         using (net)
         {
-            string path = Path.Combine(Path.GetTempPath(), $"nn-{Guid.NewGuid():N}.safetensors");
+            using var temp = new TempDirectory();
+            string path = temp.File("model.safetensors");
             ModelFile.Save(path, net, spec);
             using var loaded = ModelFile.Load(path);
             Assert.Equal(net.ExportParameters(), loaded.ExportParameters());
@@ -42,7 +43,8 @@ public class ModelFileTests
     public void MutatedAndTruncatedFiles_OnlyEverThrowModelFormatException()
     {
         var (net, spec) = Small();
-        string path = Path.Combine(Path.GetTempPath(), $"nn-{Guid.NewGuid():N}.safetensors");
+        using var temp = new TempDirectory();
+        string path = temp.File("model.safetensors");
         using (net) ModelFile.Save(path, net, spec);
         var original = File.ReadAllBytes(path);
         string mutant = path + ".mutant";
@@ -83,7 +85,8 @@ public class ModelFileTests
     [Fact]
     public void AbsurdHeaderLength_IsRefusedBeforeAllocating()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"nn-{Guid.NewGuid():N}.safetensors");
+        using var temp = new TempDirectory();
+        string path = temp.File("model.safetensors");
         File.WriteAllBytes(path, [0, 0, 0, 0, 0, 0, 0, 0x7f, (byte)'{', (byte)'}']);
         var e = Assert.Throws<ModelFormatException>(() => ModelFile.Read(path));
         Assert.Contains("header length", e.Message);
@@ -113,7 +116,8 @@ public class TrainingReliabilityTests
     {
         var spec = NetworkSpec.Parse("input 16 | dense 8 relu | output 2 linear");
         using var net = spec.Build(1, WeightInit.StandardNormal);
-        string dir = Path.Combine(Path.GetTempPath(), $"nn-div-{Guid.NewGuid():N}");
+        using var temp = new TempDirectory();
+        string dir = temp.Sub("run");
         var data = Random(200, 1);
         var session = new TrainingSession(net, spec, new TrainingOptions
         {
@@ -140,27 +144,20 @@ public class TrainingReliabilityTests
             Epochs = epochs, OutputDirectory = dir, Distortion = new DistortionOptions { MaxRotationDegrees = 15, ElasticAlpha = 2, ElasticSigma = 1 },
             Sgd = new SgdOptions { BatchSize = 10, LearningRate = 0.5f, TrainingSetSize = 200 },
         };
-        string whole = Path.Combine(Path.GetTempPath(), $"nn-d1-{Guid.NewGuid():N}"), parts = Path.Combine(Path.GetTempPath(), $"nn-d2-{Guid.NewGuid():N}");
-        try
+        using var temp = new TempDirectory();
+        string whole = temp.Sub("whole"), parts = temp.Sub("parts");
+        using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(3, whole), data, Random(50, 5), null).Run();
+        using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(1, parts), data, Random(50, 5), null).Run();
+        using (var net = spec.Build(1, WeightInit.ScaledByFanIn))
         {
-            using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(3, whole), data, Random(50, 5), null).Run();
-            using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(1, parts), data, Random(50, 5), null).Run();
-            using (var net = spec.Build(1, WeightInit.ScaledByFanIn))
-            {
-                var resumed = new TrainingSession(net, spec, Options(3, parts), data, Random(50, 5), null);
-                resumed.Resume(parts);
-                resumed.Run();
-            }
-            var a = ModelFile.Read(Path.Combine(whole, TrainingSession.CheckpointFile)).Tensors;
-            var b = ModelFile.Read(Path.Combine(parts, TrainingSession.CheckpointFile)).Tensors;
-            Assert.Equal(a.Keys.Order(), b.Keys.Order());
-            foreach (var key in a.Keys) Assert.Equal(a[key], b[key]);
+            var resumed = new TrainingSession(net, spec, Options(3, parts), data, Random(50, 5), null);
+            resumed.Resume(parts);
+            resumed.Run();
         }
-        finally
-        {
-            foreach (var dir in new[] { whole, parts })
-                if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
+        var a = ModelFile.Read(Path.Combine(whole, TrainingSession.CheckpointFile)).Tensors;
+        var b = ModelFile.Read(Path.Combine(parts, TrainingSession.CheckpointFile)).Tensors;
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var key in a.Keys) Assert.Equal(a[key], b[key]);
     }
 
     [Fact]

@@ -94,7 +94,7 @@ public static unsafe class DirectConvolution
                 var window = new Window(input + n * plane, channelStride, g.Channels, g.KernelHeight, g.KernelWidth, g.Width, runs);
                 float* z = output + (long)n * pixels + q0;
                 // The filters in as few blocks of at most MaxFilters as cover them, of sizes differing by at most one,
-                // each through the kernel compiled for its size (20 filters: 10 + 10; 40: 4 x 10; 32: 11 + 11 + 10).
+                // each through the kernel compiled for its size (20 filters: 10 + 10; 40: 4 x 10; 32: 10 + 11 + 11).
                 int blocks = (filters + MaxFilters - 1) / MaxFilters;
                 for (int q = 0; q < blocks; q++)
                 {
