@@ -61,7 +61,7 @@ public static unsafe class Sgemm
     /// <summary>
     /// NN and TN products with at most this many columns (and at most <see cref="InPlaceRows"/> rows, B of at most
     /// <see cref="DirectMaxB"/> floats) run unpacked on AVX-512, in register blocks of six or twelve rows of C
-    /// (<see cref="RowCombinations"/>), A and B read where they lie. A packed panel of A would be reused by only a few
+    /// (<see cref="RowCombinations(in Operands, int, int, int, int)"/>), A and B read where they lie. A packed panel of A would be reused by only a few
     /// column tiles. Measured when the blocks were all twelve rows, best of 7 alternating runs of `nativenet bench gemm`
     /// (2026-12-04, the VM slow and noisy), packed -> unpacked, GFLOP/s: one thread 64 x 64 x 64 117 -> 137, 128³ 124 ->
     /// 139, 100 x 784 x 100 104 -> 118, 10 x 784 x 30 68 -> 95, 10 x 640 x 100 93 -> 117; two threads 100 x 784 x 100 142
@@ -320,7 +320,7 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// The unpacked path, split over columns of C (each worker owns a contiguous range of j) or, for the register blocks of
-    /// <see cref="RowCombinations"/> on a tall C, over its rows in whole blocks of four: a layer's weight update
+    /// <see cref="RowCombinations(in Operands, int, int, int, int)"/> on a tall C, over its rows in whole blocks of four: a layer's weight update
     /// (1000 x 10 x 1000 TN, C the weights) then streams whole rows of C per worker instead of half rows, measured 1.3-1.4x
     /// on two threads. Either way each element of C sees the same operations whatever the worker count.
     /// </summary>
@@ -644,7 +644,7 @@ public static unsafe class Sgemm
     /// The blocks need AVX-512; without it each element is one TensorPrimitives.Dot.
     /// </summary>
     /// <remarks>
-    /// The stores compiled per <see cref="IStoreMode"/>, as in <see cref="RowCombinations"/>: best of 5 alternating runs of
+    /// The stores compiled per <see cref="IStoreMode"/>, as in <see cref="RowCombinations(in Operands, int, int, int, int)"/>: best of 5 alternating runs of
     /// `nativenet bench gemm --threads 1` (2026-12-04), GFLOP/s: 10 x 640 x 100 NT 146.6 -> 149.1, 10 x 784 x 30 145.7 ->
     /// 147.5, 40 x 500 x 640 126.8 -> 128.9, 100 x 784 x 100 157.3 -> 159.7, 10 x 30 x 10 22.6 -> 24.1.
     /// </remarks>
@@ -689,7 +689,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// The fewest columns of C for which <see cref="DotProducts"/> copies misaligned rows of A to aligned scratch: the copy
+    /// The fewest columns of C for which <see cref="DotProducts(in Operands, int, int, int, int)"/> copies misaligned rows of A to aligned scratch: the copy
     /// costs about 1/n of the loads that read A. Measured 2026-12-04, best of 4 alternating runs of `nativenet bench gemm
     /// --threads 1`, GFLOP/s, before -> after: 40 x 500 x 640 NT 110.3 -> 125.9, 20 x 500 x 640 NT 109.5 -> 123.7, 36 x 500
     /// x 320 NT 110.8 -> 126.3, 32 x 500 x 64 NT 109.1 -> 115.0, 10 x 1000 x 1000 NT 79.9 -> 82.6. Copying each group of six
@@ -720,7 +720,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// Columns per group of <see cref="DotProducts"/>. Six, not four: a step loads 6 + 4 vectors for 24 FMAs instead of 4 +
+    /// Columns per group of <see cref="DotProducts(in Operands, int, int, int, int)"/>. Six, not four: a step loads 6 + 4 vectors for 24 FMAs instead of 4 +
     /// 4 for 16, and A is read once per six columns instead of four. Best of 4 alternating runs of `nativenet bench gemm`,
     /// one thread, 2026-12-04, GFLOP/s, groups of 4 -> 6: 40 x 500 x 640 NT 90 -> 105 (A from L2), 10 x 784 x 30 NT 131 ->
     /// 141, 10 x 100 x 10 NT 42 -> 49; 100 x 784 x 100 and 40 x 320 x 500 level; 10 x 640 x 100 NT 143 -> 140. Then the
