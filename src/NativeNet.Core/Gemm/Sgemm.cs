@@ -61,7 +61,7 @@ public static unsafe class Sgemm
     /// <summary>
     /// NN and TN products with at most this many columns (and at most <see cref="InPlaceRows"/> rows, B of at most
     /// <see cref="DirectMaxB"/> floats) run unpacked on AVX-512, in register blocks of six or twelve rows of C
-    /// (<see cref="RowCombinations(in Operands, int, int, int, int)"/>), A and B read where they lie. A packed panel of A would be reused by only a few
+    /// (<see cref="RowCombinations{TStore}"/>), A and B read where they lie. A packed panel of A would be reused by only a few
     /// column tiles. Measured when the blocks were all twelve rows, best of 7 alternating runs of `nativenet bench gemm`
     /// (2026-12-04, the VM slow and noisy), packed -> unpacked, GFLOP/s: one thread 64 x 64 x 64 117 -> 137, 128³ 124 ->
     /// 139, 100 x 784 x 100 104 -> 118, 10 x 784 x 30 68 -> 95, 10 x 640 x 100 93 -> 117; two threads 100 x 784 x 100 142
@@ -320,7 +320,7 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// The unpacked path, split over columns of C (each worker owns a contiguous range of j) or, for the register blocks of
-    /// <see cref="RowCombinations(in Operands, int, int, int, int)"/> on a tall C, over its rows in whole blocks of four: a layer's weight update
+    /// <see cref="RowCombinations{TStore}"/> on a tall C, over its rows in whole blocks of four: a layer's weight update
     /// (1000 x 10 x 1000 TN, C the weights) then streams whole rows of C per worker instead of half rows, measured 1.3-1.4x
     /// on two threads. Either way each element of C sees the same operations whatever the worker count.
     /// </summary>
@@ -344,11 +344,28 @@ public static unsafe class Sgemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>The unpacked product over columns [j0, j1), its stores compiled for the <see cref="IStoreMode"/> that alpha and beta call for.</summary>
+    /// <remarks>
+    /// The mode is chosen here once per call: at k = 64 a block's 24 stores took about 5% of its time when each one
+    /// multiplied by alpha and tested beta (which the JIT reloaded and compared per vector, since a store to C might alias
+    /// it). Best of 5-6 alternating runs of `nativenet bench gemm --threads 1` (2026-12-04), GFLOP/s: register blocks
+    /// (<see cref="RowCombinations{TStore}"/>) 64 x 64 x 64 161.3 -> 168.9, 64 x 32 x 64 151.0 -> 163.8, 128³ 167.7 ->
+    /// 171.0, 100 x 784 x 100, 10 x 640 x 100 and 10 x 784 x 30 level; dot products (<see cref="DotProducts{TStore}"/>)
+    /// 10 x 640 x 100 NT 146.6 -> 149.1, 10 x 784 x 30 145.7 -> 147.5, 40 x 500 x 640 126.8 -> 128.9, 100 x 784 x 100
+    /// 157.3 -> 159.7, 10 x 30 x 10 22.6 -> 24.1.
+    /// </remarks>
     private static void Direct(in Operands op, int m, int j0, int j1, int k)
     {
-        if (op.BCol == 1) RowCombinations(op, m, j0, j1, k);
-        else if (op.ACol == 1 && op.BRow == 1) DotProducts(op, m, j0, j1, k);
+        if (op.Beta != 0f) Direct<StoreUpdate>(op, m, j0, j1, k);
+        else if (op.Alpha != 1f) Direct<StoreScaledSums>(op, m, j0, j1, k);
+        else Direct<StoreSums>(op, m, j0, j1, k);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Direct<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
+    {
+        if (op.BCol == 1) RowCombinations<TStore>(op, m, j0, j1, k);
+        else if (op.ACol == 1 && op.BRow == 1) DotProducts<TStore>(op, m, j0, j1, k);
         else
         {
             for (int i = 0; i < m; i++)
@@ -374,20 +391,6 @@ public static unsafe class Sgemm
     /// The wide blocks measured 1.04-1.19x the twelve-row ones (best of 4 alternating runs of `nativenet bench gemm`, one
     /// thread, 2026-12-04): 64 x 64 x 64 137 -> 161 GFLOP/s, 128³ 143 -> 167, 100 x 784 x 100 121 -> 126.
     /// </summary>
-    /// <remarks>
-    /// The blocks' stores are compiled per <see cref="IStoreMode"/>, chosen here once per call: at k = 64 a block's 24
-    /// stores took about 5% of its time when each one multiplied by alpha and tested beta (which the JIT reloaded and
-    /// compared per vector, since a store to C might alias it). Best of 6 alternating runs of `nativenet bench gemm
-    /// --threads 1` (2026-12-04), GFLOP/s: 64 x 64 x 64 161.3 -> 168.9, 64 x 32 x 64 151.0 -> 163.8, 128³ 167.7 -> 171.0;
-    /// 100 x 784 x 100, 10 x 640 x 100 and 10 x 784 x 30 level.
-    /// </remarks>
-    private static void RowCombinations(in Operands op, int m, int j0, int j1, int k)
-    {
-        if (op.Beta != 0f) RowCombinations<StoreUpdate>(op, m, j0, j1, k);
-        else if (op.Alpha != 1f) RowCombinations<StoreScaledSums>(op, m, j0, j1, k);
-        else RowCombinations<StoreSums>(op, m, j0, j1, k);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowCombinations<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
     {
@@ -643,18 +646,6 @@ public static unsafe class Sgemm
     /// of A passes over them, so B is read from memory once, and A (from L2 when it is large) once per six columns.
     /// The blocks need AVX-512; without it each element is one TensorPrimitives.Dot.
     /// </summary>
-    /// <remarks>
-    /// The stores compiled per <see cref="IStoreMode"/>, as in <see cref="RowCombinations(in Operands, int, int, int, int)"/>: best of 5 alternating runs of
-    /// `nativenet bench gemm --threads 1` (2026-12-04), GFLOP/s: 10 x 640 x 100 NT 146.6 -> 149.1, 10 x 784 x 30 145.7 ->
-    /// 147.5, 40 x 500 x 640 126.8 -> 128.9, 100 x 784 x 100 157.3 -> 159.7, 10 x 30 x 10 22.6 -> 24.1.
-    /// </remarks>
-    private static void DotProducts(in Operands op, int m, int j0, int j1, int k)
-    {
-        if (op.Beta != 0f) DotProducts<StoreUpdate>(op, m, j0, j1, k);
-        else if (op.Alpha != 1f) DotProducts<StoreScaledSums>(op, m, j0, j1, k);
-        else DotProducts<StoreSums>(op, m, j0, j1, k);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void DotProducts<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
     {
@@ -689,7 +680,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// The fewest columns of C for which <see cref="DotProducts(in Operands, int, int, int, int)"/> copies misaligned rows of A to aligned scratch: the copy
+    /// The fewest columns of C for which <see cref="DotProducts{TStore}"/> copies misaligned rows of A to aligned scratch: the copy
     /// costs about 1/n of the loads that read A. Measured 2026-12-04, best of 4 alternating runs of `nativenet bench gemm
     /// --threads 1`, GFLOP/s, before -> after: 40 x 500 x 640 NT 110.3 -> 125.9, 20 x 500 x 640 NT 109.5 -> 123.7, 36 x 500
     /// x 320 NT 110.8 -> 126.3, 32 x 500 x 64 NT 109.1 -> 115.0, 10 x 1000 x 1000 NT 79.9 -> 82.6. Copying each group of six
@@ -720,7 +711,7 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// Columns per group of <see cref="DotProducts(in Operands, int, int, int, int)"/>. Six, not four: a step loads 6 + 4 vectors for 24 FMAs instead of 4 +
+    /// Columns per group of <see cref="DotProducts{TStore}"/>. Six, not four: a step loads 6 + 4 vectors for 24 FMAs instead of 4 +
     /// 4 for 16, and A is read once per six columns instead of four. Best of 4 alternating runs of `nativenet bench gemm`,
     /// one thread, 2026-12-04, GFLOP/s, groups of 4 -> 6: 40 x 500 x 640 NT 90 -> 105 (A from L2), 10 x 784 x 30 NT 131 ->
     /// 141, 10 x 100 x 10 NT 42 -> 49; 100 x 784 x 100 and 40 x 320 x 500 level; 10 x 640 x 100 NT 143 -> 140. Then the
