@@ -142,7 +142,7 @@ public static class ConvKernels
             for (int y = 0; y < oh; y += 2, src += 2 * w, dst += 16)
             {
                 Sse.Prefetch0(dst + StoreAhead);
-                Avx512F.InsertVector256(Vector256.Load(src).ToVector512Unsafe(), Vector256.Load(src + w), 1).Store(dst);
+                LoadRuns(src, src + w).Store(dst);
             }
             return;
         }
@@ -155,11 +155,20 @@ public static class ConvKernels
             if ((x += 8) == ow) { x = 0; row += w; }
             float* p1 = row + x;
             if ((x += 8) == ow) { x = 0; row += w; }
-            Avx512F.InsertVector256(Vector256.Load(p0).ToVector512Unsafe(), Vector256.Load(p1), 1).Store(dst);
+            LoadRuns(p0, p1).Store(dst);
         }
     }
 
     private const int StoreAhead = 256;
+
+    /// <summary>
+    /// The 8 floats at <paramref name="low"/> and the 8 at <paramref name="high"/> as one vector: the low run widened in
+    /// place and the high one inserted, one shuffle where <c>Vector512.Create(lo, hi)</c> takes two (and shuffles share a
+    /// port with the FMAs of the direct convolution, which builds its pixel vectors this way).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe Vector512<float> LoadRuns(float* low, float* high)
+        => Avx512F.InsertVector256(Vector256.Load(low).ToVector512Unsafe(), Vector256.Load(high), 1);
 
     /// <summary>Copies a short run (an output row: 8 or 24 floats for the book's networks) without a call into memmove.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

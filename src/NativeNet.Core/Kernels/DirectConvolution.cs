@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Threading;
 
@@ -154,10 +153,8 @@ public static unsafe class DirectConvolution
                 float* s = channel + kh * width;
                 for (int kw = 0; kw < kernelWidth; kw++, s++, wp++)
                 {
-                    // The low run widened in place and the high run inserted: one shuffle per vector, where building
-                    // both halves (Vector512.Create(lo, hi)) takes two, and the shuffles share a port with the FMAs.
-                    var x0 = Avx512F.InsertVector256(Vector256.Load(s + r0).ToVector512Unsafe(), Vector256.Load(s + r1), 1);
-                    var x1 = Avx512F.InsertVector256(Vector256.Load(s + r2).ToVector512Unsafe(), Vector256.Load(s + r3), 1);
+                    var x0 = ConvKernels.LoadRuns(s + r0, s + r1);
+                    var x1 = ConvKernels.LoadRuns(s + r2, s + r3);
                     { var v = Vector512.Create(wp[0]); a00 = Vector512.FusedMultiplyAdd(v, x0, a00); a01 = Vector512.FusedMultiplyAdd(v, x1, a01); }
                     if (TFilters.Value > 1) { var v = Vector512.Create(wp[o1]); a10 = Vector512.FusedMultiplyAdd(v, x0, a10); a11 = Vector512.FusedMultiplyAdd(v, x1, a11); }
                     if (TFilters.Value > 2) { var v = Vector512.Create(wp[o2]); a20 = Vector512.FusedMultiplyAdd(v, x0, a20); a21 = Vector512.FusedMultiplyAdd(v, x1, a21); }
