@@ -117,7 +117,7 @@ public class TrainingReliabilityTests
         var spec = NetworkSpec.Parse("input 16 | dense 8 relu | output 2 linear");
         using var net = spec.Build(1, WeightInit.StandardNormal);
         using var temp = new TempDirectory();
-        string dir = temp.Sub("run");
+        string dir = temp.File("run");
         var data = Random(200, 1);
         var session = new TrainingSession(net, spec, new TrainingOptions
         {
@@ -145,7 +145,7 @@ public class TrainingReliabilityTests
             Sgd = new SgdOptions { BatchSize = 10, LearningRate = 0.5f, TrainingSetSize = 200 },
         };
         using var temp = new TempDirectory();
-        string whole = temp.Sub("whole"), parts = temp.Sub("parts");
+        string whole = temp.File("whole"), parts = temp.File("parts");
         using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(3, whole), data, Random(50, 5), null).Run();
         using (var net = spec.Build(1, WeightInit.ScaledByFanIn)) new TrainingSession(net, spec, Options(1, parts), data, Random(50, 5), null).Run();
         using (var net = spec.Build(1, WeightInit.ScaledByFanIn))

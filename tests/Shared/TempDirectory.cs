@@ -3,14 +3,12 @@ namespace NativeNet.Testing;
 /// <summary>A fresh temporary directory, deleted with everything in it on dispose.</summary>
 internal sealed class TempDirectory : IDisposable
 {
-    public TempDirectory(string prefix = "nativenet-tests-") => Path = Directory.CreateTempSubdirectory(prefix).FullName;
+    public TempDirectory() => Path = Directory.CreateTempSubdirectory("nativenet-tests-").FullName;
 
     public string Path { get; }
 
+    /// <summary>A path inside this directory: a file, or a subdirectory that the code under test creates.</summary>
     public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    /// <summary>A path inside this directory that does not exist yet (for code that creates its own output directory).</summary>
-    public string Sub(string name) => System.IO.Path.Combine(Path, name);
 
     public void Dispose()
     {
