@@ -288,6 +288,42 @@ public class SgemmTests
         Assert.Throws<ArgumentException>(() => Sgemm.Multiply(false, false, -1, 3, 4, 1f, new float[8], 4, new float[12], 3, 0f, new float[6], 3));
     }
 
+    /// <summary>
+    /// A, B and C each end flush against an inaccessible page, holding exactly the floats their shapes need ((rows - 1) *
+    /// ld + cols): a kernel that reads a vector past a matrix's end, which masked loads exist to prevent, kills the test
+    /// process. Every path runs: tiny blocks with masked last columns, the dot products' k tails, the packed edges.
+    /// </summary>
+    [LinuxFact]
+    public unsafe void OperandsEndingAtAGuardPage_AreNeverReadOrWrittenPastTheirEnd()
+    {
+        int seed = 0;
+        foreach (var kind in Kernels().Select(x => (GemmKernelKind)x[0]))
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
+        foreach (int m in new[] { 1, 5, 10, 13, 40 })
+        foreach (int n in new[] { 1, 10, 15, 17, 30, 33, 100, 145 })
+        foreach (int k in new[] { 1, 3, 30, 257 })
+        {
+            int padding = seed % 2 * 3;
+            int lda = (ta ? m : k) + padding, ldb = (tb ? k : n) + padding, ldc = n + padding;
+            using var a = Guarded(ta ? k : m, ta ? m : k, lda, seed);
+            using var b = Guarded(tb ? n : k, tb ? k : n, ldb, seed + 1);
+            using var c = Guarded(m, n, ldc, seed + 2);
+            float[] expected = c.Span.ToArray(), aCopy = a.Span.ToArray(), bCopy = b.Span.ToArray();
+            Reference.Gemm(ta, tb, m, n, k, 1f, aCopy, lda, bCopy, ldb, 0.5f, expected, ldc);
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a.Span, lda, b.Span, ldb, 0.5f, c.Span, ldc, kernel: kind);
+            Reference.AssertClose(expected, c.Span, 1e-4f, $"{kind} ta={ta} tb={tb} {m}x{n}x{k} pad={padding}");
+            seed += 3;
+        }
+
+        static GuardedMemory Guarded(int rows, int cols, int ld, int seed)
+        {
+            var memory = new GuardedMemory((rows - 1) * ld + cols);
+            Reference.Random(memory.Length, seed).CopyTo(memory.Span);
+            return memory;
+        }
+    }
+
     private static void CheckAgainstReference(GemmKernelKind kind, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int padding, int seed)
     {
         int lda = (ta ? m : k) + padding, ldb = (tb ? k : n) + padding, ldc = n + padding;
