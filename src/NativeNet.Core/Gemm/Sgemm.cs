@@ -173,9 +173,13 @@ public static unsafe class Sgemm
         int workers = macs < ParallelThreshold ? 1 : pool.DegreeOfParallelism;
         if (kernel != GemmKernelKind.Scalar && UnpackedPays(op, m, n, k))
         {
-            var direct = new DirectWork(op, m, n, k);
-            if (workers == 1) direct.Execute(0, 1);
-            else pool.Run(ref direct, workers);
+            // One worker owns all of C: straight to the blocks, without the work item (a 10 x 30 x 10 product is ~150 ns).
+            if (workers == 1) Direct(op, m, 0, n, k);
+            else
+            {
+                var direct = new DirectWork(op, m, n, k);
+                pool.Run(ref direct, workers);
+            }
             return;
         }
         var gk = GemmKernel.For(kernel);
