@@ -539,18 +539,19 @@ public static unsafe class Sgemm
         {
             var b0 = two || p < whole ? Vector512.Load(bp) : LoadLeading(bp, lastMask);
             var b1 = !two ? default : p < whole ? Vector512.Load(bp + 16) : LoadLeading(bp + 16, lastMask);
-            { var x = Vector512.Create(a0[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
-            if (TRows.Value > 1) { var x = Vector512.Create(a0[s]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
-            if (TRows.Value > 2) { var x = Vector512.Create(a0[2 * s]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
-            if (TRows.Value > 3) { var x = Vector512.Create(a0[3 * s]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
-            if (TRows.Value > 4) { var x = Vector512.Create(a4[0]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
-            if (TRows.Value > 5) { var x = Vector512.Create(a4[s]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
-            if (TRows.Value > 6) { var x = Vector512.Create(a4[2 * s]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (two) c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
-            if (TRows.Value > 7) { var x = Vector512.Create(a4[3 * s]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (two) c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
-            if (TRows.Value > 8) { var x = Vector512.Create(a8[0]); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); if (two) c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
-            if (TRows.Value > 9) { var x = Vector512.Create(a8[s]); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); if (two) c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
-            if (TRows.Value > 10) { var x = Vector512.Create(a8[2 * s]); c100 = Vector512.FusedMultiplyAdd(x, b0, c100); if (two) c101 = Vector512.FusedMultiplyAdd(x, b1, c101); }
-            if (TRows.Value > 11) { var x = Vector512.Create(a8[3 * s]); c110 = Vector512.FusedMultiplyAdd(x, b0, c110); if (two) c111 = Vector512.FusedMultiplyAdd(x, b1, c111); }
+            // Each broadcast of A is written where it is used (see MicroKernels.Avx512Tile).
+            { c00 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[0]), b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[0]), b1, c01); }
+            if (TRows.Value > 1) { c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[s]), b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[s]), b1, c11); }
+            if (TRows.Value > 2) { c20 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[2 * s]), b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[2 * s]), b1, c21); }
+            if (TRows.Value > 3) { c30 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[3 * s]), b0, c30); if (two) c31 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[3 * s]), b1, c31); }
+            if (TRows.Value > 4) { c40 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[0]), b0, c40); if (two) c41 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[0]), b1, c41); }
+            if (TRows.Value > 5) { c50 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[s]), b0, c50); if (two) c51 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[s]), b1, c51); }
+            if (TRows.Value > 6) { c60 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[2 * s]), b0, c60); if (two) c61 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[2 * s]), b1, c61); }
+            if (TRows.Value > 7) { c70 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[3 * s]), b0, c70); if (two) c71 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[3 * s]), b1, c71); }
+            if (TRows.Value > 8) { c80 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[0]), b0, c80); if (two) c81 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[0]), b1, c81); }
+            if (TRows.Value > 9) { c90 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[s]), b0, c90); if (two) c91 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[s]), b1, c91); }
+            if (TRows.Value > 10) { c100 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[2 * s]), b0, c100); if (two) c101 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[2 * s]), b1, c101); }
+            if (TRows.Value > 11) { c110 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[3 * s]), b0, c110); if (two) c111 = Vector512.FusedMultiplyAdd(Vector512.Create(a8[3 * s]), b1, c111); }
         }
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         float* c = op.C + (long)i * op.Ldc + j;
