@@ -317,6 +317,83 @@ public class ConvKernelTests
         Assert.Equal("output", ex.ParamName);
     }
 
+    /// <summary>
+    /// Every operand of im2col, col2im, the direct convolution and pooling ends flush against an inaccessible page
+    /// (<see cref="GuardedMemory"/>): a vector read or written past a tensor's end kills the test process. The results
+    /// must equal, bit for bit, those computed on ordinary arrays (which the tests above check against naive loops).
+    /// Geometries: the book's two convolutions, an odd-sized padded and strided one, rows that are not whole vectors.
+    /// </summary>
+    [LinuxFact]
+    public unsafe void ConvolutionAndPoolingOperands_EndingAtAGuardPage_AreNeverReadOrWrittenPastTheirEnd()
+    {
+        foreach (var g in new[]
+        {
+            new ConvGeometry(1, 3, 28, 28, 5, 5), new ConvGeometry(20, 2, 12, 12, 5, 5), new ConvGeometry(3, 2, 7, 5, 3, 3, 2, 1),
+            new ConvGeometry(2, 1, 13, 12, 5, 5), new ConvGeometry(2, 1, 8, 44, 5, 5), new ConvGeometry(4, 2, 9, 17, 2, 2),
+        })
+        {
+            var input = Reference.Random(g.InputLength, 1);
+            var cols = new float[g.ColRows * g.ColCols];
+            ConvKernels.Im2Col(input, cols, g);
+            using (var gIn = Guarded(input))
+            using (var gCols = new GuardedMemory(cols.Length))
+            {
+                ConvKernels.Im2Col(gIn.Span, gCols.Span, g);
+                Assert.Equal(cols, gCols.Span.ToArray());
+            }
+
+            var gradInput = new float[g.InputLength];
+            ConvKernels.Col2Im(cols, gradInput, g);
+            using (var gCols = Guarded(cols))
+            using (var gGrad = new GuardedMemory(gradInput.Length))
+            {
+                ConvKernels.Col2Im(gCols.Span, gGrad.Span, g);
+                Assert.Equal(gradInput, gGrad.Span.ToArray());
+            }
+
+            if (!DirectConvolution.Supports(g)) continue;
+            foreach (int filters in new[] { 1, 5, 20 })
+            {
+                var weights = Reference.Random(filters * g.ColRows, 2);
+                var output = new float[filters * g.ColCols];
+                DirectConvolution.Convolve(input, weights, output, filters, g);
+                using var gIn = Guarded(input);
+                using var gW = Guarded(weights);
+                using var gOut = new GuardedMemory(output.Length);
+                DirectConvolution.Convolve(gIn.Span, gW.Span, gOut.Span, filters, g);
+                Assert.Equal(output, gOut.Span.ToArray());
+            }
+        }
+
+        foreach (var kind in new[] { PoolKind.Max, PoolKind.Average, PoolKind.L2 })
+        foreach (var (h, w) in new[] { (24, 24), (8, 8), (7, 6), (20, 34) })
+        {
+            var g = new PoolGeometry(3, h, w, 2, 2);
+            var input = Reference.Random(g.InputLength, 7);
+            var gradOut = Reference.Random(g.OutputLength, 8);
+            float[] output = new float[g.OutputLength], argmax = new float[g.OutputLength], gradIn = new float[g.InputLength];
+            ConvKernels.PoolForward(kind, input, output, argmax, g);
+            ConvKernels.PoolBackward(kind, input, output, argmax, gradOut, gradIn, g);
+            using var gIn = Guarded(input);
+            using var gOut = new GuardedMemory(output.Length);
+            using var gArg = new GuardedMemory(argmax.Length);
+            using var gGradOut = Guarded(gradOut);
+            using var gGradIn = new GuardedMemory(gradIn.Length);
+            ConvKernels.PoolForward(kind, gIn.Span, gOut.Span, gArg.Span, g);
+            ConvKernels.PoolBackward(kind, gIn.Span, gOut.Span, gArg.Span, gGradOut.Span, gGradIn.Span, g);
+            Assert.Equal(output, gOut.Span.ToArray());
+            Assert.Equal(argmax, gArg.Span.ToArray());
+            Assert.Equal(gradIn, gGradIn.Span.ToArray());
+        }
+
+        static GuardedMemory Guarded(float[] data)
+        {
+            var memory = new GuardedMemory(data.Length);
+            data.CopyTo(memory.Span);
+            return memory;
+        }
+    }
+
     [Theory]
     [InlineData(8, 7, 3, 2, 1)]
     [InlineData(12, 12, 5, 1, 0)]   // 8-wide output rows without padding: one vector a row
