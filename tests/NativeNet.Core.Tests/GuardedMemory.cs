@@ -24,12 +24,24 @@ internal sealed unsafe partial class GuardedMemory : IDisposable
         _mapped = data + page;
         _base = (byte*)mmap(null, _mapped, ProtReadWrite, MapPrivateAnonymous, -1, 0);
         if ((nint)_base == -1) throw new InvalidOperationException($"mmap of {_mapped} bytes failed (errno {Marshal.GetLastPInvokeError()}).");
-        if (mprotect(_base + data, page, ProtNone) != 0) throw new InvalidOperationException($"mprotect failed (errno {Marshal.GetLastPInvokeError()}).");
+        if (mprotect(_base + data, page, ProtNone) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            munmap(_base, _mapped);
+            throw new InvalidOperationException($"mprotect failed (errno {errno}).");
+        }
         Length = length;
         Pointer = (float*)(_base + data) - length;
     }
 
-    public void Dispose() => munmap(_base, _mapped);
+    private bool _disposed;
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (munmap(_base, _mapped) != 0) throw new InvalidOperationException($"munmap failed (errno {Marshal.GetLastPInvokeError()}).");
+    }
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
@@ -37,7 +49,7 @@ internal sealed unsafe partial class GuardedMemory : IDisposable
     [LibraryImport("libc", SetLastError = true)]
     private static partial int mprotect(void* addr, nuint length, int prot);
 
-    [LibraryImport("libc")]
+    [LibraryImport("libc", SetLastError = true)]
     private static partial int munmap(void* addr, nuint length);
 }
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using NativeNet.Core.Backends;
 using NativeNet.Core.Kernels;
@@ -320,7 +321,8 @@ public class ConvKernelTests
     /// <summary>
     /// Every operand of im2col, col2im, the direct convolution and pooling ends flush against an inaccessible page
     /// (<see cref="GuardedMemory"/>): a vector read or written past a tensor's end kills the test process. The results
-    /// must equal, bit for bit, those computed on ordinary arrays (which the tests above check against naive loops).
+    /// must equal, bit for bit (<see cref="AssertSameBits"/>), those computed on ordinary arrays (which the tests above
+    /// check against naive loops).
     /// Geometries: the book's two convolutions, an odd-sized padded and strided one, rows that are not whole vectors.
     /// </summary>
     [LinuxFact]
@@ -339,7 +341,7 @@ public class ConvKernelTests
             using (var gCols = new GuardedMemory(cols.Length))
             {
                 ConvKernels.Im2Col(gIn.Span, gCols.Span, g);
-                Assert.Equal(cols, gCols.Span.ToArray());
+                AssertSameBits(cols, gCols.Span);
             }
 
             var gradInput = new float[g.InputLength];
@@ -348,7 +350,7 @@ public class ConvKernelTests
             using (var gGrad = new GuardedMemory(gradInput.Length))
             {
                 ConvKernels.Col2Im(gCols.Span, gGrad.Span, g);
-                Assert.Equal(gradInput, gGrad.Span.ToArray());
+                AssertSameBits(gradInput, gGrad.Span);
             }
 
             if (!DirectConvolution.Supports(g)) continue;
@@ -361,7 +363,7 @@ public class ConvKernelTests
                 using var gW = Guarded(weights);
                 using var gOut = new GuardedMemory(output.Length);
                 DirectConvolution.Convolve(gIn.Span, gW.Span, gOut.Span, filters, g);
-                Assert.Equal(output, gOut.Span.ToArray());
+                AssertSameBits(output, gOut.Span);
             }
         }
 
@@ -381,9 +383,9 @@ public class ConvKernelTests
             using var gGradIn = new GuardedMemory(gradIn.Length);
             ConvKernels.PoolForward(kind, gIn.Span, gOut.Span, gArg.Span, g);
             ConvKernels.PoolBackward(kind, gIn.Span, gOut.Span, gArg.Span, gGradOut.Span, gGradIn.Span, g);
-            Assert.Equal(output, gOut.Span.ToArray());
-            Assert.Equal(argmax, gArg.Span.ToArray());
-            Assert.Equal(gradIn, gGradIn.Span.ToArray());
+            AssertSameBits(output, gOut.Span);
+            AssertSameBits(argmax, gArg.Span);
+            AssertSameBits(gradIn, gGradIn.Span);
         }
 
         static GuardedMemory Guarded(float[] data)
@@ -393,6 +395,10 @@ public class ConvKernelTests
             return memory;
         }
     }
+
+    /// <summary>Equal bits, element by element (float equality would let -0 stand for +0).</summary>
+    private static void AssertSameBits(float[] expected, ReadOnlySpan<float> actual) =>
+        Assert.Equal(MemoryMarshal.Cast<float, int>(expected).ToArray(), MemoryMarshal.Cast<float, int>(actual).ToArray());
 
     [Theory]
     [InlineData(8, 7, 3, 2, 1)]

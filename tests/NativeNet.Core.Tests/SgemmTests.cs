@@ -291,28 +291,33 @@ public class SgemmTests
     /// <summary>
     /// A, B and C each end flush against an inaccessible page, holding exactly the floats their shapes need ((rows - 1) *
     /// ld + cols): a kernel that reads a vector past a matrix's end, which masked loads exist to prevent, kills the test
-    /// process. Every path runs: tiny blocks with masked last columns, the dot products' k tails, the packed edges.
+    /// process. The shapes reach the unpacked blocks with masked or partly used last vectors (down to B one float wide),
+    /// the dot products' k tails, the packed edge tiles, and a product split along k; beta 0 and 0.5, rows with and
+    /// without padding.
     /// </summary>
     [LinuxFact]
     public unsafe void OperandsEndingAtAGuardPage_AreNeverReadOrWrittenPastTheirEnd()
     {
+        var shapes = (from m in new[] { 1, 5, 10, 13, 40 }
+                      from n in new[] { 1, 10, 15, 17, 30, 33, 100, 145 }
+                      from k in new[] { 1, 3, 30, 257 }
+                      select (m, n, k)).Append((10, 1100, 257));   // B read in place, k split in two halves
         int seed = 0;
         foreach (var kind in Kernels().Select(x => (GemmKernelKind)x[0]))
         foreach (bool ta in new[] { false, true })
         foreach (bool tb in new[] { false, true })
-        foreach (int m in new[] { 1, 5, 10, 13, 40 })
-        foreach (int n in new[] { 1, 10, 15, 17, 30, 33, 100, 145 })
-        foreach (int k in new[] { 1, 3, 30, 257 })
+        foreach (var (m, n, k) in shapes)
+        foreach (int padding in new[] { 0, 3 })
         {
-            int padding = seed % 2 * 3;
+            float beta = seed % 2 == 0 ? 0f : 0.5f;
             int lda = (ta ? m : k) + padding, ldb = (tb ? k : n) + padding, ldc = n + padding;
             using var a = Guarded(ta ? k : m, ta ? m : k, lda, seed);
             using var b = Guarded(tb ? n : k, tb ? k : n, ldb, seed + 1);
             using var c = Guarded(m, n, ldc, seed + 2);
             float[] expected = c.Span.ToArray(), aCopy = a.Span.ToArray(), bCopy = b.Span.ToArray();
-            Reference.Gemm(ta, tb, m, n, k, 1f, aCopy, lda, bCopy, ldb, 0.5f, expected, ldc);
-            Sgemm.Multiply(ta, tb, m, n, k, 1f, a.Span, lda, b.Span, ldb, 0.5f, c.Span, ldc, kernel: kind);
-            Reference.AssertClose(expected, c.Span, 1e-4f, $"{kind} ta={ta} tb={tb} {m}x{n}x{k} pad={padding}");
+            Reference.Gemm(ta, tb, m, n, k, 1f, aCopy, lda, bCopy, ldb, beta, expected, ldc);
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a.Span, lda, b.Span, ldb, beta, c.Span, ldc, kernel: kind);
+            Reference.AssertClose(expected, c.Span, 1e-4f, $"{kind} ta={ta} tb={tb} {m}x{n}x{k} pad={padding} beta={beta}");
             seed += 3;
         }
 

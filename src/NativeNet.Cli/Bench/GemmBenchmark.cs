@@ -142,17 +142,16 @@ internal static unsafe class GemmBenchmark
     /// GFLOP/s of the best of five rounds, each at least minSeconds/5 long and ending with <paramref name="finish"/>
     /// (called after every 16 calls too, so a device queue stays short). The clock is read once per batch of calls
     /// lasting about <see cref="BatchSeconds"/>: read after every call, it added about 25 ns to each, 15% of a
-    /// 10 x 30 x 10 product.
+    /// 10 x 30 x 10 product. The batch is sized on calls that each end with <paramref name="finish"/>, so a device's
+    /// calls are counted at their device time, not at the time it takes to enqueue them.
     /// </summary>
     private static double Time(Action call, Action finish, double flops, double minSeconds)
     {
         for (int i = 0; i < 3; i++) call();
         finish();
         var probe = Stopwatch.StartNew();
-        long probes = 0;
-        do { call(); probes++; } while (probe.Elapsed.TotalSeconds < BatchSeconds);
-        finish();
-        long batch = Math.Max(1, probes);
+        long batch = 0;
+        do { call(); finish(); batch++; } while (probe.Elapsed.TotalSeconds < BatchSeconds);
         double best = double.MaxValue;
         for (int round = 0; round < 5; round++)
         {

@@ -273,9 +273,8 @@ internal static unsafe class MicroKernels
                 var b0 = TMaskedB.Value && !two ? Sgemm.LoadLeading(b, last) : Vector512.Load(b);
                 var b1 = !two ? default : TMaskedB.Value ? Sgemm.LoadLeading(b + 16, last) : Vector512.Load(b + 16);
                 // Each broadcast of A is written where it is used: with one vector of B the JIT then folds it into the FMA
-                // (an embedded {1to16} operand); with two it still loads it once for both. Through a shared local it
-                // stayed a separate vbroadcastss, which on Zen 4 took a 10-row, one-vector block's k loop from 2.9 to 3.9
-                // ns a step (2026-12-04, alternating 100 ms windows in one process, k = 30 and 120).
+                // (an embedded {1to16} operand); with two it still loads it once for both. Zen 4 pays for a separate
+                // vbroadcastss: figures at Sgemm.RowBlock.
                 { c00 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), b1, c01); }
                 { c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), b1, c11); }
                 { c20 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), b1, c21); }

@@ -173,7 +173,8 @@ public static unsafe class Sgemm
         int workers = macs < ParallelThreshold ? 1 : pool.DegreeOfParallelism;
         if (kernel != GemmKernelKind.Scalar && UnpackedPays(op, m, n, k))
         {
-            // One worker owns all of C: straight to the blocks, without the work item (a 10 x 30 x 10 product is ~150 ns).
+            // One worker owns all of C: straight to the blocks, without the work item (about 17 ns; a 10 x 30 x 10 product
+            // takes about 100).
             if (workers == 1) Direct(op, m, 0, n, k);
             else
             {
@@ -490,7 +491,7 @@ public static unsafe class Sgemm
         StoreScaled<TStore>(c + 48, x3, alpha, beta);
     }
 
-    /// <summary>Rows i..i+TRows of C, columns [j0, j1): blocks of 32 columns, then of 16 (the last one masked).</summary>
+    /// <summary>Rows i..i+TRows of C, columns [j0, j1): whole blocks of 32 columns, then of 16 (the last one masked).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RowBlocks<TRows, TStore>(in Operands op, int i, int j0, int j1, int k)
         where TRows : struct, IStaticCount where TStore : struct, IStoreMode
@@ -501,12 +502,11 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// Rows of B (0..) whose last vector of a block may be loaded whole although only its first
+    /// Rows of B (0..) whose vector in a one-vector block may be loaded whole although only its first
     /// <paramref name="lastColumns"/> lanes are the block's: the surplus lanes, read past the block's last column,
     /// still lie inside B's guaranteed extent ((k - 1) * ldb + n floats, see <see cref="Validate"/>), because
-    /// enough rows follow. Only the rows after these need the masked load.
-    /// A masked load of B each step cost 16% of a 10-row block's k loop on the 2-core VM's Zen 4 (2026-12-04,
-    /// alternating 100 ms windows in one process, 10 x k x 10 blocks: 3.7 -> 3.1 ns per step at k = 30, 3.4 -> 2.9 at k = 120).
+    /// enough rows follow. Only the rows after these need the masked load. The surplus lanes hold whatever B holds
+    /// there; they are multiplied into accumulator lanes that are never stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int WholeLoadRows(int k, long ldb, int lastColumns)
@@ -516,12 +516,19 @@ public static unsafe class Sgemm
     }
 
     /// <summary>
-    /// C[i..i+TRows, j..j+16*TVectors) = alpha * A[i..i+TRows, :] B[:, j..] + beta * C, the last 16 columns limited to the
-    /// first <paramref name="lastColumns"/>: C is written through a mask, nothing outside the block touched; B's last vector
-    /// is loaded whole while the lanes past the block stay inside B (<see cref="WholeLoadRows"/>), masked in the rows after
-    /// (those lanes never reach C). Accumulators cR0 for the first 16 columns of row R of a 32-column block, cR1
-    /// for the (possibly masked) last 16. A is read where it lies: row R of the block at a0, a4 or a8 plus (R mod 4) rows,
-    /// so three pointers and the row stride address all twelve, and the JIT keeps them in registers.
+    /// C[i..i+TRows, j..j+16*TVectors) = alpha * A[i..i+TRows, :] B[:, j..] + beta * C: a whole 32-column block
+    /// (TVectors 2), or 16 columns limited to the first <paramref name="lastColumns"/> (TVectors 1). A one-vector block
+    /// writes C through a mask, nothing outside the block touched, and loads B's vector whole while the lanes past the
+    /// block stay inside B (<see cref="WholeLoadRows"/>), masked in the rows after (those lanes never reach C).
+    /// Accumulators cR0 for the first 16 columns of row R, cR1 for the second 16 of a 32-column block. A is read where it
+    /// lies: row R of the block at a0, a4 or a8 plus (R mod 4) rows, so three pointers and the row stride address all
+    /// twelve, and the JIT keeps them in registers.
+    /// Each broadcast of A is written where it is used: in a one-vector block the JIT then folds it into the FMA (an
+    /// embedded {1to16} operand), in a two-vector block it still loads it once for both FMAs. Measured on the 2-core VM's
+    /// Zen 4 (2026-12-04) with a copy of the 10-row, one-vector block's loop (B 10 wide, alternating 100 ms windows in one
+    /// process), ns per k step at k = 30 / 120: a masked load of B every step and folded broadcasts 3.7 / 3.4; whole
+    /// loads and folded broadcasts 3.0-3.2 / 2.8-2.9; whole loads and the broadcast through a shared local (a separate
+    /// vbroadcastss) 3.9 / 3.8.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowBlock<TRows, TVectors, TStore>(in Operands op, int i, int j, int k, int lastColumns)
@@ -538,8 +545,7 @@ public static unsafe class Sgemm
         for (int p = 0; p < k; p++, a0 += step, a4 += step, a8 += step, bp += ldb)
         {
             var b0 = two || p < whole ? Vector512.Load(bp) : LoadLeading(bp, lastMask);
-            var b1 = !two ? default : p < whole ? Vector512.Load(bp + 16) : LoadLeading(bp + 16, lastMask);
-            // Each broadcast of A is written where it is used (see MicroKernels.Avx512Tile).
+            var b1 = two ? Vector512.Load(bp + 16) : default;
             { c00 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[0]), b0, c00); if (two) c01 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[0]), b1, c01); }
             if (TRows.Value > 1) { c10 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[s]), b0, c10); if (two) c11 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[s]), b1, c11); }
             if (TRows.Value > 2) { c20 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[2 * s]), b0, c20); if (two) c21 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[2 * s]), b1, c21); }
@@ -570,7 +576,7 @@ public static unsafe class Sgemm
         if (TRows.Value > 11) StoreBlockRow<TVectors, TStore>(c + 11 * ldc, c110, c111, alpha, beta, lastMask);
     }
 
-    /// <summary>One row of a <see cref="RowBlock"/>: its first vector whole when there are two, its last through the mask.</summary>
+    /// <summary>One row of a <see cref="RowBlock"/>: two whole vectors, or one through the mask.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreBlockRow<TVectors, TStore>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta,
         Vector512<float> lastMask) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
@@ -581,7 +587,7 @@ public static unsafe class Sgemm
             return;
         }
         StoreScaled<TStore>(c, x0, alpha, beta);
-        StoreScaledLeading<TStore>(c + 16, x1, alpha, beta, lastMask);
+        StoreScaled<TStore>(c + 16, x1, alpha, beta);
     }
 
     /// <summary>A mask of the first min(count, 16) lanes, for <see cref="LoadLeading"/> and <see cref="StoreScaledLeading"/>.</summary>
