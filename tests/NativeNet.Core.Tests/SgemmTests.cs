@@ -188,6 +188,39 @@ public class SgemmTests
     }
 
     /// <summary>
+    /// An NT dot product's sums are reduced in one fixed order whichever block computes them: blocks of 4, 2 or 1 rows
+    /// and groups of 6 or fewer columns. Row r of C must get the same bits whether it sits in a 4-row block (m = 12),
+    /// the 2-row block after two of them (m = 10) or the 1-row block (m = 9), and so must the columns of the last,
+    /// smaller group (n = 100: sixteen groups of six and one of four) against the same columns in a group of six.
+    /// (Without AVX-512 each element is one TensorPrimitives.Dot, which must agree with itself the same way.)
+    /// </summary>
+    [Theory]
+    [InlineData(640, 0f)]
+    [InlineData(784, 0.5f)]
+    [InlineData(37, 1f)]
+    public void DotProducts_GiveTheSameBits_InEveryBlockShape(int k, float beta)
+    {
+        const int n = 100;
+        var a = Reference.Random(12 * k, 11);
+        var b = Reference.Random(n * k, 12);
+        var c0 = Reference.Random(12 * n, 13);
+        float[] Run(int m, int cols, int firstColumn)
+        {
+            var c = c0.AsSpan(0, m * n).ToArray();
+            Sgemm.Multiply(false, true, m, cols, k, 1.5f, a, k, b.AsSpan(firstColumn * k).ToArray(), k, beta, c.AsSpan(firstColumn), n);
+            return c;
+        }
+        var twelve = Run(12, n, 0);
+        foreach (int m in new[] { 10, 9, 5, 2, 1 })
+            Assert.Equal(twelve.AsSpan(0, m * n).ToArray(), Run(m, n, 0));
+        // Columns 96-99 in the last group of four (n = 100), then as the first four of a group of six (n = 6 from column 94).
+        var shifted = Run(12, 6, 94);
+        for (int i = 0; i < 12; i++)
+            for (int j = 94; j < n; j++)
+                Assert.Equal(twelve[i * n + j], shifted[i * n + j]);
+    }
+
+    /// <summary>
     /// NT dot products copy A to aligned scratch when its rows do not start on 64-byte boundaries (k = 500 here, or an
     /// offset base) and C has at least 32 columns; the copy holds the same floats, so C must get the same bits as from A
     /// read in place, aligned (leading dimension 512 in a 64-byte aligned buffer), or with too few columns to copy.

@@ -808,10 +808,28 @@ public static unsafe class Sgemm
                 DotStep<TCols>(Vector512.Load(a + 3 * lda), y0, y1, y2, y3, y4, y5, ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
             }
         }
-        // Quarter r of first holds row r's sums of columns 0-3, of last its sums of columns 4-5 (accumulators of rows and
-        // columns the block does not have are still zero).
-        var first = Sums16(s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32, s03, s13, s23, s33);
-        var last = cols > 4 ? Sums8(s04, s14, s24, s34, s05, s15, s25, s35) : default;
+        // Quarter r of first holds row r's sums of columns 0-3, of last its sums of columns 4-5 (accumulators of columns
+        // the block does not have are still zero). Blocks of 1 and 2 rows reduce only the vectors they have, in the same
+        // order as the 4-row tree, then gather their sums into those quarters.
+        Vector512<float> first, last = default;
+        if (rows == 4)
+        {
+            first = Sums16(s00, s10, s20, s30, s01, s11, s21, s31, s02, s12, s22, s32, s03, s13, s23, s33);
+            if (cols > 4) last = Sums8(s04, s14, s24, s34, s05, s15, s25, s35);
+        }
+        else if (rows == 2)
+        {
+            // Sums8: lanes 4q, 4q + 1 hold row 0's and row 1's sum of column q.
+            first = Avx512F.PermuteVar16x32(Sums8(s00, s01, s02, s03, s10, s11, s12, s13), Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0));
+            // Lanes 0, 4, 8, 12: rows 0 and 1 of column 4, then of column 5.
+            if (cols > 4) last = Avx512F.PermuteVar16x32(QuarterTotals(Quarters(s04, s14, s05, s15)), Vector512.Create(0, 8, 0, 0, 4, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+        }
+        else
+        {
+            var quarterStarts = Vector512.Create(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            first = Avx512F.PermuteVar16x32(QuarterTotals(Quarters(s00, s01, s02, s03)), quarterStarts);
+            if (cols > 4) last = Avx512F.PermuteVar16x32(QuarterTotals(Quarters(s04, s05, s04, s05)), quarterStarts);
+        }
         float* c0 = op.C + (long)i * op.Ldc + j;
         long ldc = op.Ldc;
         var alpha = Vector128.Create(op.Alpha); var beta = Vector128.Create(op.Beta);
@@ -878,6 +896,14 @@ public static unsafe class Sgemm
         var h01 = Avx512F.Shuffle4x128(v0, v1, 0x44) + Avx512F.Shuffle4x128(v0, v1, 0xEE);
         var h23 = Avx512F.Shuffle4x128(v2, v3, 0x44) + Avx512F.Shuffle4x128(v2, v3, 0xEE);
         return Avx512F.Shuffle4x128(h01, h23, 0x88) + Avx512F.Shuffle4x128(h01, h23, 0xDD);
+    }
+
+    /// <summary>Lane 4q of the result: the sum of quarter q's four lanes x0..x3, added as (x0 + x2) + (x1 + x3), as <see cref="LaneSums"/> adds them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> QuarterTotals(Vector512<float> t)
+    {
+        var pairs = t + Avx512F.Shuffle(t, t, 0x4E);        // per quarter [x0+x2, x1+x3, x2+x0, x3+x1]
+        return pairs + Avx512F.Shuffle(pairs, pairs, 0xB1);
     }
 
     /// <summary>Four vectors of per-quarter partial sums to one: lane 4q + r holds the sum of t_r's quarter q.</summary>
