@@ -32,4 +32,36 @@ public class ProfilingBackendTests
         Assert.Equal(synchronizeEach ? 4 : 0, waits);
         Assert.Equal(3, profiler.Report().Where(r => r.Primitive is "Fill" or "Gemm NN m=4 n=4 k=4").Sum(r => r.Calls));
     }
+
+    /// <summary>
+    /// Once a primitive and shape have been seen, timing them again allocates nothing: the report's names are formatted
+    /// when the report is made, not per call.
+    /// </summary>
+    [Fact]
+    public void ProfiledPrimitives_AllocateNothing_AfterTheirFirstCall()
+    {
+        using var profiler = new ProfilingBackend(new CpuBackend(1));
+        using var arena = new TensorArena(profiler);
+        var a = arena.Allocate("a", 4, 4);
+        var b = arena.Allocate("b", 4, 4);
+        var c = arena.Allocate("c", 4, 4);
+        var d = arena.Allocate("d", 4, 4);
+        arena.Commit();
+        void Step()
+        {
+            profiler.Fill(a, 1f, 16);
+            profiler.Gemm(false, true, 4, 4, 4, 1f, a, b, 0f, c);
+            profiler.Gemm(true, false, 4, 4, 4, 1f, a, b, 0f, c);
+            profiler.DenseBackwardStep(4, 4, 4, 1f, a, b, 1f, c, d);
+        }
+        for (int i = 0; i < 3; i++) Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        var report = profiler.Report().ToDictionary(r => r.Primitive, r => r.Calls);
+        Assert.Equal(13, report["Gemm NT m=4 n=4 k=4"]);
+        Assert.Equal(13, report["Gemm TN m=4 n=4 k=4"]);
+        Assert.Equal(13, report["DenseBackwardStep m=4 units=4 inputs=4"]);
+        Assert.Equal(13, report["Fill"]);
+    }
 }

@@ -16,28 +16,39 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
 
     /// <summary>Whether each primitive waits for the device before its time is taken.</summary>
     public bool SynchronizesEach => _synchronizeEach;
-    private readonly Dictionary<string, (long Ticks, long Calls)> _totals = [];
+    private readonly Dictionary<Entry, (long Ticks, long Calls)> _totals = [];
+
+    /// <summary>
+    /// A primitive and, for those timed per shape, its three dimensions: the report's name is formatted from it only when
+    /// the report is made, so a profiled step allocates nothing.
+    /// </summary>
+    private readonly record struct Entry(string Primitive, string? DimensionsFormat = null, int D0 = 0, int D1 = 0, int D2 = 0)
+    {
+        public override string ToString() => DimensionsFormat is null ? Primitive : Primitive + " " + string.Format(DimensionsFormat, D0, D1, D2);
+    }
+
+    private static readonly string[] GemmNames = ["Gemm NN", "Gemm NT", "Gemm TN", "Gemm TT"];
 
     public string Name => _inner.Name + " (profiled)";
     public IComputeBackend Inner => _inner;
 
     /// <summary>Primitive name, total seconds and call count, largest first.</summary>
     public IReadOnlyList<(string Primitive, double Seconds, long Calls)> Report() =>
-        _totals.ToArray().Select(kv => (kv.Key, kv.Value.Ticks / (double)Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(x => x.Item2).ToList();
+        _totals.ToArray().Select(kv => (kv.Key.ToString(), kv.Value.Ticks / (double)Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(x => x.Item2).ToList();
 
     public void Reset() => _totals.Clear();
 
-    private void Record(string name, long start)
+    private void Record(string primitive, long start) => Record(new Entry(primitive), start);
+
+    private void Record(Entry entry, long start)
     {
         if (_synchronizeEach) _inner.Synchronize();
         long dt = Stopwatch.GetTimestamp() - start;
-        lock (_totals) Add(name, dt);
-    }
-
-    private void Add(string name, long dt)
-    {
-        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_totals, name, out _);
-        slot = (slot.Ticks + dt, slot.Calls + 1);
+        lock (_totals)
+        {
+            ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_totals, entry, out _);
+            slot = (slot.Ticks + dt, slot.Calls + 1);
+        }
     }
 
     public DeviceBuffer Allocate(int length) => _inner.Allocate(length);
@@ -46,8 +57,8 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
     public void Download(Tensor source, Span<float> destination, int offset = 0) { long t0 = Stopwatch.GetTimestamp(); _inner.Download(source, destination, offset); Record("Download", t0); }
     public void Fill(Tensor t, float value, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.Fill(t, value, length); Record("Fill", t0); }
     public void Copy(Tensor source, Tensor destination, int length) { long t0 = Stopwatch.GetTimestamp(); _inner.Copy(source, destination, length); Record("Copy", t0); }
-    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c) { long t0 = Stopwatch.GetTimestamp(); _inner.Gemm(transA, transB, m, n, k, alpha, a, b, beta, c); Record($"Gemm {(transA ? 'T' : 'N')}{(transB ? 'T' : 'N')} m={m} n={n} k={k}", t0); }
-    public void DenseBackwardStep(int rows, int units, int inputs, float alpha, Tensor dz, Tensor x, float beta, Tensor w, Tensor dx) { long t0 = Stopwatch.GetTimestamp(); _inner.DenseBackwardStep(rows, units, inputs, alpha, dz, x, beta, w, dx); Record($"DenseBackwardStep m={rows} units={units} inputs={inputs}", t0); }
+    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c) { long t0 = Stopwatch.GetTimestamp(); _inner.Gemm(transA, transB, m, n, k, alpha, a, b, beta, c); Record(new Entry(GemmNames[(transA ? 2 : 0) + (transB ? 1 : 0)], "m={0} n={1} k={2}", m, n, k), t0); }
+    public void DenseBackwardStep(int rows, int units, int inputs, float alpha, Tensor dz, Tensor x, float beta, Tensor w, Tensor dx) { long t0 = Stopwatch.GetTimestamp(); _inner.DenseBackwardStep(rows, units, inputs, alpha, dz, x, beta, w, dx); Record(new Entry("DenseBackwardStep", "m={0} units={1} inputs={2}", rows, units, inputs), t0); }
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f) { long t0 = Stopwatch.GetTimestamp(); _inner.BiasActivation(z, bias, a, rows, cols, axis, f); Record("BiasActivation", t0); }
     public void Softmax(Tensor z, Tensor a, int rows, int cols) { long t0 = Stopwatch.GetTimestamp(); _inner.Softmax(z, a, rows, cols); Record("Softmax", t0); }
     public void ActivationBackward(Tensor a, Tensor gradA, Tensor gradZ, int length, Activation f) { long t0 = Stopwatch.GetTimestamp(); _inner.ActivationBackward(a, gradA, gradZ, length, f); Record("ActivationBackward", t0); }
