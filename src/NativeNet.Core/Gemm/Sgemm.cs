@@ -761,7 +761,8 @@ public static unsafe class Sgemm
     /// vector dot products sharing their loads, then reduced horizontally. Nothing is packed.
     /// The loop over B's rows is outside: six rows of B (the large operand, a layer's weights) stay in L1 while every row
     /// of A passes over them, so B is read from memory once, and A (from L2 when it is large) once per six columns.
-    /// The blocks need AVX-512; without it each element is one TensorPrimitives.Dot.
+    /// The blocks need AVX-512; with AVX2 and FMA but not AVX-512, blocks of 4 rows x 3 columns
+    /// (<see cref="DotProductBlock256"/>); with neither, each element is one TensorPrimitives.Dot.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void DotProducts<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
@@ -786,6 +787,13 @@ public static unsafe class Sgemm
                 case 4: DotProductColumns<Cols4, TStore>(ops, m, j, k, tails); break;
                 case 5: DotProductColumns<Cols5, TStore>(ops, m, j, k, tails); break;
             }
+            return;
+        }
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+        {
+            for (; j <= j1 - 3; j += 3) DotProductColumns256<Cols3, TStore>(op, m, j, k);
+            if (j1 - j == 2) DotProductColumns256<Cols2, TStore>(op, m, j, k);
+            else if (j1 - j == 1) DotProductColumns256<Cols1, TStore>(op, m, j, k);
             return;
         }
         for (; j < j1; j++)
@@ -928,6 +936,124 @@ public static unsafe class Sgemm
             StoreDotRow<TCols, TStore>(c0 + 2 * ldc, first.GetUpper().GetLower(), last.GetUpper().GetLower(), alpha, beta);
             StoreDotRow<TCols, TStore>(c0 + 3 * ldc, first.GetUpper().GetUpper(), last.GetUpper().GetUpper(), alpha, beta);
         }
+    }
+
+    /// <summary>Columns j..j+TCols of C, every row, for AVX2: blocks of 4 rows, then one of the 1-3 left.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotProductColumns256<TCols, TStore>(in Operands op, int m, int j, int k)
+        where TCols : struct, IStaticCount where TStore : struct, IStoreMode
+    {
+        int i = 0;
+        for (; i <= m - 4; i += 4) DotProductBlock256<Rows4, TCols, TStore>(op, i, j, k);
+        switch (m - i)
+        {
+            case 1: DotProductBlock256<Rows1, TCols, TStore>(op, i, j, k); break;
+            case 2: DotProductBlock256<Rows2, TCols, TStore>(op, i, j, k); break;
+            case 3: DotProductBlock256<Rows3, TCols, TStore>(op, i, j, k); break;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="DotProductBlock"/> for AVX2 and FMA: C[i..i+TRows, j..j+TCols] for TRows &lt;= 4, TCols &lt;= 3, from
+    /// 12 ymm accumulators sRC fed by TRows + TCols loads per TRows * TCols FMAs, 8 floats of k a step; the last k % 8
+    /// through masked loads (vmaskmovps: nothing past a row is read). Each accumulator's 8 lanes are then added in one
+    /// fixed order, ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)), wherever it sits (<see cref="Sums8x256"/>), so
+    /// the bits do not depend on the block's shape or the worker count.
+    /// Best of 3 alternating runs of `DOTNET_EnableAVX512=0 nativenet bench gemm --threads 1` on the Zen 4 VM
+    /// (2026-12-04), one TensorPrimitives.Dot per element -> these blocks: see benchmarks/results/gemm.md, run P.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    private static void DotProductBlock256<TRows, TCols, TStore>(in Operands op, int i, int j, int k)
+        where TRows : struct, IStaticCount where TCols : struct, IStaticCount where TStore : struct, IStoreMode
+    {
+        long lda = op.ARow, ldb = op.BCol;
+        float* a = op.A + i * lda, b = op.B + j * ldb;
+        Vector256<float> s00 = default, s01 = default, s02 = default, s10 = default, s11 = default, s12 = default;
+        Vector256<float> s20 = default, s21 = default, s22 = default, s30 = default, s31 = default, s32 = default;
+        int whole = k & ~7;
+        for (int p = 0; p < whole; p += 8)
+            DotBlockStep256<TRows, TCols, No>(a + p, lda, b + p, ldb, default,
+                ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
+        if (whole < k)
+            DotBlockStep256<TRows, TCols, Yes>(a + whole, lda, b + whole, ldb, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(k - whole)).AsSingle(),
+                ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
+        // Row-major sums of the block: rows 0-1 (and row 2's first two columns) in the first eight, the rest in the last four.
+        float* sums = stackalloc float[12];
+        Sums8x256(s00, s01, s02, s10, s11, s12, s20, s21).Store(sums);
+        Sums4x256(s22, s30, s31, s32).Store(sums + 8);
+        for (int r = 0; r < TRows.Value; r++)
+        {
+            float* c = op.C + (long)(i + r) * op.Ldc + j;
+            for (int t = 0; t < TCols.Value; t++)
+            {
+                float x = sums[3 * r + t];
+                if (TStore.Scales) x *= op.Alpha;
+                c[t] = TStore.Accumulates ? MathF.FusedMultiplyAdd(c[t], op.Beta, x) : x;
+            }
+        }
+    }
+
+    /// <summary>One 8-float step of <see cref="DotProductBlock256"/>: every row of A (a, lda apart) against every row of B (b, ldb apart), through the mask when TMasked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotBlockStep256<TRows, TCols, TMasked>(float* a, long lda, float* b, long ldb, Vector256<float> mask,
+        ref Vector256<float> s00, ref Vector256<float> s01, ref Vector256<float> s02, ref Vector256<float> s10, ref Vector256<float> s11, ref Vector256<float> s12,
+        ref Vector256<float> s20, ref Vector256<float> s21, ref Vector256<float> s22, ref Vector256<float> s30, ref Vector256<float> s31, ref Vector256<float> s32)
+        where TRows : struct, IStaticCount where TCols : struct, IStaticCount where TMasked : struct, IStaticFlag
+    {
+        int cols = TCols.Value;
+        var y0 = Load256<TMasked>(b, mask);
+        var y1 = cols > 1 ? Load256<TMasked>(b + ldb, mask) : default;
+        var y2 = cols > 2 ? Load256<TMasked>(b + 2 * ldb, mask) : default;
+        var x = Load256<TMasked>(a, mask);
+        s00 = Vector256.FusedMultiplyAdd(x, y0, s00);
+        if (cols > 1) s01 = Vector256.FusedMultiplyAdd(x, y1, s01);
+        if (cols > 2) s02 = Vector256.FusedMultiplyAdd(x, y2, s02);
+        if (TRows.Value > 1)
+        {
+            x = Load256<TMasked>(a + lda, mask);
+            s10 = Vector256.FusedMultiplyAdd(x, y0, s10);
+            if (cols > 1) s11 = Vector256.FusedMultiplyAdd(x, y1, s11);
+            if (cols > 2) s12 = Vector256.FusedMultiplyAdd(x, y2, s12);
+        }
+        if (TRows.Value > 2)
+        {
+            x = Load256<TMasked>(a + 2 * lda, mask);
+            s20 = Vector256.FusedMultiplyAdd(x, y0, s20);
+            if (cols > 1) s21 = Vector256.FusedMultiplyAdd(x, y1, s21);
+            if (cols > 2) s22 = Vector256.FusedMultiplyAdd(x, y2, s22);
+        }
+        if (TRows.Value > 3)
+        {
+            x = Load256<TMasked>(a + 3 * lda, mask);
+            s30 = Vector256.FusedMultiplyAdd(x, y0, s30);
+            if (cols > 1) s31 = Vector256.FusedMultiplyAdd(x, y1, s31);
+            if (cols > 2) s32 = Vector256.FusedMultiplyAdd(x, y2, s32);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Load256<TMasked>(float* p, Vector256<float> mask) where TMasked : struct, IStaticFlag
+        => TMasked.Value ? Avx.MaskLoad(p, mask) : Vector256.Load(p);
+
+    /// <summary>
+    /// The lane sums of eight vectors, in order: each added as ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) (two
+    /// rounds of horizontal adds within 128-bit halves, then the halves), the order <see cref="Sums4x256"/> keeps too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Sums8x256(Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3,
+        Vector256<float> v4, Vector256<float> v5, Vector256<float> v6, Vector256<float> v7)
+    {
+        var low = Avx.HorizontalAdd(Avx.HorizontalAdd(v0, v1), Avx.HorizontalAdd(v2, v3));    // per half: [v0, v1, v2, v3] partial sums
+        var high = Avx.HorizontalAdd(Avx.HorizontalAdd(v4, v5), Avx.HorizontalAdd(v6, v7));
+        return Avx.Permute2x128(low, high, 0x20) + Avx.Permute2x128(low, high, 0x31);
+    }
+
+    /// <summary>The lane sums of four vectors, in order, added as <see cref="Sums8x256"/> adds them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Sums4x256(Vector256<float> v0, Vector256<float> v1, Vector256<float> v2, Vector256<float> v3)
+    {
+        var t = Avx.HorizontalAdd(Avx.HorizontalAdd(v0, v1), Avx.HorizontalAdd(v2, v3));
+        return t.GetLower() + t.GetUpper();
     }
 
     /// <summary>One row of A (x) against the TCols rows of B (y0..): sC += x * yC.</summary>
