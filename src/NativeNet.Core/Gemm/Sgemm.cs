@@ -60,12 +60,14 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// NN and TN products with at most this many columns (and at most <see cref="InPlaceRows"/> rows, B of at most
-    /// <see cref="DirectMaxB"/> floats) run unpacked on AVX-512, in register blocks of six or twelve rows of C
-    /// (<see cref="RowCombinations{TStore}"/>), A and B read where they lie. A packed panel of A would be reused by only a few
-    /// column tiles. Measured when the blocks were all twelve rows, best of 7 alternating runs of `nativenet bench gemm`
-    /// (2026-12-04, the VM slow and noisy), packed -> unpacked, GFLOP/s: one thread 64 x 64 x 64 117 -> 137, 128³ 124 ->
-    /// 139, 100 x 784 x 100 104 -> 118, 10 x 784 x 30 68 -> 95, 10 x 640 x 100 93 -> 117; two threads 100 x 784 x 100 142
-    /// -> 197 (TN 132 -> 176), while 200 x 500 x 100 and 1000 x 784 x 100 were 0.88x (hence the row limit).
+    /// <see cref="DirectMaxB"/> floats) run unpacked, in register blocks of rows of C (<see cref="RowCombinations{TStore}"/>),
+    /// A and B read where they lie, on AVX-512 and on AVX2 with FMA. A packed panel of A would be reused by only a few
+    /// column tiles. Measured on AVX-512 when the blocks were all twelve rows, best of 7 alternating runs of `nativenet
+    /// bench gemm` (2026-12-04, the Intel VM slow and noisy), packed -> unpacked, GFLOP/s: one thread 64 x 64 x 64 117 ->
+    /// 137, 128³ 124 -> 139, 100 x 784 x 100 104 -> 118, 10 x 784 x 30 68 -> 95, 10 x 640 x 100 93 -> 117; two threads
+    /// 100 x 784 x 100 142 -> 197 (TN 132 -> 176), while 200 x 500 x 100 and 1000 x 784 x 100 were 0.88x (hence the row
+    /// limit). On AVX2 (`DOTNET_EnableAVX512=0`, the Zen 4 VM, best of 3 alternating runs, one thread): 64³ 87.7 -> 113.7,
+    /// 128³ 93.4 -> 111.0, 100 x 784 x 100 79.9 -> 96.2, 10 x 640 x 100 59.7 -> 95.7, 10 x 784 x 30 45.7 -> 75.2.
     /// </summary>
     public const int DirectMaxColumns = 128;
 
@@ -84,8 +86,11 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// NT products (A's rows and B's columns contiguous along k, k >= 32) with at most this many rows of C run as unpacked
-    /// dot products on AVX-512 (32 rows without it, where the dot products are not register-blocked). Measured with
-    /// `nativenet bench gemm` on 40 x K x 500 NT for K = 320..2560 (a convolution's weight gradient) and on 64..96 x 784 x 100.
+    /// dot products on AVX-512 and on AVX2 with FMA (32 rows with neither, where the dot products are not
+    /// register-blocked). Measured with `nativenet bench gemm` on 40 x K x 500 NT for K = 320..2560 (a convolution's weight
+    /// gradient) and on 64..96 x 784 x 100; on AVX2 (the Zen 4 VM, best of 3 alternating runs, one thread, packed -> dot
+    /// products) 100 x 784 x 100 82.3 -> 104.4, 128 x 784 x 128 93.9 -> 104.4, 100 x 256 x 100 83.6 -> 90.4, 40 x 500 x 640
+    /// 91.5 -> 93.8.
     /// </summary>
     public const int DirectNtMaxRows = 64;
 
@@ -298,6 +303,9 @@ public static unsafe class Sgemm
         }
     }
 
+    /// <summary>Whether the unpacked paths have their AVX2 register blocks (<see cref="RowBlock256"/>, <see cref="DotProductBlock256"/>): AVX2 and FMA without AVX-512.</summary>
+    private static bool HasAvx2Blocks => Vector256.IsHardwareAccelerated && Fma.IsSupported;
+
     /// <summary>
     /// Whether a product is better done without packing: when packing would touch as much memory as the product
     /// itself does arithmetic. That is the case for a single row, for a small inner dimension (the packed panels
@@ -312,14 +320,14 @@ public static unsafe class Sgemm
         if (op.BCol == 1 && k <= 16) return true;
         // A small B, read from L1 or L2 by every block of rows: the packed path would spend on packing A what it
         // saves (see DirectMaxColumns).
-        if (op.BCol == 1 && Vector512.IsHardwareAccelerated && m <= InPlaceRows && n <= DirectMaxColumns && (long)k * n <= DirectMaxB)
+        if (op.BCol == 1 && (Vector512.IsHardwareAccelerated || HasAvx2Blocks) && m <= InPlaceRows && n <= DirectMaxColumns && (long)k * n <= DirectMaxB)
             return true;
         // NT with few rows: each group of six rows of B is read once and meets every row of A in L1 or L2, cheaper
         // than transposing both operands into panels (a convolution's weight gradient, 40 x 320 x 500: about 1.3x). Up to
         // twice as many rows when k is long enough to amortize the dot products' reductions and A stays in L2 (see
         // DirectNtLongMaxRows).
         if (op.ACol != 1 || op.BRow != 1 || k < 32) return false;
-        if (!Vector512.IsHardwareAccelerated) return m <= 32;
+        if (!Vector512.IsHardwareAccelerated && !HasAvx2Blocks) return m <= 32;
         return m <= DirectNtMaxRows || (m <= DirectNtLongMaxRows && k >= DirectNtLongMinDepth && (long)m * k <= DirectNtLongMaxA);
     }
 
@@ -434,7 +442,7 @@ public static unsafe class Sgemm
                 case 11: RowBlocks<Rows11, TStore>(op, i, j0, j1, k); return;
             }
         }
-        else if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+        else if (HasAvx2Blocks)
         {
             for (; i <= m - 6; i += 6) RowBlocks256<Rows6, TStore>(op, i, j0, j1, k);
             switch (m - i)
@@ -789,7 +797,7 @@ public static unsafe class Sgemm
             }
             return;
         }
-        if (Vector256.IsHardwareAccelerated && Fma.IsSupported)
+        if (HasAvx2Blocks)
         {
             for (; j <= j1 - 3; j += 3) DotProductColumns256<Cols3, TStore>(op, m, j, k);
             if (j1 - j == 2) DotProductColumns256<Cols2, TStore>(op, m, j, k);
@@ -960,7 +968,8 @@ public static unsafe class Sgemm
     /// fixed order, ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)), wherever it sits (<see cref="Sums8x256"/>), so
     /// the bits do not depend on the block's shape or the worker count.
     /// Best of 3 alternating runs of `DOTNET_EnableAVX512=0 nativenet bench gemm --threads 1` on the Zen 4 VM
-    /// (2026-12-04), one TensorPrimitives.Dot per element -> these blocks: see benchmarks/results/gemm.md, run P.
+    /// (2026-12-04), one TensorPrimitives.Dot per element -> these blocks, GFLOP/s: 10 x 784 x 30 NT 26.3 -> 96.3, 10 x 640
+    /// x 100 NT 26.3 -> 94.6, 10 x 30 x 10 NT 8.3 -> 26.6, 1 x 784 x 30 NT 26.1 -> 44.1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
     private static void DotProductBlock256<TRows, TCols, TStore>(in Operands op, int i, int j, int k)
