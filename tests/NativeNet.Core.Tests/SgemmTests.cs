@@ -188,11 +188,11 @@ public class SgemmTests
     }
 
     /// <summary>
-    /// An NT dot product's sums are reduced in one fixed order whichever block computes them: blocks of 4, 2 or 1 rows
-    /// and groups of 6 or fewer columns. Row r of C must get the same bits whether it sits in a 4-row block (m = 12),
-    /// the 2-row block after two of them (m = 10) or the 1-row block (m = 9), and so must the columns of the last,
-    /// smaller group (n = 100: sixteen groups of six and one of four) against the same columns in a group of six.
-    /// (Without AVX-512 each element is one TensorPrimitives.Dot, which must agree with itself the same way.)
+    /// An NT dot product's sums are reduced in one fixed order whichever block computes them. On AVX-512 blocks have 4, 2
+    /// or 1 rows and groups 6 or fewer columns; on AVX2 4, 3, 2 or 1 rows and 3, 2 or 1 columns; with neither each element
+    /// is one TensorPrimitives.Dot. Row r of C must get the same bits whatever its block (m = 12, 11, 10, 9, 7, 5, 2, 1
+    /// leave every remainder of rows), and a column the same bits in the last, smaller group of n = 100 (a group of four
+    /// on AVX-512, of one on AVX2) as in other groups (the last 6 and the last 5 columns computed on their own).
     /// </summary>
     [Theory]
     [InlineData(640, 0f)]
@@ -211,13 +211,17 @@ public class SgemmTests
             return c;
         }
         var twelve = Run(12, n, 0);
-        foreach (int m in new[] { 10, 9, 5, 2, 1 })
+        foreach (int m in new[] { 11, 10, 9, 7, 5, 2, 1 })
             Assert.Equal(twelve.AsSpan(0, m * n).ToArray(), Run(m, n, 0));
-        // Columns 96-99 in the last group of four (n = 100), then as the first four of a group of six (n = 6 from column 94).
-        var shifted = Run(12, 6, 94);
-        for (int i = 0; i < 12; i++)
-            for (int j = 94; j < n; j++)
-                Assert.Equal(twelve[i * n + j], shifted[i * n + j]);
+        // The last columns on their own: 6 from column 94 (columns 96-99, the last group of four on AVX-512, are then its
+        // last four) and 5 from column 95 (groups of 3 and 2 on AVX2).
+        foreach (int first in new[] { 94, 95 })
+        {
+            var shifted = Run(12, n - first, first);
+            for (int i = 0; i < 12; i++)
+                for (int j = first; j < n; j++)
+                    Assert.Equal(twelve[i * n + j], shifted[i * n + j]);
+        }
     }
 
     /// <summary>

@@ -33,10 +33,17 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
     public IComputeBackend Inner => _inner;
 
     /// <summary>Primitive name, total seconds and call count, largest first.</summary>
-    public IReadOnlyList<(string Primitive, double Seconds, long Calls)> Report() =>
-        _totals.ToArray().Select(kv => (kv.Key.ToString(), kv.Value.Ticks / (double)Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(x => x.Item2).ToList();
+    public IReadOnlyList<(string Primitive, double Seconds, long Calls)> Report()
+    {
+        KeyValuePair<Entry, (long Ticks, long Calls)>[] totals;
+        lock (_totals) totals = _totals.ToArray();
+        return totals.Select(kv => (kv.Key.ToString(), kv.Value.Ticks / (double)Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(x => x.Item2).ToList();
+    }
 
-    public void Reset() => _totals.Clear();
+    public void Reset()
+    {
+        lock (_totals) _totals.Clear();
+    }
 
     private void Record(string primitive, long start) => Record(new Entry(primitive), start);
 

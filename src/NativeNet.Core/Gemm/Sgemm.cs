@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using CommunityToolkit.HighPerformance;
 using System.Runtime.CompilerServices;
@@ -303,7 +304,10 @@ public static unsafe class Sgemm
         }
     }
 
-    /// <summary>Whether the unpacked paths have their AVX2 register blocks (<see cref="RowBlock256"/>, <see cref="DotProductBlock256"/>): AVX2 and FMA without AVX-512.</summary>
+    /// <summary>
+    /// Whether AVX2 and FMA are there for the unpacked paths' AVX2 register blocks (<see cref="RowBlock256"/>,
+    /// <see cref="DotProductBlock256"/>). Every use sits after the AVX-512 test, so they run only without AVX-512.
+    /// </summary>
     private static bool HasAvx2Blocks => Vector256.IsHardwareAccelerated && Fma.IsSupported;
 
     /// <summary>
@@ -484,7 +488,7 @@ public static unsafe class Sgemm
         where TRows : struct, IStaticCount where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
     {
         bool two = TVectors.Value == 2;
-        var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(lastColumns)).AsSingle();
+        var mask = LeadingLanes256(lastColumns);
         int whole = WholeLoadRows(k, op.BRow, Vector256<float>.Count - lastColumns);
         long s = op.ARow, step = op.ACol;
         float* a0 = op.A + i * s, a3 = a0 + 3 * s;
@@ -602,8 +606,7 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// Rows of B (0..) whose vector in a one-vector block may be loaded whole although its last <paramref name="surplus"/>
-    /// lanes are past the block's last column: those lanes, read past the block's last column,
-    /// still lie inside B's guaranteed extent ((k - 1) * ldb + n floats, see <see cref="Validate"/>), because
+    /// lanes are past the block's last column: those lanes still lie inside B's guaranteed extent ((k - 1) * ldb + n floats, see <see cref="Validate"/>), because
     /// enough rows follow. Only the rows after these need the masked load. The surplus lanes hold whatever B holds
     /// there; they are multiplied into accumulator lanes that are never stored.
     /// </summary>
@@ -689,6 +692,10 @@ public static unsafe class Sgemm
     /// <summary>A mask of the first min(count, 16) lanes, for <see cref="LoadLeading"/> and <see cref="StoreScaledLeading"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> LeadingLanes(int count) => Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(count)).AsSingle();
+
+    /// <summary>A mask of the first min(count, 8) lanes, for Avx.MaskLoad and Avx.MaskStore.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LeadingLanes256(int count) => Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(count)).AsSingle();
 
     /// <summary>
     /// The lanes of p that mask selects, 0 in the others; memory under the other lanes is not touched (AVX-512 masked load).
@@ -930,6 +937,7 @@ public static unsafe class Sgemm
         }
         else
         {
+            Debug.Assert(rows == 1, "DotProductColumns makes blocks of 4, 2 and 1 rows only");
             var quarterStarts = Vector512.Create(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
             first = Avx512F.PermuteVar16x32(QuarterTotals(Quarters(s00, s01, s02, s03)), quarterStarts);
             if (cols > 4) last = Avx512F.PermuteVar16x32(QuarterTotals(Quarters(s04, s05, s04, s05)), quarterStarts);
@@ -984,12 +992,17 @@ public static unsafe class Sgemm
             DotBlockStep256<TRows, TCols, No>(a + p, lda, b + p, ldb, default,
                 ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
         if (whole < k)
-            DotBlockStep256<TRows, TCols, Yes>(a + whole, lda, b + whole, ldb, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(k - whole)).AsSingle(),
+            DotBlockStep256<TRows, TCols, Yes>(a + whole, lda, b + whole, ldb, LeadingLanes256(k - whole),
                 ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
-        // Row-major sums of the block: rows 0-1 (and row 2's first two columns) in the first eight, the rest in the last four.
+        // Row-major sums of the block: rows 0-1 (and row 2's first two columns) in the first eight, the rest in the last
+        // four; a one-row block needs only its three.
         float* sums = stackalloc float[12];
-        Sums8x256(s00, s01, s02, s10, s11, s12, s20, s21).Store(sums);
-        Sums4x256(s22, s30, s31, s32).Store(sums + 8);
+        if (TRows.Value == 1) Sums4x256(s00, s01, s02, default).Store(sums);
+        else
+        {
+            Sums8x256(s00, s01, s02, s10, s11, s12, s20, s21).Store(sums);
+            Sums4x256(s22, s30, s31, s32).Store(sums + 8);
+        }
         for (int r = 0; r < TRows.Value; r++)
         {
             float* c = op.C + (long)(i + r) * op.Ldc + j;
