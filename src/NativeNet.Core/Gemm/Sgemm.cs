@@ -606,9 +606,9 @@ public static unsafe class Sgemm
 
     /// <summary>
     /// Rows of B (0..) whose vector in a one-vector block may be loaded whole although its last <paramref name="surplus"/>
-    /// lanes are past the block's last column: those lanes still lie inside B's guaranteed extent ((k - 1) * ldb + n floats, see <see cref="Validate"/>), because
-    /// enough rows follow. Only the rows after these need the masked load. The surplus lanes hold whatever B holds
-    /// there; they are multiplied into accumulator lanes that are never stored.
+    /// lanes are past the block's last column: those lanes still lie inside B's guaranteed extent ((k - 1) * ldb + n
+    /// floats, see <see cref="Validate"/>), because enough rows follow. Only the rows after these need the masked load. The
+    /// surplus lanes hold whatever B holds there; they are multiplied into accumulator lanes that are never stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int WholeLoadRows(int k, long ldb, int surplus)
