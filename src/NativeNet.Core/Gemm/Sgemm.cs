@@ -523,20 +523,13 @@ public static unsafe class Sgemm
     private static void StoreBlockRow256<TVectors, TStore>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta,
         Vector256<float> mask) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
     {
-        if (TStore.Scales) { x0 *= alpha; x1 *= alpha; }
         if (TVectors.Value == 1)
         {
-            if (TStore.Accumulates) x0 = Vector256.FusedMultiplyAdd(Avx.MaskLoad(c, mask), beta, x0);
-            Avx.MaskStore(c, mask, x0);
+            StoreScaledLeading256<TStore>(c, x0, alpha, beta, mask);
             return;
         }
-        if (TStore.Accumulates)
-        {
-            x0 = Vector256.FusedMultiplyAdd(Vector256.Load(c), beta, x0);
-            x1 = Vector256.FusedMultiplyAdd(Vector256.Load(c + 8), beta, x1);
-        }
-        x0.Store(c);
-        x1.Store(c + 8);
+        StoreScaled256<TStore>(c, x0, alpha, beta);
+        StoreScaled256<TStore>(c + 8, x1, alpha, beta);
     }
 
     /// <summary>Rows i..i+TRows (at most 6) of C, the 64-column stripes of [j0, j1).</summary>
@@ -757,9 +750,7 @@ public static unsafe class Sgemm
                 float* bp = op.B + j;
                 for (int p = 0; p < k; p++, bp += op.BRow)
                     acc = Vector256.FusedMultiplyAdd(Vector256.Create(ai[(long)p * op.ACol]), Vector256.Load(bp), acc);
-                if (TStore.Scales) acc *= alpha8;
-                if (TStore.Accumulates) acc = Vector256.FusedMultiplyAdd(Vector256.Load(ci + j), beta8, acc);
-                acc.Store(ci + j);
+                StoreScaled256<TStore>(ci + j, acc, alpha8, beta8);
             }
         for (; j < j1; j++)
         {
@@ -1173,6 +1164,25 @@ public static unsafe class Sgemm
         if (TStore.Scales) acc *= alpha;
         if (TStore.Accumulates) acc = Vector512.FusedMultiplyAdd(Vector512.Load(c), beta, acc);
         acc.Store(c);
+    }
+
+    /// <summary><see cref="StoreScaled"/> for 8 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreScaled256<TStore>(float* c, Vector256<float> acc, Vector256<float> alpha, Vector256<float> beta) where TStore : struct, IStoreMode
+    {
+        if (TStore.Scales) acc *= alpha;
+        if (TStore.Accumulates) acc = Vector256.FusedMultiplyAdd(Vector256.Load(c), beta, acc);
+        acc.Store(c);
+    }
+
+    /// <summary><see cref="StoreScaledLeading"/> for 8 floats (vmaskmovps: nothing outside the mask is read or written).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreScaledLeading256<TStore>(float* c, Vector256<float> acc, Vector256<float> alpha, Vector256<float> beta, Vector256<float> mask)
+        where TStore : struct, IStoreMode
+    {
+        if (TStore.Scales) acc *= alpha;
+        if (TStore.Accumulates) acc = Vector256.FusedMultiplyAdd(Avx.MaskLoad(c, mask), beta, acc);
+        Avx.MaskStore(c, mask, acc);
     }
 
     /// <summary>c[0..n) = t + beta * c (c is not read when beta is 0).</summary>
