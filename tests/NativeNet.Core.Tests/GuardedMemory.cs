@@ -36,6 +36,14 @@ internal sealed unsafe partial class GuardedMemory : IDisposable
 
     private bool _disposed;
 
+    /// <summary>Guarded memory holding a copy of <paramref name="data"/>, its last float against the guard page.</summary>
+    public static GuardedMemory CopyOf(ReadOnlySpan<float> data)
+    {
+        var memory = new GuardedMemory(data.Length);
+        data.CopyTo(memory.Span);
+        return memory;
+    }
+
     public void Dispose()
     {
         if (_disposed) return;

@@ -337,7 +337,7 @@ public class ConvKernelTests
             var input = Reference.Random(g.InputLength, 1);
             var cols = new float[g.ColRows * g.ColCols];
             ConvKernels.Im2Col(input, cols, g);
-            using (var gIn = Guarded(input))
+            using (var gIn = GuardedMemory.CopyOf(input))
             using (var gCols = new GuardedMemory(cols.Length))
             {
                 ConvKernels.Im2Col(gIn.Span, gCols.Span, g);
@@ -346,7 +346,7 @@ public class ConvKernelTests
 
             var gradInput = new float[g.InputLength];
             ConvKernels.Col2Im(cols, gradInput, g);
-            using (var gCols = Guarded(cols))
+            using (var gCols = GuardedMemory.CopyOf(cols))
             using (var gGrad = new GuardedMemory(gradInput.Length))
             {
                 ConvKernels.Col2Im(gCols.Span, gGrad.Span, g);
@@ -359,8 +359,8 @@ public class ConvKernelTests
                 var weights = Reference.Random(filters * g.ColRows, 2);
                 var output = new float[filters * g.ColCols];
                 DirectConvolution.Convolve(input, weights, output, filters, g);
-                using var gIn = Guarded(input);
-                using var gW = Guarded(weights);
+                using var gIn = GuardedMemory.CopyOf(input);
+                using var gW = GuardedMemory.CopyOf(weights);
                 using var gOut = new GuardedMemory(output.Length);
                 DirectConvolution.Convolve(gIn.Span, gW.Span, gOut.Span, filters, g);
                 AssertSameBits(output, gOut.Span);
@@ -376,23 +376,16 @@ public class ConvKernelTests
             float[] output = new float[g.OutputLength], argmax = new float[g.OutputLength], gradIn = new float[g.InputLength];
             ConvKernels.PoolForward(kind, input, output, argmax, g);
             ConvKernels.PoolBackward(kind, input, output, argmax, gradOut, gradIn, g);
-            using var gIn = Guarded(input);
+            using var gIn = GuardedMemory.CopyOf(input);
             using var gOut = new GuardedMemory(output.Length);
             using var gArg = new GuardedMemory(argmax.Length);
-            using var gGradOut = Guarded(gradOut);
+            using var gGradOut = GuardedMemory.CopyOf(gradOut);
             using var gGradIn = new GuardedMemory(gradIn.Length);
             ConvKernels.PoolForward(kind, gIn.Span, gOut.Span, gArg.Span, g);
             ConvKernels.PoolBackward(kind, gIn.Span, gOut.Span, gArg.Span, gGradOut.Span, gGradIn.Span, g);
             AssertSameBits(output, gOut.Span);
             AssertSameBits(argmax, gArg.Span);
             AssertSameBits(gradIn, gGradIn.Span);
-        }
-
-        static GuardedMemory Guarded(float[] data)
-        {
-            var memory = new GuardedMemory(data.Length);
-            data.CopyTo(memory.Span);
-            return memory;
         }
     }
 

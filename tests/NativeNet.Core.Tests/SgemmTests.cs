@@ -358,12 +358,8 @@ public class SgemmTests
             seed += 3;
         }
 
-        static GuardedMemory Guarded(int rows, int cols, int ld, int seed)
-        {
-            var memory = new GuardedMemory((rows - 1) * ld + cols);
-            Reference.Random(memory.Length, seed).CopyTo(memory.Span);
-            return memory;
-        }
+        // Exactly the floats a rows x cols matrix with leading dimension ld needs.
+        static GuardedMemory Guarded(int rows, int cols, int ld, int seed) => GuardedMemory.CopyOf(Reference.Random((rows - 1) * ld + cols, seed));
     }
 
     private static void CheckAgainstReference(GemmKernelKind kind, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int padding, int seed)
