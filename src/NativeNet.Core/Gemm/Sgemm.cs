@@ -774,7 +774,6 @@ public static unsafe class Sgemm
     private static void DotProducts<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
     {
         int j = j0;
-        float* tails = stackalloc float[(DotColumns + 4) * 16];   // DotProductBlock's padded k tails; written before they are read
         if (Vector512.IsHardwareAccelerated)
         {
             // A's rows, read again for every group of six columns, come from L2 once A outgrows L1; where they do not start
@@ -784,14 +783,14 @@ public static unsafe class Sgemm
             int ld = (k + AlignedFloats - 1) / AlignedFloats * AlignedFloats;
             if (j1 - j0 >= AlignedCopyMinColumns && !RowsAligned(op.A, op.ARow) && (long)m * ld <= AlignedCopyMaxFloats)
                 ops = op.WithA(CopyRows(ThreadScratch.A(m * ld), ld, op.A, op.ARow, m, k), ld);
-            for (; j <= j1 - DotColumns; j += DotColumns) DotProductColumns<Cols6, TStore>(ops, m, j, k, tails);
+            for (; j <= j1 - DotColumns; j += DotColumns) DotProductColumns<Cols6, TStore>(ops, m, j, k);
             switch (j1 - j)
             {
-                case 1: DotProductColumns<Cols1, TStore>(ops, m, j, k, tails); break;
-                case 2: DotProductColumns<Cols2, TStore>(ops, m, j, k, tails); break;
-                case 3: DotProductColumns<Cols3, TStore>(ops, m, j, k, tails); break;
-                case 4: DotProductColumns<Cols4, TStore>(ops, m, j, k, tails); break;
-                case 5: DotProductColumns<Cols5, TStore>(ops, m, j, k, tails); break;
+                case 1: DotProductColumns<Cols1, TStore>(ops, m, j, k); break;
+                case 2: DotProductColumns<Cols2, TStore>(ops, m, j, k); break;
+                case 3: DotProductColumns<Cols3, TStore>(ops, m, j, k); break;
+                case 4: DotProductColumns<Cols4, TStore>(ops, m, j, k); break;
+                case 5: DotProductColumns<Cols5, TStore>(ops, m, j, k); break;
             }
             return;
         }
@@ -853,24 +852,23 @@ public static unsafe class Sgemm
 
     /// <summary>Columns j..j+TCols of C, every row: blocks of 4 rows, then 2, then 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void DotProductColumns<TCols, TStore>(in Operands op, int m, int j, int k, float* tails)
+    private static void DotProductColumns<TCols, TStore>(in Operands op, int m, int j, int k)
         where TCols : struct, IStaticCount where TStore : struct, IStoreMode
     {
         int i = 0;
-        for (; i <= m - 4; i += 4) DotProductBlock<Rows4, TCols, TStore>(op, i, j, k, tails);
-        if (m - i >= 2) { DotProductBlock<Rows2, TCols, TStore>(op, i, j, k, tails); i += 2; }
-        if (i < m) DotProductBlock<Rows1, TCols, TStore>(op, i, j, k, tails);
+        for (; i <= m - 4; i += 4) DotProductBlock<Rows4, TCols, TStore>(op, i, j, k);
+        if (m - i >= 2) { DotProductBlock<Rows2, TCols, TStore>(op, i, j, k); i += 2; }
+        if (i < m) DotProductBlock<Rows1, TCols, TStore>(op, i, j, k);
     }
 
     /// <summary>
     /// C[i..i+TRows, j..j+TCols] from TRows (1, 2 or 4) rows of A and TCols (1-6) rows of B: up to 24 accumulators sRC, fed
     /// by TCols + TRows loads per TRows * TCols FMAs, the block's sums reduced together (<see cref="Sums16"/>, <see cref="Sums8"/>)
-    /// to a 128-bit vector per row and four columns. Rows of A are addressed from a0 and rows of B from b0 by their strides, so two pointers walk k.
-    /// <paramref name="tails"/> is scratch for 10 x 16 floats: the last k % 16 floats of every row, zero-padded, which the
-    /// last step reads through the same pointers with a stride of 16. The JIT compiles one copy per (rows, columns, store mode).
+    /// to a 128-bit vector per row and four columns. Rows of A are addressed from a0 and rows of B from b0 by their strides,
+    /// so two pointers walk k. The JIT compiles one copy per (rows, columns, store mode).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotProductBlock<TRows, TCols, TStore>(in Operands op, int i, int j, int k, float* tails)
+    private static void DotProductBlock<TRows, TCols, TStore>(in Operands op, int i, int j, int k)
         where TRows : struct, IStaticCount where TCols : struct, IStaticCount where TStore : struct, IStoreMode
     {
         int rows = TRows.Value, cols = TCols.Value;
@@ -880,36 +878,19 @@ public static unsafe class Sgemm
         Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
         Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default, s24 = default, s25 = default;
         Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default, s34 = default, s35 = default;
-        int whole = k & ~15;
-        for (int p = 0; ; p += 16)
-        {
-            if (p >= whole)
-            {
-                // The last k % 16 floats of each row: copied, zero-padded, into 16-float slots of tails, and the pointers
-                // and strides moved so that the same step reads the slots. No scalar tail, and nothing past a row is read.
-                if (p >= k) break;
-                var mask = LeadingLanes(k - p);
-                for (int c = 0; c < cols; c++) LoadLeading(b0 + c * ldb + p, mask).Store(tails + 16 * c);
-                for (int r = 0; r < rows; r++) LoadLeading(a0 + r * lda + p, mask).Store(tails + 16 * (DotColumns + r));
-                b0 = tails - p; ldb = 16;
-                a0 = tails + 16 * DotColumns - p; lda = 16;
-                whole = k;   // one step on the slots, then the test above ends the loop
-            }
-            float* b = b0 + p, a = a0 + p;
-            var y0 = Vector512.Load(b);
-            var y1 = cols > 1 ? Vector512.Load(b + ldb) : default;
-            var y2 = cols > 2 ? Vector512.Load(b + 2 * ldb) : default;
-            var y3 = cols > 3 ? Vector512.Load(b + 3 * ldb) : default;
-            var y4 = cols > 4 ? Vector512.Load(b + 4 * ldb) : default;
-            var y5 = cols > 5 ? Vector512.Load(b + 5 * ldb) : default;
-            DotStep<TCols>(Vector512.Load(a), y0, y1, y2, y3, y4, y5, ref s00, ref s01, ref s02, ref s03, ref s04, ref s05);
-            if (rows > 1) DotStep<TCols>(Vector512.Load(a + lda), y0, y1, y2, y3, y4, y5, ref s10, ref s11, ref s12, ref s13, ref s14, ref s15);
-            if (rows > 2)
-            {
-                DotStep<TCols>(Vector512.Load(a + 2 * lda), y0, y1, y2, y3, y4, y5, ref s20, ref s21, ref s22, ref s23, ref s24, ref s25);
-                DotStep<TCols>(Vector512.Load(a + 3 * lda), y0, y1, y2, y3, y4, y5, ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
-            }
-        }
+        int p = 0;
+        for (; p <= k - 16; p += 16)
+            DotRowsStep<TRows, TCols, No>(a0 + p, lda, b0 + p, ldb, default, ref s00, ref s01, ref s02, ref s03, ref s04, ref s05,
+                ref s10, ref s11, ref s12, ref s13, ref s14, ref s15, ref s20, ref s21, ref s22, ref s23, ref s24, ref s25,
+                ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
+        // The last k % 16 floats of each row: masked loads, zero in the other lanes, so no scalar tail and nothing past a
+        // row is read. (Copying the tails to zero-padded stack slots and reading those instead made each block store and
+        // reload them, and a reload whose address matched a just-stored row of C in its low 12 bits waited for that
+        // store: 10 x 30 x 10 NT ran at 24 or 33 GFLOP/s depending on where the stack fell.)
+        if (p < k)
+            DotRowsStep<TRows, TCols, Yes>(a0 + p, lda, b0 + p, ldb, LeadingLanes(k - p), ref s00, ref s01, ref s02, ref s03, ref s04, ref s05,
+                ref s10, ref s11, ref s12, ref s13, ref s14, ref s15, ref s20, ref s21, ref s22, ref s23, ref s24, ref s25,
+                ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
         // Quarter r of first holds row r's sums of columns 0-3, of last its sums of columns 4-5 (accumulators of columns
         // the block does not have are still zero). Blocks of 1 and 2 rows reduce only the vectors they have, in the same
         // order as the 4-row tree, then gather their sums into those quarters.
@@ -1068,6 +1049,39 @@ public static unsafe class Sgemm
         var t = Avx.HorizontalAdd(Avx.HorizontalAdd(v0, v1), Avx.HorizontalAdd(v2, v3));
         return t.GetLower() + t.GetUpper();
     }
+
+    /// <summary>
+    /// One k step of a dot-product block: 16 floats of TRows rows of A (a, lda floats apart) against 16 of TCols rows of B
+    /// (b, ldb apart), sRC += aR * bC lane by lane. With TMasked, only the lanes of mask are read and the others are 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotRowsStep<TRows, TCols, TMasked>(float* a, long lda, float* b, long ldb, Vector512<float> mask,
+        ref Vector512<float> s00, ref Vector512<float> s01, ref Vector512<float> s02, ref Vector512<float> s03, ref Vector512<float> s04, ref Vector512<float> s05,
+        ref Vector512<float> s10, ref Vector512<float> s11, ref Vector512<float> s12, ref Vector512<float> s13, ref Vector512<float> s14, ref Vector512<float> s15,
+        ref Vector512<float> s20, ref Vector512<float> s21, ref Vector512<float> s22, ref Vector512<float> s23, ref Vector512<float> s24, ref Vector512<float> s25,
+        ref Vector512<float> s30, ref Vector512<float> s31, ref Vector512<float> s32, ref Vector512<float> s33, ref Vector512<float> s34, ref Vector512<float> s35)
+        where TRows : struct, IStaticCount where TCols : struct, IStaticCount where TMasked : struct, IStaticFlag
+    {
+        int rows = TRows.Value, cols = TCols.Value;
+        var y0 = Load<TMasked>(b, mask);
+        var y1 = cols > 1 ? Load<TMasked>(b + ldb, mask) : default;
+        var y2 = cols > 2 ? Load<TMasked>(b + 2 * ldb, mask) : default;
+        var y3 = cols > 3 ? Load<TMasked>(b + 3 * ldb, mask) : default;
+        var y4 = cols > 4 ? Load<TMasked>(b + 4 * ldb, mask) : default;
+        var y5 = cols > 5 ? Load<TMasked>(b + 5 * ldb, mask) : default;
+        DotStep<TCols>(Load<TMasked>(a, mask), y0, y1, y2, y3, y4, y5, ref s00, ref s01, ref s02, ref s03, ref s04, ref s05);
+        if (rows > 1) DotStep<TCols>(Load<TMasked>(a + lda, mask), y0, y1, y2, y3, y4, y5, ref s10, ref s11, ref s12, ref s13, ref s14, ref s15);
+        if (rows > 2)
+        {
+            DotStep<TCols>(Load<TMasked>(a + 2 * lda, mask), y0, y1, y2, y3, y4, y5, ref s20, ref s21, ref s22, ref s23, ref s24, ref s25);
+            DotStep<TCols>(Load<TMasked>(a + 3 * lda, mask), y0, y1, y2, y3, y4, y5, ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
+        }
+    }
+
+    /// <summary>16 floats at p, or with TMasked only the lanes of mask (the others 0, their memory not touched).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load<TMasked>(float* p, Vector512<float> mask) where TMasked : struct, IStaticFlag
+        => TMasked.Value ? LoadLeading(p, mask) : Vector512.Load(p);
 
     /// <summary>One row of A (x) against the TCols rows of B (y0..): sC += x * yC.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
