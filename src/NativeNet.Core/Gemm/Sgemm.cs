@@ -951,7 +951,7 @@ public static unsafe class Sgemm
     /// (2026-12-04), one TensorPrimitives.Dot per element -> these blocks, GFLOP/s: 10 x 784 x 30 NT 26.3 -> 96.3, 10 x 640
     /// x 100 NT 26.3 -> 94.6, 10 x 30 x 10 NT 8.3 -> 26.6, 1 x 784 x 30 NT 26.1 -> 44.1.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotProductBlock256<TRows, TCols, TStore>(in Operands op, int i, int j, int k)
         where TRows : struct, IStaticCount where TCols : struct, IStaticCount where TStore : struct, IStoreMode
     {
@@ -967,24 +967,27 @@ public static unsafe class Sgemm
             DotBlockStep256<TRows, TCols, Yes>(a + whole, lda, b + whole, ldb, LeadingLanes256(k - whole),
                 ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
         // Row-major sums of the block: rows 0-1 (and row 2's first two columns) in the first eight, the rest in the last
-        // four; a one-row block needs only its three.
-        float* sums = stackalloc float[12];
-        if (TRows.Value == 1) Sums4x256(s00, s01, s02, default).Store(sums);
-        else
+        // four; a one-row block needs only its three. Each row's sums are then moved to the start of a 128-bit vector in
+        // registers (not through a stack copy, whose reloads could wait on the last block's stores to C).
+        float* c = op.C + (long)i * op.Ldc + j;
+        long ldc = op.Ldc;
+        var alpha = Vector128.Create(op.Alpha); var beta = Vector128.Create(op.Beta);
+        if (TRows.Value == 1)
         {
-            Sums8x256(s00, s01, s02, s10, s11, s12, s20, s21).Store(sums);
-            Sums4x256(s22, s30, s31, s32).Store(sums + 8);
+            StoreRow4<TStore>(c, Sums4x256(s00, s01, s02, default), TCols.Value, alpha, beta);
+            return;
         }
-        for (int r = 0; r < TRows.Value; r++)
-        {
-            float* c = op.C + (long)(i + r) * op.Ldc + j;
-            for (int t = 0; t < TCols.Value; t++)
-            {
-                float x = sums[3 * r + t];
-                if (TStore.Scales) x *= op.Alpha;
-                c[t] = TStore.Accumulates ? MathF.FusedMultiplyAdd(c[t], op.Beta, x) : x;
-            }
-        }
+        var first = Sums8x256(s00, s01, s02, s10, s11, s12, s20, s21);
+        var last = Sums4x256(s22, s30, s31, s32);
+        // Lanes 3-5 (row 1) to the lower half, lanes 6-7 (row 2's first two) to the start of the upper half.
+        var shifted = Vector256.Shuffle(first, Vector256.Create(3, 4, 5, 5, 6, 7, 7, 7));
+        StoreRow4<TStore>(c, first.GetLower(), TCols.Value, alpha, beta);
+        StoreRow4<TStore>(c + ldc, shifted.GetLower(), TCols.Value, alpha, beta);
+        if (TRows.Value > 2)
+            StoreRow4<TStore>(c + 2 * ldc, Vector128.ConditionalSelect(Vector128.Create(0, 0, -1, 0).AsSingle(), Vector128.Shuffle(last, Vector128.Create(0, 0, 0, 0)), shifted.GetUpper()),
+                TCols.Value, alpha, beta);
+        if (TRows.Value > 3)
+            StoreRow4<TStore>(c + 3 * ldc, Vector128.Shuffle(last, Vector128.Create(1, 2, 3, 3)), TCols.Value, alpha, beta);
     }
 
     /// <summary>One 8-float step of <see cref="DotProductBlock256"/>: every row of A (a, lda apart) against every row of B (b, ldb apart), through the mask when TMasked.</summary>
