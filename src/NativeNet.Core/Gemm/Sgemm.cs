@@ -1230,6 +1230,7 @@ public static unsafe class Sgemm
         private readonly int _mr, _nr, _mc, _kc, _nc;
         private readonly delegate*<int, float*, float*, int, float*, int, float, float, float*, void> _tile;
         private readonly bool _maskedEdges;
+        private readonly bool _rowEdges;
         private readonly bool _splitN;
         public readonly int Workers;
 
@@ -1242,6 +1243,7 @@ public static unsafe class Sgemm
             if (ReadsBInPlace(op, m)) _kc = Math.Min(_kc, InPlaceKC);
             _tile = gk.Tile;
             _maskedEdges = gk.MaskedEdges;
+            _rowEdges = gk.RowEdges;
             int nTiles = (n + _nr - 1) / _nr, mTiles = (m + _mr - 1) / _mr;
             _splitN = nTiles >= workers && (nTiles >= mTiles || mTiles < workers);
             Workers = Math.Max(1, Math.Min(workers, _splitN ? nTiles : mTiles));
@@ -1298,6 +1300,8 @@ public static unsafe class Sgemm
                                     _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB);
                                 else if (_maskedEdges)
                                     MicroKernels.Avx512Edge(mr, nr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB, mr, nr);
+                                else if (_rowEdges && nr == _nr)
+                                    MicroKernels.Avx2RowEdge(mr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB);
                                 else
                                     EdgeTile(kc, ap, bp, ldb, cij, mr, nr, beta, edge, nextB);
                             }
