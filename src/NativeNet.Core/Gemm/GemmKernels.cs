@@ -41,10 +41,10 @@ internal sealed unsafe class GemmKernel
     public bool MaskedEdges { get; init; }
 
     /// <summary>
-    /// Whether edge tiles of fewer than MR rows but all NR columns go through <see cref="MicroKernels.Avx2RowEdge"/>,
-    /// straight into C (the other edge tiles still go through scratch).
+    /// Whether edge tiles go through <see cref="MicroKernels.Avx2Edge"/>, a kernel of their own rows and vectors: straight
+    /// into C with all NR columns, else into scratch whose valid corner is merged.
     /// </summary>
-    public bool RowEdges { get; init; }
+    public bool Avx2Edges { get; init; }
 
     // Block sizes, one row per instruction set, for cores with 48 KiB L1d and 1-2 MiB L2 (Zen 5, recent Xeons).
     // AVX-512: B micro-panel 256 x 32 floats = 32 KiB (L1); A block 144 x 256 = 144 KiB (L2).
@@ -58,8 +58,8 @@ internal sealed unsafe class GemmKernel
     public static readonly GemmKernel Avx2 = new()
     {
         Kind = GemmKernelKind.Avx2, MR = 6, NR = 16, MC = 144, KC = 256, NC = 3072,
-        Tile = &MicroKernels.Avx2Rows<Rows6>,
-        RowEdges = true,
+        Tile = &MicroKernels.Avx2Tile<Rows6, Vectors2>,
+        Avx2Edges = true,
     };
 
     public static readonly GemmKernel Scalar = new()
@@ -342,29 +342,25 @@ internal static unsafe class MicroKernels
 
 
     /// <summary>
-    /// The AVX2 kernel for an edge tile of r &lt; 6 rows and all 16 columns (arguments as the tile's): it computes and
-    /// stores only those rows, straight into C, instead of a whole 6 x 16 tile in scratch that is then merged.
+    /// The AVX2 kernel for an edge tile of r &lt;= 6 rows and c &lt;= 16 columns (arguments as the tile's): the first r rows
+    /// of the 6 x 16 kernel, and one vector of B per step when c &lt;= 8, so a tile costs about what it computes. It
+    /// stores 8 or 16 columns: straight into C when c is 16, else into scratch whose valid corner is merged.
     /// </summary>
-    public static delegate*<int, float*, float*, int, float*, int, float, float, float*, void> Avx2RowEdge(int rows) => rows switch
-    {
-        1 => &Avx2Rows<Rows1>,
-        2 => &Avx2Rows<Rows2>,
-        3 => &Avx2Rows<Rows3>,
-        4 => &Avx2Rows<Rows4>,
-        5 => &Avx2Rows<Rows5>,
-        _ => throw new ArgumentOutOfRangeException(nameof(rows), rows, "An AVX2 row edge has 1 to 5 rows."),
-    };
+    public static delegate*<int, float*, float*, int, float*, int, float, float, float*, void> Avx2Edge(int rows, int cols) => cols <= 8
+        ? rows switch { 1 => &Avx2Tile<Rows1, Vectors1>, 2 => &Avx2Tile<Rows2, Vectors1>, 3 => &Avx2Tile<Rows3, Vectors1>, 4 => &Avx2Tile<Rows4, Vectors1>, 5 => &Avx2Tile<Rows5, Vectors1>, _ => &Avx2Tile<Rows6, Vectors1> }
+        : rows switch { 1 => &Avx2Tile<Rows1, Vectors2>, 2 => &Avx2Tile<Rows2, Vectors2>, 3 => &Avx2Tile<Rows3, Vectors2>, 4 => &Avx2Tile<Rows4, Vectors2>, 5 => &Avx2Tile<Rows5, Vectors2>, _ => &Avx2Tile<Rows6, Vectors2> };
 
     /// <summary>
     /// The AVX2 micro-kernel, 6 x 16 (12 ymm accumulators, 2 ymm of B, 1 broadcast of A per row), or the first TRows rows
-    /// of such a tile: A's packed panel is 6 wide whatever TRows is. The JIT compiles one copy per row count with the
-    /// unused accumulators removed.
+    /// and 8 * TVectors columns of such a tile: A's packed panel is 6 wide and B's 16 whatever the tile uses. The JIT
+    /// compiles one copy per (rows, vectors) with the unused accumulators removed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Avx2Rows<TRows>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, float* nextB)
-        where TRows : struct, IStaticCount
+    public static void Avx2Tile<TRows, TVectors>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, float* nextB)
+        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount
     {
         int rows = TRows.Value;
+        bool two = TVectors.Value == 2;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         int unfetched = PrefetchesC(kc) ? rows : 0;   // C's rows, asked for during the loop (see PrefetchCMinDepth)
@@ -375,38 +371,38 @@ internal static unsafe class MicroKernels
             if (unfetched > 0 || nextB != null)
             {
                 end = Math.Min(kc, p + PrefetchCEvery);
-                PrefetchStep(ref nextRow, ref unfetched, 16, ldc, ref nextB);
+                PrefetchStep(ref nextRow, ref unfetched, 8 * TVectors.Value, ldc, ref nextB);
             }
             for (; p < end; p++)
             {
                 var b0 = Vector256.Load(b);
-                var b1 = Vector256.Load(b + 8);
+                var b1 = two ? Vector256.Load(b + 8) : default;
                 var ai = Vector256.Create(a[0]);
-                c00 = Vector256.FusedMultiplyAdd(ai, b0, c00); c01 = Vector256.FusedMultiplyAdd(ai, b1, c01);
+                c00 = Vector256.FusedMultiplyAdd(ai, b0, c00); if (two) c01 = Vector256.FusedMultiplyAdd(ai, b1, c01);
                 if (rows > 1)
                 {
                     ai = Vector256.Create(a[1]);
-                    c10 = Vector256.FusedMultiplyAdd(ai, b0, c10); c11 = Vector256.FusedMultiplyAdd(ai, b1, c11);
+                    c10 = Vector256.FusedMultiplyAdd(ai, b0, c10); if (two) c11 = Vector256.FusedMultiplyAdd(ai, b1, c11);
                 }
                 if (rows > 2)
                 {
                     ai = Vector256.Create(a[2]);
-                    c20 = Vector256.FusedMultiplyAdd(ai, b0, c20); c21 = Vector256.FusedMultiplyAdd(ai, b1, c21);
+                    c20 = Vector256.FusedMultiplyAdd(ai, b0, c20); if (two) c21 = Vector256.FusedMultiplyAdd(ai, b1, c21);
                 }
                 if (rows > 3)
                 {
                     ai = Vector256.Create(a[3]);
-                    c30 = Vector256.FusedMultiplyAdd(ai, b0, c30); c31 = Vector256.FusedMultiplyAdd(ai, b1, c31);
+                    c30 = Vector256.FusedMultiplyAdd(ai, b0, c30); if (two) c31 = Vector256.FusedMultiplyAdd(ai, b1, c31);
                 }
                 if (rows > 4)
                 {
                     ai = Vector256.Create(a[4]);
-                    c40 = Vector256.FusedMultiplyAdd(ai, b0, c40); c41 = Vector256.FusedMultiplyAdd(ai, b1, c41);
+                    c40 = Vector256.FusedMultiplyAdd(ai, b0, c40); if (two) c41 = Vector256.FusedMultiplyAdd(ai, b1, c41);
                 }
                 if (rows > 5)
                 {
                     ai = Vector256.Create(a[5]);
-                    c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); c51 = Vector256.FusedMultiplyAdd(ai, b1, c51);
+                    c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); if (two) c51 = Vector256.FusedMultiplyAdd(ai, b1, c51);
                 }
                 a += 6;
                 b += ldb;
@@ -415,28 +411,30 @@ internal static unsafe class MicroKernels
         var va = Vector256.Create(alpha);
         if (beta == 0f)
         {
-            (c00 * va).Store(c); (c01 * va).Store(c + 8);
-            if (rows > 1) { c += ldc; (c10 * va).Store(c); (c11 * va).Store(c + 8); }
-            if (rows > 2) { c += ldc; (c20 * va).Store(c); (c21 * va).Store(c + 8); }
-            if (rows > 3) { c += ldc; (c30 * va).Store(c); (c31 * va).Store(c + 8); }
-            if (rows > 4) { c += ldc; (c40 * va).Store(c); (c41 * va).Store(c + 8); }
-            if (rows > 5) { c += ldc; (c50 * va).Store(c); (c51 * va).Store(c + 8); }
+            (c00 * va).Store(c); if (two) (c01 * va).Store(c + 8);
+            if (rows > 1) { c += ldc; (c10 * va).Store(c); if (two) (c11 * va).Store(c + 8); }
+            if (rows > 2) { c += ldc; (c20 * va).Store(c); if (two) (c21 * va).Store(c + 8); }
+            if (rows > 3) { c += ldc; (c30 * va).Store(c); if (two) (c31 * va).Store(c + 8); }
+            if (rows > 4) { c += ldc; (c40 * va).Store(c); if (two) (c41 * va).Store(c + 8); }
+            if (rows > 5) { c += ldc; (c50 * va).Store(c); if (two) (c51 * va).Store(c + 8); }
             return;
         }
         var vb = Vector256.Create(beta);
-        Update256(c, c00, c01, va, vb);
-        if (rows > 1) { c += ldc; Update256(c, c10, c11, va, vb); }
-        if (rows > 2) { c += ldc; Update256(c, c20, c21, va, vb); }
-        if (rows > 3) { c += ldc; Update256(c, c30, c31, va, vb); }
-        if (rows > 4) { c += ldc; Update256(c, c40, c41, va, vb); }
-        if (rows > 5) { c += ldc; Update256(c, c50, c51, va, vb); }
+        Update256<TVectors>(c, c00, c01, va, vb);
+        if (rows > 1) { c += ldc; Update256<TVectors>(c, c10, c11, va, vb); }
+        if (rows > 2) { c += ldc; Update256<TVectors>(c, c20, c21, va, vb); }
+        if (rows > 3) { c += ldc; Update256<TVectors>(c, c30, c31, va, vb); }
+        if (rows > 4) { c += ldc; Update256<TVectors>(c, c40, c41, va, vb); }
+        if (rows > 5) { c += ldc; Update256<TVectors>(c, c50, c51, va, vb); }
     }
 
+    /// <summary>c = alpha x + beta c for the first 8 * TVectors floats of a row (x0, then x1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Update256(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta)
+    private static void Update256<TVectors>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta)
+        where TVectors : struct, IStaticCount
     {
         Vector256.FusedMultiplyAdd(x0, alpha, Vector256.Load(c) * beta).Store(c);
-        Vector256.FusedMultiplyAdd(x1, alpha, Vector256.Load(c + 8) * beta).Store(c + 8);
+        if (TVectors.Value == 2) Vector256.FusedMultiplyAdd(x1, alpha, Vector256.Load(c + 8) * beta).Store(c + 8);
     }
 
     /// <summary>The portable reference kernel: plain loops over a 4 x 4 tile (no hints: nextB is ignored).</summary>

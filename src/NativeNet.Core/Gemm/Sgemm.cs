@@ -1230,7 +1230,7 @@ public static unsafe class Sgemm
         private readonly int _mr, _nr, _mc, _kc, _nc;
         private readonly delegate*<int, float*, float*, int, float*, int, float, float, float*, void> _tile;
         private readonly bool _maskedEdges;
-        private readonly bool _rowEdges;
+        private readonly bool _avx2Edges;
         private readonly bool _splitN;
         public readonly int Workers;
 
@@ -1243,7 +1243,7 @@ public static unsafe class Sgemm
             if (ReadsBInPlace(op, m)) _kc = Math.Min(_kc, InPlaceKC);
             _tile = gk.Tile;
             _maskedEdges = gk.MaskedEdges;
-            _rowEdges = gk.RowEdges;
+            _avx2Edges = gk.Avx2Edges;
             int nTiles = (n + _nr - 1) / _nr, mTiles = (m + _mr - 1) / _mr;
             _splitN = nTiles >= workers && (nTiles >= mTiles || mTiles < workers);
             Workers = Math.Max(1, Math.Min(workers, _splitN ? nTiles : mTiles));
@@ -1300,10 +1300,10 @@ public static unsafe class Sgemm
                                     _tile(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB);
                                 else if (_maskedEdges)
                                     MicroKernels.Avx512Edge(mr, nr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB, mr, nr);
-                                else if (_rowEdges && nr == _nr)
-                                    MicroKernels.Avx2RowEdge(mr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB);
+                                else if (_avx2Edges && nr == _nr)
+                                    MicroKernels.Avx2Edge(mr, nr)(kc, ap, bp, ldb, cij, _op.Ldc, _op.Alpha, beta, nextB);
                                 else
-                                    EdgeTile(kc, ap, bp, ldb, cij, mr, nr, beta, edge, nextB);
+                                    EdgeTile(_avx2Edges ? MicroKernels.Avx2Edge(mr, nr) : _tile, kc, ap, bp, ldb, cij, mr, nr, beta, edge, nextB);
                             }
                         }
                     }
@@ -1311,12 +1311,16 @@ public static unsafe class Sgemm
             }
         }
 
-        /// <summary>A partial tile: the kernel writes a full tile to scratch, then the valid mr x nr corner merges into C.</summary>
+        /// <summary>
+        /// A partial tile: <paramref name="kernel"/> (the full tile's, or one covering at least mr x nr) writes to scratch
+        /// with rows NR apart, then the valid mr x nr corner merges into C.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void EdgeTile(int kc, float* ap, float* bp, int ldb, float* c, int mr, int nr, float beta, float* scratch, float* nextB)
+        private void EdgeTile(delegate*<int, float*, float*, int, float*, int, float, float, float*, void> kernel, int kc, float* ap, float* bp,
+            int ldb, float* c, int mr, int nr, float beta, float* scratch, float* nextB)
         {
             float* tile = (float*)(((nint)scratch + 63) & ~(nint)63);
-            _tile(kc, ap, bp, ldb, tile, _nr, _op.Alpha, 0f, nextB);
+            kernel(kc, ap, bp, ldb, tile, _nr, _op.Alpha, 0f, nextB);
             for (int i = 0; i < mr; i++)
                 MergeRow(c + (long)i * _op.Ldc, tile + i * _nr, nr, beta);
         }
