@@ -377,33 +377,12 @@ internal static unsafe class MicroKernels
             {
                 var b0 = Vector256.Load(b);
                 var b1 = two ? Vector256.Load(b + 8) : default;
-                var ai = Vector256.Create(a[0]);
-                c00 = Vector256.FusedMultiplyAdd(ai, b0, c00); if (two) c01 = Vector256.FusedMultiplyAdd(ai, b1, c01);
-                if (rows > 1)
-                {
-                    ai = Vector256.Create(a[1]);
-                    c10 = Vector256.FusedMultiplyAdd(ai, b0, c10); if (two) c11 = Vector256.FusedMultiplyAdd(ai, b1, c11);
-                }
-                if (rows > 2)
-                {
-                    ai = Vector256.Create(a[2]);
-                    c20 = Vector256.FusedMultiplyAdd(ai, b0, c20); if (two) c21 = Vector256.FusedMultiplyAdd(ai, b1, c21);
-                }
-                if (rows > 3)
-                {
-                    ai = Vector256.Create(a[3]);
-                    c30 = Vector256.FusedMultiplyAdd(ai, b0, c30); if (two) c31 = Vector256.FusedMultiplyAdd(ai, b1, c31);
-                }
-                if (rows > 4)
-                {
-                    ai = Vector256.Create(a[4]);
-                    c40 = Vector256.FusedMultiplyAdd(ai, b0, c40); if (two) c41 = Vector256.FusedMultiplyAdd(ai, b1, c41);
-                }
-                if (rows > 5)
-                {
-                    ai = Vector256.Create(a[5]);
-                    c50 = Vector256.FusedMultiplyAdd(ai, b0, c50); if (two) c51 = Vector256.FusedMultiplyAdd(ai, b1, c51);
-                }
+                Avx2Row<TVectors>(a[0], b0, b1, ref c00, ref c01);
+                if (rows > 1) Avx2Row<TVectors>(a[1], b0, b1, ref c10, ref c11);
+                if (rows > 2) Avx2Row<TVectors>(a[2], b0, b1, ref c20, ref c21);
+                if (rows > 3) Avx2Row<TVectors>(a[3], b0, b1, ref c30, ref c31);
+                if (rows > 4) Avx2Row<TVectors>(a[4], b0, b1, ref c40, ref c41);
+                if (rows > 5) Avx2Row<TVectors>(a[5], b0, b1, ref c50, ref c51);
                 a += 6;
                 b += ldb;
             }
@@ -426,6 +405,16 @@ internal static unsafe class MicroKernels
         if (rows > 3) { c += ldc; Update256<TVectors>(c, c30, c31, va, vb); }
         if (rows > 4) { c += ldc; Update256<TVectors>(c, c40, c41, va, vb); }
         if (rows > 5) { c += ldc; Update256<TVectors>(c, c50, c51, va, vb); }
+    }
+
+    /// <summary>One row of an <see cref="Avx2Tile{TRows, TVectors}"/> step: x0 += a * b0 and, with two vectors, x1 += a * b1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Avx2Row<TVectors>(float a, Vector256<float> b0, Vector256<float> b1, ref Vector256<float> x0, ref Vector256<float> x1)
+        where TVectors : struct, IStaticCount
+    {
+        var ai = Vector256.Create(a);
+        x0 = Vector256.FusedMultiplyAdd(ai, b0, x0);
+        if (TVectors.Value == 2) x1 = Vector256.FusedMultiplyAdd(ai, b1, x1);
     }
 
     /// <summary>c = alpha x + beta c for the first 8 * TVectors floats of a row (x0, then x1).</summary>
