@@ -29,13 +29,13 @@ public class SgemmTests
         foreach (int k in new[] { 0, 1, 5, 29, 64 })
             CheckAgainstReference(kind, ta, tb, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
         // NN and TN over 128 columns take the packed path whatever the rows: its edge tiles, every row count, a last panel
-        // of 12, 17 or 1 columns.
+        // of 12, 17, 1, 24 or 15 columns on AVX-512 (NR 32) and of 12, 1, 8 or 15 on AVX2 (NR 16: one vector of B up to 8).
         foreach (bool ta in new[] { false, true })
         foreach (int m in SmallSizes)
-        foreach (int n in new[] { 140, 145, 161 })
+        foreach (int n in new[] { 140, 145, 161, 152, 143 })
         foreach (int k in new[] { 29, 64 })
             CheckAgainstReference(kind, ta, false, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
-        // NT with k = 37 (two whole 16-float steps and a padded tail of 5), up to the 40 rows the dot products take on AVX-512.
+        // NT with k = 37 (two whole 16-float steps and a masked tail of 5), up to the 40 rows the dot products take on AVX-512.
         foreach (int n in SmallSizes)
         foreach (int m in new[] { 1, 6, 19, 40 })
             CheckAgainstReference(kind, false, true, m, n, 37, 1f, 0f, padding: 0, seed++);
@@ -62,7 +62,7 @@ public class SgemmTests
     public void BetaZero_NeverReadsC_EvenWhenItHoldsNaN(GemmKernelKind kind)
     {
         // Packed, single-row, 4- and 6-row blocks with a masked last block (k <= 16, n = 33 / 49), and NT dot products with a
-        // padded k tail (19 x 7 x 37, 40 x 9 x 40), and k split in two halves (5 x 600 x 700 NN: the second half goes to
+        // masked k tail (19 x 7 x 37, 40 x 9 x 40), and k split in two halves (5 x 600 x 700 NN: the second half goes to
         // scratch), on every transpose. Alpha 1 (stores of the bare sums) and -2 (scaled sums).
         foreach (var (m, n, k) in new[] { (1, 5, 3), (7, 40, 20), (50, 70, 90), (4, 33, 5), (6, 49, 5), (19, 7, 37), (40, 9, 40), (5, 600, 700) })
         foreach (bool ta in new[] { false, true })

@@ -36,7 +36,8 @@ internal sealed unsafe class GemmKernel
 
     /// <summary>
     /// Whether edge tiles (fewer than MR rows or NR columns) go through <see cref="MicroKernels.Avx512Edge"/>, straight into
-    /// C through masks; otherwise the full kernel writes a scratch tile and its valid corner is merged into C.
+    /// C through masks. Otherwise a kernel writes a scratch tile and its valid corner is merged into C: the full tile's, or
+    /// with <see cref="Avx2Edges"/> one of the tile's own rows and vectors.
     /// </summary>
     public bool MaskedEdges { get; init; }
 
@@ -108,8 +109,8 @@ internal sealed unsafe class GemmKernel
 
 /// <summary>
 /// A compile-time count for kernels that the JIT compiles once per count with the unused registers removed: rows (packed
-/// micro-kernel, NT dot products), columns (NT dot products), filters (direct convolution) or 16-float vectors
-/// (<c>Sgemm.RowBlock</c>).
+/// micro-kernel, NT dot products), columns (NT dot products), filters (direct convolution) or vectors (16 floats in
+/// <c>Sgemm.RowBlock</c> and the AVX-512 edge tiles, 8 in <see cref="MicroKernels.Avx2Tile{TRows, TVectors}"/>).
 /// </summary>
 internal interface IStaticCount
 {
