@@ -158,39 +158,39 @@ public static unsafe class DenseBackward
         var mask = Sgemm.LeadingLanes(cols);
         Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default, d8 = default, d9 = default, d10 = default, d11 = default;
         Vector512<float> x0 = default, x1 = default, x2 = default, x3 = default, x4 = default, x5 = default, x6 = default, x7 = default, x8 = default, x9 = default, x10 = default, x11 = default;
-        if (TRows.Value > 0) x0 = Load<TMasked>(x + 0L * ldx, mask);
-        if (TRows.Value > 1) x1 = Load<TMasked>(x + 1L * ldx, mask);
-        if (TRows.Value > 2) x2 = Load<TMasked>(x + 2L * ldx, mask);
-        if (TRows.Value > 3) x3 = Load<TMasked>(x + 3L * ldx, mask);
-        if (TRows.Value > 4) x4 = Load<TMasked>(x + 4L * ldx, mask);
-        if (TRows.Value > 5) x5 = Load<TMasked>(x + 5L * ldx, mask);
-        if (TRows.Value > 6) x6 = Load<TMasked>(x + 6L * ldx, mask);
-        if (TRows.Value > 7) x7 = Load<TMasked>(x + 7L * ldx, mask);
-        if (TRows.Value > 8) x8 = Load<TMasked>(x + 8L * ldx, mask);
-        if (TRows.Value > 9) x9 = Load<TMasked>(x + 9L * ldx, mask);
-        if (TRows.Value > 10) x10 = Load<TMasked>(x + 10L * ldx, mask);
-        if (TRows.Value > 11) x11 = Load<TMasked>(x + 11L * ldx, mask);
+        if (TRows.Value > 0) x0 = Sgemm.Load<TMasked>(x + 0L * ldx, mask);
+        if (TRows.Value > 1) x1 = Sgemm.Load<TMasked>(x + 1L * ldx, mask);
+        if (TRows.Value > 2) x2 = Sgemm.Load<TMasked>(x + 2L * ldx, mask);
+        if (TRows.Value > 3) x3 = Sgemm.Load<TMasked>(x + 3L * ldx, mask);
+        if (TRows.Value > 4) x4 = Sgemm.Load<TMasked>(x + 4L * ldx, mask);
+        if (TRows.Value > 5) x5 = Sgemm.Load<TMasked>(x + 5L * ldx, mask);
+        if (TRows.Value > 6) x6 = Sgemm.Load<TMasked>(x + 6L * ldx, mask);
+        if (TRows.Value > 7) x7 = Sgemm.Load<TMasked>(x + 7L * ldx, mask);
+        if (TRows.Value > 8) x8 = Sgemm.Load<TMasked>(x + 8L * ldx, mask);
+        if (TRows.Value > 9) x9 = Sgemm.Load<TMasked>(x + 9L * ldx, mask);
+        if (TRows.Value > 10) x10 = Sgemm.Load<TMasked>(x + 10L * ldx, mask);
+        if (TRows.Value > 11) x11 = Sgemm.Load<TMasked>(x + 11L * ldx, mask);
         if (!first)
         {
-            if (TRows.Value > 0) d0 = Load<TMasked>(dx + 0L * ldx, mask);
-            if (TRows.Value > 1) d1 = Load<TMasked>(dx + 1L * ldx, mask);
-            if (TRows.Value > 2) d2 = Load<TMasked>(dx + 2L * ldx, mask);
-            if (TRows.Value > 3) d3 = Load<TMasked>(dx + 3L * ldx, mask);
-            if (TRows.Value > 4) d4 = Load<TMasked>(dx + 4L * ldx, mask);
-            if (TRows.Value > 5) d5 = Load<TMasked>(dx + 5L * ldx, mask);
-            if (TRows.Value > 6) d6 = Load<TMasked>(dx + 6L * ldx, mask);
-            if (TRows.Value > 7) d7 = Load<TMasked>(dx + 7L * ldx, mask);
-            if (TRows.Value > 8) d8 = Load<TMasked>(dx + 8L * ldx, mask);
-            if (TRows.Value > 9) d9 = Load<TMasked>(dx + 9L * ldx, mask);
-            if (TRows.Value > 10) d10 = Load<TMasked>(dx + 10L * ldx, mask);
-            if (TRows.Value > 11) d11 = Load<TMasked>(dx + 11L * ldx, mask);
+            if (TRows.Value > 0) d0 = Sgemm.Load<TMasked>(dx + 0L * ldx, mask);
+            if (TRows.Value > 1) d1 = Sgemm.Load<TMasked>(dx + 1L * ldx, mask);
+            if (TRows.Value > 2) d2 = Sgemm.Load<TMasked>(dx + 2L * ldx, mask);
+            if (TRows.Value > 3) d3 = Sgemm.Load<TMasked>(dx + 3L * ldx, mask);
+            if (TRows.Value > 4) d4 = Sgemm.Load<TMasked>(dx + 4L * ldx, mask);
+            if (TRows.Value > 5) d5 = Sgemm.Load<TMasked>(dx + 5L * ldx, mask);
+            if (TRows.Value > 6) d6 = Sgemm.Load<TMasked>(dx + 6L * ldx, mask);
+            if (TRows.Value > 7) d7 = Sgemm.Load<TMasked>(dx + 7L * ldx, mask);
+            if (TRows.Value > 8) d8 = Sgemm.Load<TMasked>(dx + 8L * ldx, mask);
+            if (TRows.Value > 9) d9 = Sgemm.Load<TMasked>(dx + 9L * ldx, mask);
+            if (TRows.Value > 10) d10 = Sgemm.Load<TMasked>(dx + 10L * ldx, mask);
+            if (TRows.Value > 11) d11 = Sgemm.Load<TMasked>(dx + 11L * ldx, mask);
         }
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
         for (int j = 0; j < count; j++, a += MaxRows, w += ldw)
         {
             Sse.Prefetch0(w + PrefetchAhead);              // a hint: never faults, even past the end of W
-            var wj = Load<TMasked>(w, mask);
+            var wj = Sgemm.Load<TMasked>(w, mask);
             Vector512<float> ua = default, ub = default;
             if (TRows.Value > 0) { var s = Vector512.Create(a[0]); d0 = Fma(s, wj, d0); ua = Fma(s, x0, ua); }
             if (TRows.Value > 1) { var s = Vector512.Create(a[1]); d1 = Fma(s, wj, d1); ub = Fma(s, x1, ub); }
@@ -222,10 +222,6 @@ public static unsafe class DenseBackward
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Load<TMasked>(float* p, Vector512<float> mask) where TMasked : struct, IStaticFlag
-        => TMasked.Value ? Sgemm.LoadLeading(p, mask) : Vector512.Load(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store<TMasked>(float* p, Vector512<float> value, Vector512<float> mask) where TMasked : struct, IStaticFlag

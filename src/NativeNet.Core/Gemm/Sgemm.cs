@@ -697,6 +697,11 @@ public static unsafe class Sgemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> LoadLeading(float* p, Vector512<float> mask) => Avx512F.MaskLoad(p, mask, Vector512<float>.Zero);
 
+    /// <summary>16 floats at p, or with TMasked only the lanes of mask (<see cref="LoadLeading"/>), for kernels compiled once per choice.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Load<TMasked>(float* p, Vector512<float> mask) where TMasked : struct, IStaticFlag
+        => TMasked.Value ? LoadLeading(p, mask) : Vector512.Load(p);
+
     /// <summary><see cref="StoreScaled"/> limited to the lanes of mask.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreScaledLeading<TStore>(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> beta, Vector512<float> mask)
@@ -1080,11 +1085,6 @@ public static unsafe class Sgemm
             DotStep<TCols>(Load<TMasked>(a + 3 * lda, mask), y0, y1, y2, y3, y4, y5, ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
         }
     }
-
-    /// <summary>16 floats at p, or with TMasked only the lanes of mask (the others 0, their memory not touched).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Load<TMasked>(float* p, Vector512<float> mask) where TMasked : struct, IStaticFlag
-        => TMasked.Value ? LoadLeading(p, mask) : Vector512.Load(p);
 
     /// <summary>One row of A (x) against the TCols rows of B (y0..): sC += x * yC.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
