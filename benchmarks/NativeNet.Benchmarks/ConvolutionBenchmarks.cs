@@ -1,3 +1,4 @@
+using NativeNet.Core;
 using BenchmarkDotNet.Attributes;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Kernels;
@@ -42,12 +43,12 @@ public unsafe class ConvolutionBenchmarks
     [Benchmark(Baseline = true)]
     public void Im2ColThenGemm()
     {
-        ConvKernels.Im2Col(_input.Span, _cols.Span, _g);
+        ConvKernels.Im2Col(_input.Span, _cols.Span, _g, _pool, CpuContext.Default);
         Sgemm.MultiplyUnchecked(false, false, _filters, _g.ColCols, _g.ColRows, 1f, _weights.Pointer, _g.ColRows, _cols.Pointer, _g.ColCols, 0f, _output.Pointer, _g.ColCols, _pool);
     }
 
     [Benchmark]
-    public void Direct() => DirectConvolution.Convolve(_input.Span, _weights.Span, _output.Span, _filters, _g, _pool);
+    public void Direct() => DirectConvolution.Convolve(_input.Span, _weights.Span, _output.Span, _filters, _g, _pool, CpuContext.Default);
 
     [GlobalCleanup]
     public void Cleanup() { _pool.Dispose(); _input.Dispose(); _weights.Dispose(); _cols.Dispose(); _output.Dispose(); }

@@ -28,7 +28,7 @@ public class CpuBackendTests
         Assert.Equal(one[0], two[0]);
         var expectedZ = (float[])z.Clone();
         var expectedA = new float[rows * cols];
-        Elementwise.BiasActivation(expectedZ, bias, expectedA, rows, cols, axis, f);
+        Elementwise.BiasActivation(expectedZ, bias, expectedA, rows, cols, axis, f, null, CpuContext.Default);
         Assert.Equal(expectedA, one[2]);
     }
 
@@ -51,7 +51,7 @@ public class CpuBackendTests
         if (kind == PoolKind.Max) Assert.Equal(one[2], two[2]);
         var expected = new float[g.OutputLength];
         var expectedArg = new float[g.OutputLength];
-        ConvKernels.PoolForward(kind, input, expected, expectedArg, g);
+        ConvKernels.PoolForward(kind, input, expected, expectedArg, g, null, CpuContext.Default);
         Assert.Equal(expected, one[1]);
     }
 
@@ -79,8 +79,8 @@ public class CpuBackendTests
         Assert.Equal(one[2], two[2]);
         var expectedCols = new float[colsLength];
         var expectedGrad = new float[g.InputLength];
-        ConvKernels.Im2Col(input, expectedCols, g);
-        ConvKernels.Col2Im(gradCols, expectedGrad, g);
+        ConvKernels.Im2Col(input, expectedCols, g, null, CpuContext.Default);
+        ConvKernels.Col2Im(gradCols, expectedGrad, g, null, CpuContext.Default);
         Assert.Equal(expectedCols, one[3]);
         Assert.Equal(expectedGrad, one[2]);
     }

@@ -6,10 +6,8 @@ namespace NativeNet.Core.Tests;
 
 public class DenseBackwardTests
 {
-    public static IEnumerable<object[]> Kernels() => SgemmTests.Kernels();
-
     /// <summary>Runs the fused step on copies and checks dx and the new W against the two products in double precision.</summary>
-    private static void CheckAgainstReference(GemmKernelKind kind, int rows, int units, int inputs, int seed, WorkerPool? pool = null)
+    private static void CheckAgainstReference(CpuLevel level, int rows, int units, int inputs, int seed, WorkerPool? pool = null)
     {
         const float alpha = -0.05f, beta = 0.999f;
         var dz = Reference.Random(rows * units, seed);
@@ -21,33 +19,33 @@ public class DenseBackwardTests
         Reference.Gemm(false, false, rows, inputs, units, 1f, dz, units, w, inputs, 0f, expectedDx, inputs);
         Reference.Gemm(true, false, units, inputs, rows, alpha, dz, units, x, inputs, beta, expectedW, inputs);
 
-        DenseBackward.PropagateAndStep(rows, units, inputs, alpha, dz, x, beta, w, dx, pool, kind);
+        DenseBackward.PropagateAndStep(rows, units, inputs, alpha, dz, x, beta, w, dx, pool, CpuContext.For(level));
 
-        string shape = $"{kind} rows={rows} units={units} inputs={inputs}";
+        string shape = $"{level} rows={rows} units={units} inputs={inputs}";
         Reference.AssertClose(expectedDx, dx, 1e-4f, "dx " + shape);
         Reference.AssertClose(expectedW, w, 1e-5f, "W " + shape);
     }
 
     [Theory]
-    [MemberData(nameof(Kernels))]
-    public void SweptShapes_MatchTheTwoProducts(GemmKernelKind kind)
+    [MemberData(nameof(CpuLevels.Supported), MemberType = typeof(CpuLevels))]
+    public void SweptShapes_MatchTheTwoProducts(CpuLevel level)
     {
         int seed = 0;
         // Every row count the fused kernel compiles (1..12) and two past it (the two GEMMs); units below, at and past a
         // 64-row block and the two-halves split (128); inputs below, at and past a 16-column tile (masked edges).
         for (int rows = 1; rows <= 14; rows++)
         foreach (var (units, inputs) in new[] { (1, 1), (5, 16), (64, 17), (65, 47), (130, 33), (200, 100) })
-            CheckAgainstReference(kind, rows, units, inputs, seed += 4);
-        CheckAgainstReference(kind, 40, 70, 50, seed += 4);
+            CheckAgainstReference(level, rows, units, inputs, seed += 4);
+        CheckAgainstReference(level, 40, 70, 50, seed += 4);
     }
 
     [Fact]
     public void BookShapes_MatchTheTwoProducts_OnTwoThreads()
     {
         using var pool = new WorkerPool(2);
-        CheckAgainstReference(GemmKernelKind.Auto, 10, 1000, 640, 1, pool);
-        CheckAgainstReference(GemmKernelKind.Auto, 10, 1000, 1000, 2, pool);
-        CheckAgainstReference(GemmKernelKind.Auto, 10, 100, 4100, 3, pool);      // too few units to halve: columns split
+        CheckAgainstReference(CpuContext.Default.Level, 10, 1000, 640, 1, pool);
+        CheckAgainstReference(CpuContext.Default.Level, 10, 1000, 1000, 2, pool);
+        CheckAgainstReference(CpuContext.Default.Level, 10, 100, 4100, 3, pool);      // too few units to halve: columns split
     }
 
     [Theory]

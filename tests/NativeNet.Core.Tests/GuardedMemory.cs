@@ -69,3 +69,12 @@ public sealed class LinuxFactAttribute : FactAttribute
         if (!OperatingSystem.IsLinux()) Skip = "needs Linux mmap/mprotect guard pages";
     }
 }
+
+/// <summary>A theory that needs <see cref="GuardedMemory"/>: skipped, and saying why, where there is no Linux mmap.</summary>
+public sealed class LinuxTheoryAttribute : TheoryAttribute
+{
+    public LinuxTheoryAttribute()
+    {
+        if (!OperatingSystem.IsLinux()) Skip = "needs Linux mmap/mprotect guard pages";
+    }
+}

@@ -7,18 +7,12 @@ namespace NativeNet.Core.Tests;
 
 public class SgemmTests
 {
-    public static IEnumerable<object[]> Kernels()
-    {
-        foreach (var kind in new[] { GemmKernelKind.Avx512, GemmKernelKind.Avx2, GemmKernelKind.Scalar })
-            if (GemmKernel.IsSupported(kind)) yield return [kind];
-    }
-
     // With m, every remainder of the unpacked path's blocks of six and twelve rows (and whole blocks: 6, 12, 24).
     private static readonly int[] SmallSizes = [0, 1, 2, 3, 5, 6, 7, 10, 12, 13, 16, 17, 24, 31, 32, 33, 47, 64, 71];
 
     [Theory]
-    [MemberData(nameof(Kernels))]
-    public void AllTransposes_SweptSmallShapes_MatchNaiveReference(GemmKernelKind kind)
+    [MemberData(nameof(CpuLevels.Supported), MemberType = typeof(CpuLevels))]
+    public void AllTransposes_SweptSmallShapes_MatchNaiveReference(CpuLevel level)
     {
         int seed = 0;
         foreach (bool ta in new[] { false, true })
@@ -27,39 +21,39 @@ public class SgemmTests
         // 49 = a 32-column block, a 16-column one and a masked 1; 64 = one 64-column stripe; 100 = a stripe, then 32 + 4 more
         foreach (int n in new[] { 1, 7, 16, 33, 49, 64, 71, 100 })
         foreach (int k in new[] { 0, 1, 5, 29, 64 })
-            CheckAgainstReference(kind, ta, tb, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
+            CheckAgainstReference(level, ta, tb, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
         // NN and TN over 128 columns take the packed path whatever the rows: its edge tiles, every row count, a last panel
         // of 12, 17, 1, 24 or 15 columns on AVX-512 (NR 32) and of 12, 1, 8 or 15 on AVX2 (NR 16: one vector of B up to 8).
         foreach (bool ta in new[] { false, true })
         foreach (int m in SmallSizes)
         foreach (int n in new[] { 140, 145, 161, 152, 143 })
         foreach (int k in new[] { 29, 64 })
-            CheckAgainstReference(kind, ta, false, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
+            CheckAgainstReference(level, ta, false, m, n, k, 1.5f, 0.5f, padding: 3, seed++);
         // NT with k = 37 (two whole 16-float steps and a masked tail of 5), up to the 40 rows the dot products take on AVX-512.
         foreach (int n in SmallSizes)
         foreach (int m in new[] { 1, 6, 19, 40 })
-            CheckAgainstReference(kind, false, true, m, n, 37, 1f, 0f, padding: 0, seed++);
+            CheckAgainstReference(level, false, true, m, n, 37, 1f, 0f, padding: 0, seed++);
     }
 
     [Theory]
-    [MemberData(nameof(Kernels))]
-    public void BlockBoundaries_AndLargeLeadingDimensions_MatchNaiveReference(GemmKernelKind kind)
+    [MemberData(nameof(CpuLevels.Supported), MemberType = typeof(CpuLevels))]
+    public void BlockBoundaries_AndLargeLeadingDimensions_MatchNaiveReference(CpuLevel level)
     {
         // k crosses KC (256), m crosses MC (144), n crosses several NR tiles.
-        CheckAgainstReference(kind, false, false, 150, 70, 300, 1f, 0f, padding: 5, seed: 1);
-        CheckAgainstReference(kind, true, false, 149, 65, 257, -0.5f, 2f, padding: 0, seed: 2);
-        CheckAgainstReference(kind, false, true, 10, 30, 784, 1f, 1f, padding: 11, seed: 3);
-        CheckAgainstReference(kind, true, true, 97, 101, 513, 0.25f, -1f, padding: 1, seed: 4);
+        CheckAgainstReference(level, false, false, 150, 70, 300, 1f, 0f, padding: 5, seed: 1);
+        CheckAgainstReference(level, true, false, 149, 65, 257, -0.5f, 2f, padding: 0, seed: 2);
+        CheckAgainstReference(level, false, true, 10, 30, 784, 1f, 1f, padding: 11, seed: 3);
+        CheckAgainstReference(level, true, true, 97, 101, 513, 0.25f, -1f, padding: 1, seed: 4);
         // Few rows and long rows of B (read in place whatever their length), k over two 64-row blocks, a 12-column edge.
-        CheckAgainstReference(kind, false, false, 21, 1100, 150, 1f, 0.5f, padding: 0, seed: 5);
+        CheckAgainstReference(level, false, false, 21, 1100, 150, 1f, 0.5f, padding: 0, seed: 5);
         // NT dot products over 64 rows (k long enough): a last block of one row, a last group of 1 column, a k tail of 12.
-        CheckAgainstReference(kind, false, true, 101, 37, 300, 1f, 0.5f, padding: 2, seed: 6);
-        CheckAgainstReference(kind, false, true, 128, 66, 256, -1f, 0f, padding: 0, seed: 7);
+        CheckAgainstReference(level, false, true, 101, 37, 300, 1f, 0.5f, padding: 2, seed: 6);
+        CheckAgainstReference(level, false, true, 128, 66, 256, -1f, 0f, padding: 0, seed: 7);
     }
 
     [Theory]
-    [MemberData(nameof(Kernels))]
-    public void BetaZero_NeverReadsC_EvenWhenItHoldsNaN(GemmKernelKind kind)
+    [MemberData(nameof(CpuLevels.Supported), MemberType = typeof(CpuLevels))]
+    public void BetaZero_NeverReadsC_EvenWhenItHoldsNaN(CpuLevel level)
     {
         // Packed, single-row, 4- and 6-row blocks with a masked last block (k <= 16, n = 33 / 49), and NT dot products with a
         // masked k tail (19 x 7 x 37, 40 x 9 x 40), and k split in two halves (5 x 600 x 700 NN: the second half goes to
@@ -75,7 +69,7 @@ public class SgemmTests
             var c = Enumerable.Repeat(float.NaN, m * n).ToArray();
             var expected = new float[m * n];
             Reference.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0f, expected, n);
-            Sgemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0f, c, n, kernel: kind);
+            Sgemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0f, c, n, cpu: CpuContext.For(level));
             Reference.AssertClose(expected, c, 1e-4f, $"beta=0 alpha={alpha} ta={ta} tb={tb} {m}x{n}x{k}");
         }
     }
@@ -87,8 +81,8 @@ public class SgemmTests
     /// 36 columns, 13 rows), NT dot products (a k tail, a last group of 3 columns), a single row, and the packed path.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Kernels))]
-    public void StoreModes_GiveTheBitsOfTheGeneralFormula(GemmKernelKind kind)
+    [MemberData(nameof(CpuLevels.Supported), MemberType = typeof(CpuLevels))]
+    public void StoreModes_GiveTheBitsOfTheGeneralFormula(CpuLevel level)
     {
         foreach (var (ta, tb, m, n, k) in new[] { (false, false, 13, 100, 40), (true, false, 13, 100, 40), (false, true, 10, 45, 37),
                      (false, false, 1, 70, 40), (false, false, 150, 300, 40), (false, true, 200, 50, 40) })
@@ -98,15 +92,15 @@ public class SgemmTests
             var b = Reference.Random(k * n, 32);
             var c0 = Reference.Random(m * n, 33);
             var sums = new float[m * n];
-            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, sums, n, kernel: kind);
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, sums, n, cpu: CpuContext.For(level));
             var twice = Enumerable.Repeat(float.NaN, m * n).ToArray();
-            Sgemm.Multiply(ta, tb, m, n, k, 2f, a, lda, b, ldb, 0f, twice, n, kernel: kind);
+            Sgemm.Multiply(ta, tb, m, n, k, 2f, a, lda, b, ldb, 0f, twice, n, cpu: CpuContext.For(level));
             var updated = (float[])c0.Clone();
-            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 1f, updated, n, kernel: kind);
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 1f, updated, n, cpu: CpuContext.For(level));
             for (int i = 0; i < m * n; i++)
             {
-                Assert.True(2f * sums[i] == twice[i], $"{kind} {m}x{n}x{k} ta={ta} tb={tb} [{i}]: alpha 2 gave {twice[i]}, not 2 x {sums[i]}");
-                Assert.True(c0[i] + sums[i] == updated[i], $"{kind} {m}x{n}x{k} ta={ta} tb={tb} [{i}]: beta 1 gave {updated[i]}, not {c0[i]} + {sums[i]}");
+                Assert.True(2f * sums[i] == twice[i], $"{level} {m}x{n}x{k} ta={ta} tb={tb} [{i}]: alpha 2 gave {twice[i]}, not 2 x {sums[i]}");
+                Assert.True(c0[i] + sums[i] == updated[i], $"{level} {m}x{n}x{k} ta={ta} tb={tb} [{i}]: beta 1 gave {updated[i]}, not {c0[i]} + {sums[i]}");
             }
         }
     }
@@ -123,8 +117,8 @@ public class SgemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Kernels))]
-    public void LargeShapes_PassRandomVectorCheck(GemmKernelKind kind)
+    [MemberData(nameof(CpuLevels.Supported), MemberType = typeof(CpuLevels))]
+    public void LargeShapes_PassRandomVectorCheck(CpuLevel level)
     {
         // C*t must equal A*(B*t) for a random vector t: O(n^2) to check an O(n^3) product.
         foreach (var (m, n, k, ta, tb) in new[] { (513, 700, 611, false, false), (300, 1025, 400, true, true), (1024, 64, 800, false, true) })
@@ -132,7 +126,7 @@ public class SgemmTests
             var a = Reference.Random(m * k, m);
             var b = Reference.Random(k * n, n);
             var c = new float[m * n];
-            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, ta ? m : k, b, tb ? k : n, 0f, c, n, kernel: kind);
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a, ta ? m : k, b, tb ? k : n, 0f, c, n, cpu: CpuContext.For(level));
             var t = Reference.Random(n, 99);
             var bt = new double[k];
             for (int p = 0; p < k; p++)
@@ -142,7 +136,7 @@ public class SgemmTests
                 double ct = 0, abt = 0;
                 for (int j = 0; j < n; j++) ct += c[i * n + j] * (double)t[j];
                 for (int p = 0; p < k; p++) abt += (ta ? a[p * m + i] : a[i * k + p]) * bt[p];
-                Assert.True(Math.Abs(ct - abt) <= 1e-3 * (1 + Math.Abs(abt)), $"{kind} {m}x{n}x{k} row {i}: C*t={ct} but A*(B*t)={abt}");
+                Assert.True(Math.Abs(ct - abt) <= 1e-3 * (1 + Math.Abs(abt)), $"{level} {m}x{n}x{k} row {i}: C*t={ct} but A*(B*t)={abt}");
             }
         }
     }
@@ -340,7 +334,7 @@ public class SgemmTests
                       from k in new[] { 1, 3, 30, 257 }
                       select (m, n, k)).Append((10, 1100, 257));   // B read in place, k split in two halves
         int seed = 0;
-        foreach (var kind in Kernels().Select(x => (GemmKernelKind)x[0]))
+        foreach (var level in CpuContext.SupportedLevels)
         foreach (bool ta in new[] { false, true })
         foreach (bool tb in new[] { false, true })
         foreach (var (m, n, k) in shapes)
@@ -353,8 +347,8 @@ public class SgemmTests
             using var c = Guarded(m, n, ldc, seed + 2);
             float[] expected = c.Span.ToArray(), aCopy = a.Span.ToArray(), bCopy = b.Span.ToArray();
             Reference.Gemm(ta, tb, m, n, k, 1f, aCopy, lda, bCopy, ldb, beta, expected, ldc);
-            Sgemm.Multiply(ta, tb, m, n, k, 1f, a.Span, lda, b.Span, ldb, beta, c.Span, ldc, kernel: kind);
-            Reference.AssertClose(expected, c.Span, 1e-4f, $"{kind} ta={ta} tb={tb} {m}x{n}x{k} pad={padding} beta={beta}");
+            Sgemm.Multiply(ta, tb, m, n, k, 1f, a.Span, lda, b.Span, ldb, beta, c.Span, ldc, cpu: CpuContext.For(level));
+            Reference.AssertClose(expected, c.Span, 1e-4f, $"{level} ta={ta} tb={tb} {m}x{n}x{k} pad={padding} beta={beta}");
             seed += 3;
         }
 
@@ -362,7 +356,7 @@ public class SgemmTests
         static GuardedMemory Guarded(int rows, int cols, int ld, int seed) => GuardedMemory.CopyOf(Reference.Random((rows - 1) * ld + cols, seed));
     }
 
-    private static void CheckAgainstReference(GemmKernelKind kind, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int padding, int seed)
+    private static void CheckAgainstReference(CpuLevel level, bool ta, bool tb, int m, int n, int k, float alpha, float beta, int padding, int seed)
     {
         int lda = (ta ? m : k) + padding, ldb = (tb ? k : n) + padding, ldc = n + padding;
         var a = Reference.Random(Math.Max(1, (ta ? k : m) * lda), seed);
@@ -370,7 +364,7 @@ public class SgemmTests
         var c = Reference.Random(Math.Max(1, m * ldc), seed + 2000);
         var expected = (float[])c.Clone();
         Reference.Gemm(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, expected, Math.Max(1, ldc));
-        Sgemm.Multiply(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc), kernel: kind);
-        Reference.AssertClose(expected, c, 1e-4f, $"{kind} ta={ta} tb={tb} {m}x{n}x{k} alpha={alpha} beta={beta} pad={padding}");
+        Sgemm.Multiply(ta, tb, m, n, k, alpha, a, Math.Max(1, lda), b, Math.Max(1, ldb), beta, c, Math.Max(1, ldc), cpu: CpuContext.For(level));
+        Reference.AssertClose(expected, c, 1e-4f, $"{level} ta={ta} tb={tb} {m}x{n}x{k} alpha={alpha} beta={beta} pad={padding}");
     }
 }

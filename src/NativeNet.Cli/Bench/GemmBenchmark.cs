@@ -1,3 +1,4 @@
+using NativeNet.Core;
 using System.Diagnostics;
 using NativeNet.Core.Backends;
 using NativeNet.Core.Gemm;
@@ -104,7 +105,7 @@ internal static unsafe class GemmBenchmark
         double? blas = compareOpenBlas
             ? Time(() => OpenBlas.Sgemm(ta, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n), flops, minSeconds)
             : null;
-        return new GemmResult(m, n, k, ta, tb, threads, Sgemm.DefaultKernel.ToString(), ours, blas, allocated);
+        return new GemmResult(m, n, k, ta, tb, threads, CpuContext.Name(CpuContext.Default.Level), ours, blas, allocated);
     }
 
     /// <summary>

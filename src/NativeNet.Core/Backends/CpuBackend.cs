@@ -15,18 +15,21 @@ public sealed class CpuBackend : IComputeBackend
 {
     private readonly WorkerPool? _ownedPool;
 
-    /// <param name="threads">Worker threads for GEMM; null uses the shared pool.</param>
-    /// <param name="kernel">Forces a GEMM micro-kernel (tests use this to cover every instruction set).</param>
-    public CpuBackend(int? threads = null, GemmKernelKind kernel = GemmKernelKind.Auto)
+    /// <param name="threads">Worker threads for the kernels; null uses the shared pool.</param>
+    /// <param name="cpu">The instruction level every kernel runs at; null for <see cref="CpuContext.Default"/> (tests pass each supported level).</param>
+    public CpuBackend(int? threads = null, CpuContext? cpu = null)
     {
         if (threads is int t) _ownedPool = new WorkerPool(t);
-        Kernel = kernel;
+        Cpu = cpu ?? CpuContext.Default;
     }
 
+    /// <summary>The worker pool the kernels split over.</summary>
     public WorkerPool Pool => _ownedPool ?? WorkerPool.Shared;
-    public GemmKernelKind Kernel { get; }
 
-    public string Name => $"cpu ({(Kernel == GemmKernelKind.Auto ? Sgemm.DefaultKernel : Kernel).ToString().ToLowerInvariant()}, {Pool.DegreeOfParallelism} threads)";
+    /// <summary>The CPU context (instruction level) of every kernel this backend runs.</summary>
+    public CpuContext Cpu { get; }
+
+    public string Name => $"cpu ({CpuContext.Name(Cpu.Level)}, {Pool.DegreeOfParallelism} threads)";
 
     public DeviceBuffer Allocate(int length) => new CpuBuffer(this, length);
 
@@ -56,24 +59,24 @@ public sealed class CpuBackend : IComputeBackend
     public void Copy(Tensor source, Tensor destination, int length) => Span(source, length).CopyTo(Span(destination, length));
 
     public unsafe void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c)
-        => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), Math.Max(1, transA ? m : k), Span(b), Math.Max(1, transB ? k : n), beta, Span(c), Math.Max(1, n), Pool, Kernel);
+        => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), Math.Max(1, transA ? m : k), Span(b), Math.Max(1, transB ? k : n), beta, Span(c), Math.Max(1, n), Pool, Cpu);
 
     public void DenseBackwardStep(int rows, int units, int inputs, float alpha, Tensor dz, Tensor x, float beta, Tensor w, Tensor dx)
-        => DenseBackward.PropagateAndStep(rows, units, inputs, alpha, Span(dz), Span(x), beta, Span(w), Span(dx), Pool, Kernel);
+        => DenseBackward.PropagateAndStep(rows, units, inputs, alpha, Span(dz), Span(x), beta, Span(w), Span(dx), Pool, Cpu);
 
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
-        => Elementwise.BiasActivation(Span(z, rows * cols), Span(bias), Span(a, rows * cols), rows, cols, axis, f, Pool);
+        => Elementwise.BiasActivation(Span(z, rows * cols), Span(bias), Span(a, rows * cols), rows, cols, axis, f, Pool, Cpu);
 
     public void Softmax(Tensor z, Tensor a, int rows, int cols) => Elementwise.Softmax(Span(z, rows * cols), Span(a, rows * cols), rows, cols);
 
     public void ActivationBackward(Tensor a, Tensor gradA, Tensor gradZ, int length, Activation f)
-        => Elementwise.ActivationBackward(f, Span(a, length), Span(gradA, length), Span(gradZ, length));
+        => Elementwise.ActivationBackward(f, Span(a, length), Span(gradA, length), Span(gradZ, length), Cpu);
 
     public void BiasGradient(Tensor gradZ, Tensor gradBias, int rows, int cols, BiasAxis axis, float beta)
         => Elementwise.BiasGradient(Span(gradZ, rows * cols), Span(gradBias), rows, cols, axis, beta);
 
     public void OutputDelta(OutputCost cost, Tensor a, Tensor y, Tensor delta, int length)
-        => Elementwise.OutputDelta(cost, Span(a, length), Span(y, length), Span(delta, length));
+        => Elementwise.OutputDelta(cost, Span(a, length), Span(y, length), Span(delta, length), Cpu);
 
     public double Cost(OutputCost cost, Tensor a, Tensor y, int length) => Elementwise.Cost(cost, Span(a, length), Span(y, length));
 
@@ -93,34 +96,33 @@ public sealed class CpuBackend : IComputeBackend
         System.Numerics.Tensors.TensorPrimitives.Multiply(span, s, span);
     }
 
-    public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream) => Dropout.Mask(Span(mask, length), keep, seed, stream);
+    public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream) => Dropout.Mask(Span(mask, length), keep, seed, stream, Cpu);
 
-    public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g, Pool);
+    public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g, Pool, Cpu);
 
-    /// <summary>The AVX-512 direct kernel where it covers the geometry (not when another GEMM kernel is forced).</summary>
-    public bool SupportsDirectConvolution(in ConvGeometry g)
-        => Kernel is GemmKernelKind.Auto or GemmKernelKind.Avx512 && DirectConvolution.Supports(g);
+    /// <summary>The direct kernel where this context and the geometry allow it (<see cref="DirectConvolution.Supports"/>).</summary>
+    public bool SupportsDirectConvolution(in ConvGeometry g) => DirectConvolution.Supports(g, Cpu);
 
     public void Convolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g)
     {
         if (!SupportsDirectConvolution(g))
             throw new NotSupportedException($"{Name} has no direct convolution kernel for {g}; unfold with Im2Col and multiply.");
-        DirectConvolution.Convolve(Span(input), Span(weights), Span(output), filters, g, Pool);
+        DirectConvolution.Convolve(Span(input), Span(weights), Span(output), filters, g, Pool, Cpu);
     }
 
-    public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g, Pool);
+    public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g, Pool, Cpu);
 
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)
-        => ConvKernels.PoolForward(kind, Span(input), Span(output), Span(argmax), g, Pool);
+        => ConvKernels.PoolForward(kind, Span(input), Span(output), Span(argmax), g, Pool, Cpu);
 
     public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g)
-        => ConvKernels.PoolBackward(kind, Span(input), Span(output), Span(argmax), Span(gradOutput), Span(gradInput), g);
+        => ConvKernels.PoolBackward(kind, Span(input), Span(output), Span(argmax), Span(gradOutput), Span(gradInput), g, Cpu);
 
     public void ChannelMajorToBatchMajor(Tensor source, Tensor destination, int channels, int batch, int pixels, bool inverse)
         => ConvKernels.ChannelMajorToBatchMajor(Span(source), Span(destination), channels, batch, pixels, inverse);
 
     public void Update(Tensor w, Tensor grad, Tensor? velocity, int length, in UpdateRule rule)
-        => Optimizer.Update(Span(w, length), Span(grad, length), velocity is null ? default : Span(velocity, length), rule);
+        => Optimizer.Update(Span(w, length), Span(grad, length), velocity is null ? default : Span(velocity, length), rule, Cpu);
 
     public void Synchronize() { }
 

@@ -19,14 +19,14 @@ namespace NativeNet.Core.Gemm;
 /// and x's 16 columns in registers (2 x rows of them), and for each row j adds dz[:, j] W[j, :] to dx, then rewrites the
 /// row with alpha dz[:, j]^T x + beta W[j, :]. Per row, 2 x rows multiply-adds for one load and one store of W.
 /// <para>
-/// AVX-512 and up to <see cref="MaxRows"/> rows (the registers must hold them); otherwise, or when another GEMM kernel is
-/// forced, the two GEMMs. Rows of W go by in blocks of <see cref="Sgemm.InPlaceKC"/>, the tiles of a block side by side
+/// At the AVX-512 level (<see cref="CpuContext.FusesDenseBackward"/>) and up to <see cref="MaxRows"/> rows (the registers
+/// must hold them); otherwise the two GEMMs. Rows of W go by in blocks of <see cref="PackedGemm.InPlaceKC"/>, the tiles of a block side by side
 /// (the order in which the in-place GEMM reads B), each tile prefetching its rows two tiles ahead.
 /// </para>
 /// <para>
 /// Layers of at least <see cref="SplitUnits"/> units split them in two halves fixed by the shape; the second half's dx goes
-/// to scratch and is added at the end. Each worker owns whole rows of W: split by columns instead, two workers write the
-/// cache line across their boundary in every row of W (256 x 1000 took 85 us on two threads, 82 on one). More workers
+/// to scratch and is added at the end. Each worker owns whole rows of W: split by columns instead, two workers would write
+/// the cache line across their boundary in every row of W. More workers
 /// split a half's columns; one does both halves in turn. Every element sees the same operations whatever the worker count.
 /// </para>
 /// </summary>
@@ -36,29 +36,27 @@ public static unsafe class DenseBackward
     public const int MaxRows = 12;
 
     /// <summary>Layers with at least this many units split them into two halves (see the class remarks).</summary>
-    public const int SplitUnits = 2 * Sgemm.InPlaceKC;
+    public const int SplitUnits = 2 * PackedGemm.InPlaceKC;
 
     private const int TileColumns = 16;
 
     /// <summary>
     /// How far ahead in its row of W a tile prefetches (floats): the next tile but one. A tile walks 64 rows, 64 pages
-    /// apart, more streams than the hardware prefetchers follow; with this, 10 x 1000 x 1000 from L3 went 438-526 -> 337-342
-    /// us on one thread and 320-432 -> 204-256 on two (64 or 96 floats ahead: 350-431 / 219-320).
+    /// apart, more streams than the hardware prefetchers follow.
     /// </summary>
     private const int PrefetchAhead = 2 * TileColumns;
 
     /// <summary>
-    /// The shortest rows of W that workers split by columns when the units are too few to halve: 64 x 1000 took 22 us on one
-    /// thread, 30 on two.
+    /// The shortest rows of W that workers split by columns when the units are too few to halve: shorter rows run faster on
+    /// one thread than split.
     /// </summary>
     private const int ColumnSplitMinInputs = 4096;
 
-    /// <summary>Whether <see cref="PropagateAndStep"/> runs the fused kernel for this many rows and this GEMM kernel (else two GEMMs).</summary>
-    public static bool IsFused(int rows, GemmKernelKind kernel)
-        => rows <= MaxRows && Vector512.IsHardwareAccelerated && kernel is GemmKernelKind.Auto or GemmKernelKind.Avx512;
+    /// <summary>Whether <see cref="PropagateAndStep"/> runs the fused kernel for this many rows in this context (else two GEMMs).</summary>
+    public static bool IsFused(int rows, CpuContext cpu) => rows <= MaxRows && cpu.FusesDenseBackward;
 
     public static void PropagateAndStep(int rows, int units, int inputs, float alpha, ReadOnlySpan<float> dz, ReadOnlySpan<float> x,
-        float beta, Span<float> w, Span<float> dx, WorkerPool? pool = null, GemmKernelKind kernel = GemmKernelKind.Auto)
+        float beta, Span<float> w, Span<float> dx, WorkerPool? pool = null, CpuContext? cpu = null)
     {
         if (rows < 0 || units < 0 || inputs < 0)
             throw new ArgumentException($"Dense backward dimensions must be non-negative: rows={rows}, units={units}, inputs={inputs}.");
@@ -67,16 +65,17 @@ public static unsafe class DenseBackward
         Need("w", w.Length, units, inputs, "units x inputs");
         Need("dx", dx.Length, rows, inputs, "rows x inputs");
         pool ??= WorkerPool.Shared;
-        if (rows == 0 || units == 0 || inputs == 0 || !IsFused(rows, kernel))
+        cpu ??= CpuContext.Default;
+        if (rows == 0 || units == 0 || inputs == 0 || !IsFused(rows, cpu))
         {
-            Sgemm.Multiply(false, false, rows, inputs, units, 1f, dz, Math.Max(1, units), w, Math.Max(1, inputs), 0f, dx, Math.Max(1, inputs), pool, kernel);
-            Sgemm.Multiply(true, false, units, inputs, rows, alpha, dz, Math.Max(1, units), x, Math.Max(1, inputs), beta, w, Math.Max(1, inputs), pool, kernel);
+            Sgemm.Multiply(false, false, rows, inputs, units, 1f, dz, Math.Max(1, units), w, Math.Max(1, inputs), 0f, dx, Math.Max(1, inputs), pool, cpu);
+            Sgemm.Multiply(true, false, units, inputs, rows, alpha, dz, Math.Max(1, units), x, Math.Max(1, inputs), beta, w, Math.Max(1, inputs), pool, cpu);
             return;
         }
         fixed (float* pdz = dz, px = x, pw = w, pdx = dx)
         {
             // dz^T [units x 12], then the second half's partial dx [rows x inputs]: the broadcasts of one row of W side by side.
-            int half = units >= SplitUnits ? (units / 2 + Sgemm.InPlaceKC - 1) / Sgemm.InPlaceKC * Sgemm.InPlaceKC : units;
+            int half = units >= SplitUnits ? (units / 2 + PackedGemm.InPlaceKC - 1) / PackedGemm.InPlaceKC * PackedGemm.InPlaceKC : units;
             float* dzT = ThreadScratch.C(units * MaxRows + (half < units ? rows * inputs : 0));
             for (int i = 0; i < rows; i++)
             {
@@ -122,9 +121,9 @@ public static unsafe class DenseBackward
             if (c0 >= c1) return;
             var tile = TileFor(rows, masked: false);
             var edge = TileFor(rows, masked: true);
-            for (int jb = j0; jb < j1; jb += Sgemm.InPlaceKC)
+            for (int jb = j0; jb < j1; jb += PackedGemm.InPlaceKC)
             {
-                int count = Math.Min(Sgemm.InPlaceKC, j1 - jb);
+                int count = Math.Min(PackedGemm.InPlaceKC, j1 - jb);
                 for (int c = c0; c < c1; c += TileColumns)
                     (c1 - c >= TileColumns ? tile : edge)(count, dzT + (long)jb * MaxRows, w + (long)jb * inputs + c, inputs, x + c, target + c, inputs,
                         alpha, beta, jb == j0, c1 - c);
@@ -155,42 +154,42 @@ public static unsafe class DenseBackward
     private static void Tile<TRows, TMasked>(int count, float* a, float* w, int ldw, float* x, float* dx, int ldx, float alpha, float beta, bool first, int cols)
         where TRows : struct, IStaticCount where TMasked : struct, IStaticFlag
     {
-        var mask = Sgemm.LeadingLanes(cols);
+        var mask = MaskedLanes.LeadingLanes(cols);
         Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default, d8 = default, d9 = default, d10 = default, d11 = default;
         Vector512<float> x0 = default, x1 = default, x2 = default, x3 = default, x4 = default, x5 = default, x6 = default, x7 = default, x8 = default, x9 = default, x10 = default, x11 = default;
-        if (TRows.Value > 0) x0 = Sgemm.Load<TMasked>(x + 0L * ldx, mask);
-        if (TRows.Value > 1) x1 = Sgemm.Load<TMasked>(x + 1L * ldx, mask);
-        if (TRows.Value > 2) x2 = Sgemm.Load<TMasked>(x + 2L * ldx, mask);
-        if (TRows.Value > 3) x3 = Sgemm.Load<TMasked>(x + 3L * ldx, mask);
-        if (TRows.Value > 4) x4 = Sgemm.Load<TMasked>(x + 4L * ldx, mask);
-        if (TRows.Value > 5) x5 = Sgemm.Load<TMasked>(x + 5L * ldx, mask);
-        if (TRows.Value > 6) x6 = Sgemm.Load<TMasked>(x + 6L * ldx, mask);
-        if (TRows.Value > 7) x7 = Sgemm.Load<TMasked>(x + 7L * ldx, mask);
-        if (TRows.Value > 8) x8 = Sgemm.Load<TMasked>(x + 8L * ldx, mask);
-        if (TRows.Value > 9) x9 = Sgemm.Load<TMasked>(x + 9L * ldx, mask);
-        if (TRows.Value > 10) x10 = Sgemm.Load<TMasked>(x + 10L * ldx, mask);
-        if (TRows.Value > 11) x11 = Sgemm.Load<TMasked>(x + 11L * ldx, mask);
+        if (TRows.Value > 0) x0 = MaskedLanes.Load<TMasked>(x + 0L * ldx, mask);
+        if (TRows.Value > 1) x1 = MaskedLanes.Load<TMasked>(x + 1L * ldx, mask);
+        if (TRows.Value > 2) x2 = MaskedLanes.Load<TMasked>(x + 2L * ldx, mask);
+        if (TRows.Value > 3) x3 = MaskedLanes.Load<TMasked>(x + 3L * ldx, mask);
+        if (TRows.Value > 4) x4 = MaskedLanes.Load<TMasked>(x + 4L * ldx, mask);
+        if (TRows.Value > 5) x5 = MaskedLanes.Load<TMasked>(x + 5L * ldx, mask);
+        if (TRows.Value > 6) x6 = MaskedLanes.Load<TMasked>(x + 6L * ldx, mask);
+        if (TRows.Value > 7) x7 = MaskedLanes.Load<TMasked>(x + 7L * ldx, mask);
+        if (TRows.Value > 8) x8 = MaskedLanes.Load<TMasked>(x + 8L * ldx, mask);
+        if (TRows.Value > 9) x9 = MaskedLanes.Load<TMasked>(x + 9L * ldx, mask);
+        if (TRows.Value > 10) x10 = MaskedLanes.Load<TMasked>(x + 10L * ldx, mask);
+        if (TRows.Value > 11) x11 = MaskedLanes.Load<TMasked>(x + 11L * ldx, mask);
         if (!first)
         {
-            if (TRows.Value > 0) d0 = Sgemm.Load<TMasked>(dx + 0L * ldx, mask);
-            if (TRows.Value > 1) d1 = Sgemm.Load<TMasked>(dx + 1L * ldx, mask);
-            if (TRows.Value > 2) d2 = Sgemm.Load<TMasked>(dx + 2L * ldx, mask);
-            if (TRows.Value > 3) d3 = Sgemm.Load<TMasked>(dx + 3L * ldx, mask);
-            if (TRows.Value > 4) d4 = Sgemm.Load<TMasked>(dx + 4L * ldx, mask);
-            if (TRows.Value > 5) d5 = Sgemm.Load<TMasked>(dx + 5L * ldx, mask);
-            if (TRows.Value > 6) d6 = Sgemm.Load<TMasked>(dx + 6L * ldx, mask);
-            if (TRows.Value > 7) d7 = Sgemm.Load<TMasked>(dx + 7L * ldx, mask);
-            if (TRows.Value > 8) d8 = Sgemm.Load<TMasked>(dx + 8L * ldx, mask);
-            if (TRows.Value > 9) d9 = Sgemm.Load<TMasked>(dx + 9L * ldx, mask);
-            if (TRows.Value > 10) d10 = Sgemm.Load<TMasked>(dx + 10L * ldx, mask);
-            if (TRows.Value > 11) d11 = Sgemm.Load<TMasked>(dx + 11L * ldx, mask);
+            if (TRows.Value > 0) d0 = MaskedLanes.Load<TMasked>(dx + 0L * ldx, mask);
+            if (TRows.Value > 1) d1 = MaskedLanes.Load<TMasked>(dx + 1L * ldx, mask);
+            if (TRows.Value > 2) d2 = MaskedLanes.Load<TMasked>(dx + 2L * ldx, mask);
+            if (TRows.Value > 3) d3 = MaskedLanes.Load<TMasked>(dx + 3L * ldx, mask);
+            if (TRows.Value > 4) d4 = MaskedLanes.Load<TMasked>(dx + 4L * ldx, mask);
+            if (TRows.Value > 5) d5 = MaskedLanes.Load<TMasked>(dx + 5L * ldx, mask);
+            if (TRows.Value > 6) d6 = MaskedLanes.Load<TMasked>(dx + 6L * ldx, mask);
+            if (TRows.Value > 7) d7 = MaskedLanes.Load<TMasked>(dx + 7L * ldx, mask);
+            if (TRows.Value > 8) d8 = MaskedLanes.Load<TMasked>(dx + 8L * ldx, mask);
+            if (TRows.Value > 9) d9 = MaskedLanes.Load<TMasked>(dx + 9L * ldx, mask);
+            if (TRows.Value > 10) d10 = MaskedLanes.Load<TMasked>(dx + 10L * ldx, mask);
+            if (TRows.Value > 11) d11 = MaskedLanes.Load<TMasked>(dx + 11L * ldx, mask);
         }
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
         for (int j = 0; j < count; j++, a += MaxRows, w += ldw)
         {
             Sse.Prefetch0(w + PrefetchAhead);              // a hint: never faults, even past the end of W
-            var wj = Sgemm.Load<TMasked>(w, mask);
+            var wj = MaskedLanes.Load<TMasked>(w, mask);
             Vector512<float> ua = default, ub = default;
             if (TRows.Value > 0) { var s = Vector512.Create(a[0]); d0 = Fma(s, wj, d0); ua = Fma(s, x0, ua); }
             if (TRows.Value > 1) { var s = Vector512.Create(a[1]); d1 = Fma(s, wj, d1); ub = Fma(s, x1, ub); }

@@ -6,7 +6,7 @@ using NativeNet.Core.Threading;
 namespace NativeNet.Core.Kernels;
 
 /// <summary>
-/// Convolution without im2col, for the forward pass of inference: z [F, N, OH, OW] = W [F, C*KH*KW] applied to
+/// Convolution without im2col, for the forward pass (inference and training): z [F, N, OH, OW] = W [F, C*KH*KW] applied to
 /// input [C, N, H, W] (channel-major, as the convolutional layers keep activations), with no bias or activation.
 /// <para>
 /// im2col writes C*KH*KW copies of every output pixel's window before the GEMM reads them back, and on a single image
@@ -16,7 +16,8 @@ namespace NativeNet.Core.Kernels;
 /// </para>
 /// <para>
 /// Covered geometries (<see cref="Supports"/>): stride 1, no padding, output rows a multiple of 8 pixels wide and
-/// output maps a multiple of 32 pixels (the book's 24x24 and 8x8 maps), on CPUs with AVX-512. Others take im2col + GEMM.
+/// output maps a multiple of 32 pixels (the book's 24x24 and 8x8 maps), at the AVX-512 level
+/// (<see cref="CpuContext.ConvolvesDirectly"/>). Others take im2col + GEMM.
 /// Every output element is one fixed-order sum over (c, kh, kw), so results do not depend on batch or thread count.
 /// </para>
 /// </summary>
@@ -27,16 +28,13 @@ public static unsafe class DirectConvolution
 
     /// <summary>
     /// The most filters one block computes: 24 accumulators (two vectors each), with the two pixel vectors and a broadcast
-    /// weight, 27 of the 32 vector registers. Blocks of up to 12 instead of 8 (then 4): best of 12 alternating 0.1 s windows in
-    /// one process, one thread, a batch of 10 (2026-12-04), GFLOP/s: the book's conv1 (20 filters) 119.4 -> 123.6, conv2 (40)
-    /// 150.8 -> 154.3, conv2's input with 24 filters 150.3 -> 155.4, 32 150.4 -> 154.0, 64 149.2 -> 154.6; conv1's with 6
-    /// 86.2 -> 95.4.
+    /// weight, 27 of the 32 vector registers.
     /// </summary>
     private const int MaxFilters = 12;
 
-    /// <summary>Whether <see cref="Convolve"/> covers this geometry on this CPU.</summary>
-    public static bool Supports(in ConvGeometry g) =>
-        Vector512.IsHardwareAccelerated && g.Stride == 1 && g.Padding == 0
+    /// <summary>Whether <see cref="Convolve"/> covers this geometry in this context.</summary>
+    public static bool Supports(in ConvGeometry g, CpuContext cpu) =>
+        cpu.ConvolvesDirectly && g.Stride == 1 && g.Padding == 0
         && g.OutWidth % 8 == 0 && g.OutHeight * g.OutWidth % PixelBlock == 0;
 
     /// <summary>
@@ -44,15 +42,15 @@ public static unsafe class DirectConvolution
     /// Products of at least <see cref="Sgemm.ParallelThreshold"/> multiply-adds split their pixel blocks over the pool.
     /// </summary>
     public static void Convolve(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> output, int filters, in ConvGeometry g,
-        WorkerPool? pool = null)
+        WorkerPool? pool, CpuContext cpu)
     {
         g.Validate();
         if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
-        if (!Supports(g))
-            throw new ArgumentException($"Direct convolution needs AVX-512, stride 1, no padding, output width a multiple of 8 and output maps a multiple of {PixelBlock} pixels; got {g}.", nameof(g));
         Check(input.Length, g.InputLength, "input");
         Check(weights.Length, (long)filters * g.ColRows, "weights");
         Check(output.Length, (long)filters * g.ColCols, "output");
+        if (!Supports(g, cpu))
+            throw new ArgumentException($"Direct convolution needs the AVX-512 level, stride 1, no padding, output width a multiple of 8 and output maps a multiple of {PixelBlock} pixels; got {g} at {CpuContext.Name(cpu.Level)}.", nameof(g));
         fixed (float* pin = input, pw = weights, pout = output)
         {
             var work = new Work(pin, pw, pout, filters, g);

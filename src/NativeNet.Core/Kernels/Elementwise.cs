@@ -28,26 +28,26 @@ public static class Elementwise
     }
 
     /// <summary>gradZ = gradA * f'(z), with f' computed from the outputs a. gradZ may alias gradA.</summary>
-    public static void ActivationBackward(Activation f, ReadOnlySpan<float> a, ReadOnlySpan<float> gradA, Span<float> gradZ)
+    public static void ActivationBackward(Activation f, ReadOnlySpan<float> a, ReadOnlySpan<float> gradA, Span<float> gradZ, CpuContext cpu)
     {
         CheckSame(a.Length, gradA.Length, nameof(gradA));
         CheckSame(a.Length, gradZ.Length, nameof(gradZ));
         switch (f)
         {
             case Activation.Identity: gradA.CopyTo(gradZ); break;
-            case Activation.Sigmoid: Binary<SigmoidGrad>(a, gradA, gradZ); break;
-            case Activation.Tanh: Binary<TanhGrad>(a, gradA, gradZ); break;
-            case Activation.ReLU: Binary<ReluGrad>(a, gradA, gradZ); break;
+            case Activation.Sigmoid: Binary<SigmoidGrad>(a, gradA, gradZ, cpu.Level); break;
+            case Activation.Tanh: Binary<TanhGrad>(a, gradA, gradZ, cpu.Level); break;
+            case Activation.ReLU: Binary<ReluGrad>(a, gradA, gradZ, cpu.Level); break;
             default: throw new ArgumentOutOfRangeException(nameof(f), f, null);
         }
     }
 
     /// <summary>delta = dC/dz for the output pairing, from outputs a and targets y.</summary>
-    public static void OutputDelta(OutputCost cost, ReadOnlySpan<float> a, ReadOnlySpan<float> y, Span<float> delta)
+    public static void OutputDelta(OutputCost cost, ReadOnlySpan<float> a, ReadOnlySpan<float> y, Span<float> delta, CpuContext cpu)
     {
         CheckSame(a.Length, y.Length, nameof(y));
         CheckSame(a.Length, delta.Length, nameof(delta));
-        if (cost == OutputCost.SigmoidQuadratic) Binary<QuadraticSigmoidDelta>(a, y, delta);
+        if (cost == OutputCost.SigmoidQuadratic) Binary<QuadraticSigmoidDelta>(a, y, delta, cpu.Level);
         else TensorPrimitives.Subtract(a, y, delta);
     }
 
@@ -146,20 +146,20 @@ public static class Elementwise
     /// the workers; each element is computed as on one thread.
     /// </summary>
     public static unsafe void BiasActivation(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f,
-        WorkerPool? pool = null)
+        WorkerPool? pool, CpuContext cpu)
     {
         CheckMatrix(z.Length, rows, cols, nameof(z));
         CheckMatrix(a.Length, rows, cols, nameof(a));
         CheckBias(bias.Length, rows, cols, axis);
         fixed (float* pz = z, pb = bias, pa = a)
         {
-            var work = new BiasActivationSplit(pz, pb, pa, rows, cols, axis, f);
+            var work = new BiasActivationSplit(pz, pb, pa, rows, cols, axis, f, cpu.Level);
             RunSplit(ref work, (long)rows * cols, rows, pool);
         }
     }
 
     /// <summary>A contiguous range of rows per worker; the bias follows the rows when it is per row.</summary>
-    private readonly unsafe struct BiasActivationSplit(float* z, float* bias, float* a, int rows, int cols, BiasAxis axis, Activation f) : IParallelWork
+    private readonly unsafe struct BiasActivationSplit(float* z, float* bias, float* a, int rows, int cols, BiasAxis axis, Activation f, CpuLevel level) : IParallelWork
     {
         public void Execute(int worker, int workers)
         {
@@ -168,12 +168,12 @@ public static class Elementwise
             int n = r1 - r0;
             long start = (long)r0 * cols;
             var b = axis == BiasAxis.PerRow ? new ReadOnlySpan<float>(bias + r0, n) : new ReadOnlySpan<float>(bias, cols);
-            BiasActivationRows(new Span<float>(z + start, n * cols), b, new Span<float>(a + start, n * cols), n, cols, axis, f);
+            BiasActivationRows(new Span<float>(z + start, n * cols), b, new Span<float>(a + start, n * cols), n, cols, axis, f, level);
         }
     }
 
     /// <summary><see cref="BiasActivation"/> on one thread, the shapes already checked.</summary>
-    private static void BiasActivationRows(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f)
+    private static void BiasActivationRows(Span<float> z, ReadOnlySpan<float> bias, Span<float> a, int rows, int cols, BiasAxis axis, Activation f, CpuLevel level)
     {
         if (axis == BiasAxis.PerColumn || f is not (Activation.ReLU or Activation.Identity))
         {
@@ -182,16 +182,16 @@ public static class Elementwise
             return;
         }
         float floor = f == Activation.ReLU ? 0f : float.NegativeInfinity;
-        for (int r = 0; r < rows; r++) BiasRowThenFloor(z.Slice(r * cols, cols), bias[r], floor, a.Slice(r * cols, cols));
+        for (int r = 0; r < rows; r++) BiasRowThenFloor(z.Slice(r * cols, cols), bias[r], floor, a.Slice(r * cols, cols), level);
     }
 
     /// <summary>z += b; a = max(z, floor) in one pass over a row.</summary>
-    private static void BiasRowThenFloor(Span<float> z, float b, float floor, Span<float> a)
+    private static void BiasRowThenFloor(Span<float> z, float b, float floor, Span<float> a, CpuLevel level)
     {
         int i = 0, n = z.Length;
         ref float pz = ref z.GetPinnableReference();
         ref float pa = ref a.GetPinnableReference();
-        if (Vector512.IsHardwareAccelerated)
+        if (level >= CpuLevel.Avx512)
         {
             var vb = Vector512.Create(b); var vf = Vector512.Create(floor);
             for (; i <= n - 16; i += 16)
@@ -201,7 +201,7 @@ public static class Elementwise
                 Vector512.Max(v, vf).StoreUnsafe(ref pa, (nuint)i);
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (level >= CpuLevel.Avx2)
         {
             var vb = Vector256.Create(b); var vf = Vector256.Create(floor);
             for (; i <= n - 8; i += 8)
@@ -302,19 +302,19 @@ public static class Elementwise
         public static Vector512<float> Invoke(Vector512<float> a, Vector512<float> y) => (a - y) * a * (Vector512<float>.One - a);
     }
 
-    /// <summary>The one driver for binary operations: widest vectors first, then the scalar tail.</summary>
-    internal static void Binary<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z) where TOp : IBinaryOp
+    /// <summary>The one driver for binary operations: the level's vectors, then the scalar tail.</summary>
+    internal static void Binary<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z, CpuLevel level) where TOp : IBinaryOp
     {
         int n = x.Length, i = 0;
         ref float px = ref Unsafe.AsRef(in x.GetPinnableReference());
         ref float py = ref Unsafe.AsRef(in y.GetPinnableReference());
         ref float pz = ref z.GetPinnableReference();
-        if (Vector512.IsHardwareAccelerated)
+        if (level >= CpuLevel.Avx512)
         {
             for (; i <= n - 16; i += 16)
                 TOp.Invoke(Vector512.LoadUnsafe(ref px, (nuint)i), Vector512.LoadUnsafe(ref py, (nuint)i)).StoreUnsafe(ref pz, (nuint)i);
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (level >= CpuLevel.Avx2)
         {
             for (; i <= n - 8; i += 8)
                 TOp.Invoke(Vector256.LoadUnsafe(ref px, (nuint)i), Vector256.LoadUnsafe(ref py, (nuint)i)).StoreUnsafe(ref pz, (nuint)i);

@@ -231,7 +231,8 @@ public sealed class SgdTrainer : IDisposable
                 System.Numerics.Tensors.TensorPrimitives.Add(sum, CpuBackend.Span(_sliceGradients[k][t]).Slice(start, end - start), sum);
             if (!update) continue;
             var velocity = p.Velocity is null ? default : CpuBackend.Span(p.Velocity).Slice(start, end - start);
-            Optimizer.Update(CpuBackend.Span(p.Value).Slice(start, end - start), sum, velocity, p.IsWeight ? _updateRules.Weights : _updateRules.Biases);
+            Optimizer.Update(CpuBackend.Span(p.Value).Slice(start, end - start), sum, velocity, p.IsWeight ? _updateRules.Weights : _updateRules.Biases,
+                HostCpu(_net)!.Cpu);
         }
     }
 

@@ -1,0 +1,91 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeNet.Core.Gemm;
+
+internal static unsafe partial class MicroKernels
+{
+    /// <summary>
+    /// The AVX2 kernel for an edge tile of r &lt;= 6 rows and c &lt;= 16 columns (arguments as the tile's): the first r
+    /// rows of the 6 x 16 kernel, and one vector of B per step when c &lt;= 8, so a tile costs about what it computes. It
+    /// stores 8 or 16 whole columns: straight into C when c is 16, else into scratch whose valid corner is merged.
+    /// </summary>
+    public static delegate*<int, float*, float*, int, float*, int, float, float, float*, void> Avx2Edge(int rows, int cols) => cols <= 8
+        ? rows switch { 1 => &Avx2Tile<Rows1, Vectors1>, 2 => &Avx2Tile<Rows2, Vectors1>, 3 => &Avx2Tile<Rows3, Vectors1>, 4 => &Avx2Tile<Rows4, Vectors1>, 5 => &Avx2Tile<Rows5, Vectors1>, _ => &Avx2Tile<Rows6, Vectors1> }
+        : rows switch { 1 => &Avx2Tile<Rows1, Vectors2>, 2 => &Avx2Tile<Rows2, Vectors2>, 3 => &Avx2Tile<Rows3, Vectors2>, 4 => &Avx2Tile<Rows4, Vectors2>, 5 => &Avx2Tile<Rows5, Vectors2>, _ => &Avx2Tile<Rows6, Vectors2> };
+
+    /// <summary>
+    /// The AVX2 micro-kernel, 6 x 16 (<c>Avx2Tile&lt;Rows6, Vectors2&gt;</c>: 12 ymm accumulators, 2 loads of B and 6
+    /// broadcasts of A a step), or the first TRows rows and 8 * TVectors columns of such a tile: A's packed panel is 6
+    /// wide and B's 16 whatever the tile uses. Accumulators cRV: row R, vector V.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Avx2Tile<TRows, TVectors>(int kc, float* a, float* b, int ldb, float* c, int ldc, float alpha, float beta, float* nextB)
+        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount
+    {
+        int rows = TRows.Value;
+        bool two = TVectors.Value == 2;
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int unfetched = PrefetchesC(kc) ? rows : 0;   // C's rows, asked for during the loop (see PrefetchCMinDepth)
+        float* nextRow = c;
+        for (int p = 0; p < kc;)
+        {
+            int end = kc;
+            if (unfetched > 0 || nextB != null)
+            {
+                end = Math.Min(kc, p + PrefetchCEvery);
+                PrefetchStep(ref nextRow, ref unfetched, 8 * TVectors.Value, ldc, ref nextB);
+            }
+            for (; p < end; p++)
+            {
+                var b0 = Vector256.Load(b);
+                var b1 = two ? Vector256.Load(b + 8) : default;
+                Avx2Row<TVectors>(a[0], b0, b1, ref c00, ref c01);
+                if (rows > 1) Avx2Row<TVectors>(a[1], b0, b1, ref c10, ref c11);
+                if (rows > 2) Avx2Row<TVectors>(a[2], b0, b1, ref c20, ref c21);
+                if (rows > 3) Avx2Row<TVectors>(a[3], b0, b1, ref c30, ref c31);
+                if (rows > 4) Avx2Row<TVectors>(a[4], b0, b1, ref c40, ref c41);
+                if (rows > 5) Avx2Row<TVectors>(a[5], b0, b1, ref c50, ref c51);
+                a += 6;
+                b += ldb;
+            }
+        }
+        var va = Vector256.Create(alpha);
+        var vb = Vector256.Create(beta);
+        bool update = beta != 0f;
+        StoreRow256<TVectors>(c, c00, c01, va, vb, update);
+        if (rows > 1) StoreRow256<TVectors>(c + ldc, c10, c11, va, vb, update);
+        if (rows > 2) StoreRow256<TVectors>(c + 2L * ldc, c20, c21, va, vb, update);
+        if (rows > 3) StoreRow256<TVectors>(c + 3L * ldc, c30, c31, va, vb, update);
+        if (rows > 4) StoreRow256<TVectors>(c + 4L * ldc, c40, c41, va, vb, update);
+        if (rows > 5) StoreRow256<TVectors>(c + 5L * ldc, c50, c51, va, vb, update);
+    }
+
+    /// <summary>One row of an <see cref="Avx2Tile{TRows, TVectors}"/> step: x0 += a * b0 and, with two vectors, x1 += a * b1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Avx2Row<TVectors>(float a, Vector256<float> b0, Vector256<float> b1, ref Vector256<float> x0, ref Vector256<float> x1)
+        where TVectors : struct, IStaticCount
+    {
+        var ai = Vector256.Create(a);
+        x0 = Vector256.FusedMultiplyAdd(ai, b0, x0);
+        if (TVectors.Value == 2) x1 = Vector256.FusedMultiplyAdd(ai, b1, x1);
+    }
+
+    /// <summary>The first 8 * TVectors floats of a tile's row: c = alpha * x (+ beta * c with <paramref name="update"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow256<TVectors>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta, bool update)
+        where TVectors : struct, IStaticCount
+    {
+        if (update)
+        {
+            GemmStores.Store<StoreUpdate>(c, x0, alpha, beta);
+            if (TVectors.Value == 2) GemmStores.Store<StoreUpdate>(c + 8, x1, alpha, beta);
+        }
+        else
+        {
+            GemmStores.Store<StoreScaledSums>(c, x0, alpha, beta);
+            if (TVectors.Value == 2) GemmStores.Store<StoreScaledSums>(c + 8, x1, alpha, beta);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.Numerics.Tensors;
+using NativeNet.Core.Memory;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Core.Gemm;
+
+/// <summary>
+/// A product with few rows of C and a large B read in place (a mini-batch times a layer's weights, 10 x 1000 x 1000)
+/// split along k in two halves fixed by the shape: C = (alpha A[:, :h] B[:h, :] + beta C) + alpha A[:, h:] B[h:, :], the
+/// second product in scratch, then added. Split along n instead, each of two workers would read every row of B half at
+/// a time, an order the prefetchers follow badly; split along k, each streams whole rows of its half of B, as one thread
+/// does alone. The halves are the same for any worker count (one worker does both, in turn), so the bits are too.
+/// </summary>
+internal static unsafe class SplitDepth
+{
+    /// <summary>B's size (floats) from which the split applies: 1 MiB, where B stops staying in L2 between calls.</summary>
+    private const long MinB = 1 << 18;
+
+    /// <summary>
+    /// The most rows of C: with more, each element of B feeds enough FMAs that the product is bound by arithmetic, not by
+    /// reading B, and the split would only add the partial sum.
+    /// </summary>
+    private const int MaxRows = 16;
+
+    /// <summary>Whether a product splits k in two.</summary>
+    public static bool Applies(in Operands op, int m, int n, int k, GemmConfig config)
+        => m <= MaxRows && PackedGemm.ReadsBInPlace(op, m, config) && k >= 4 * PackedGemm.InPlaceKC && (long)k * n >= MinB;
+
+    /// <summary>Runs the two halves, half the workers each (see <see cref="PackedGemm"/> for how each half splits), then adds the second to C.</summary>
+    public static void Multiply(in Operands op, int m, int n, int k, GemmConfig config, int workers, WorkerPool pool)
+    {
+        int h = (k / 2 + PackedGemm.InPlaceKC - 1) / PackedGemm.InPlaceKC * PackedGemm.InPlaceKC;   // whole k blocks in the first half
+        float* partial = ThreadScratch.C(m * n);
+        var split = new Halves(
+            new PackedGemm(op, m, n, h, config, Math.Max(1, workers / 2)),
+            new PackedGemm(op.FromDepth(h).WithC(partial, n, 0f), m, n, k - h, config, Math.Max(1, workers - workers / 2)));
+        if (workers == 1) split.Execute(0, 1);
+        else pool.Run(ref split, workers);
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(op.C + (long)i * op.Ldc, n);
+            TensorPrimitives.Add(row, new ReadOnlySpan<float>(partial + (long)i * n, n), row);
+        }
+    }
+
+    /// <summary>Workers [0, W/2) run the first half's product, the others the second; one worker runs both.</summary>
+    private readonly struct Halves(PackedGemm first, PackedGemm second) : IParallelWork
+    {
+        private readonly PackedGemm _first = first, _second = second;
+
+        public void Execute(int worker, int workers)
+        {
+            if (workers == 1)
+            {
+                _first.Execute(0, 1);
+                _second.Execute(0, 1);
+                return;
+            }
+            int firstWorkers = workers / 2;
+            if (worker < firstWorkers) _first.Execute(worker, firstWorkers);
+            else _second.Execute(worker - firstWorkers, workers - firstWorkers);
+        }
+    }
+}
