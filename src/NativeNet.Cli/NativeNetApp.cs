@@ -56,6 +56,7 @@ public static class NativeNetApp
             config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
             config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");
             config.AddCommand<DevicesCommand>("devices").WithDescription("List the OpenCL devices --device opencl:N can pick.");
+            config.AddCommand<CpuCommand>("cpu").WithDescription($"The CPU level the kernels run at ({NativeNet.Core.CpuContext.LevelVariable} forces one) and every level this CPU supports.");
             config.AddBranch("data", data =>
             {
                 data.SetDescription("Manage the MNIST files.");

@@ -48,6 +48,18 @@ public sealed class CpuContext
     /// <summary>The GEMM's row of the configuration table: micro-kernel, cache blocks, small-product rules.</summary>
     internal GemmConfig Gemm { get; }
 
+    /// <summary>The GEMM's micro-kernel tile (MR rows x NR columns of C) and cache blocks (MC rows of A, KC deep, NC columns of B).</summary>
+    public (int MR, int NR, int MC, int KC, int NC) GemmBlocking => (Gemm.MR, Gemm.NR, Gemm.MC, Gemm.KC, Gemm.NC);
+
+    /// <summary>Whether a dense layer's backward and its SGD step run as one kernel at this level.</summary>
+    public bool HasFusedDenseBackward => FusesDenseBackward;
+
+    /// <summary>Whether convolutions the direct kernel covers skip im2col at this level.</summary>
+    public bool HasDirectConvolution => ConvolvesDirectly;
+
+    /// <summary>Whether <see cref="Default"/>'s level was forced by <see cref="LevelVariable"/>.</summary>
+    public static bool IsForced => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(LevelVariable));
+
     /// <summary>Whether kernels use 512-bit vectors and masks.</summary>
     internal bool HasVector512 => Level >= CpuLevel.Avx512;
 
@@ -67,9 +79,13 @@ public sealed class CpuContext
     public static IReadOnlyList<CpuLevel> SupportedLevels { get; } =
         [.. new[] { CpuLevel.Avx512, CpuLevel.Avx2, CpuLevel.Scalar }.Where(IsSupported)];
 
-    // Declared after SupportedLevels: static initializers run in textual order.
-    /// <summary>The context of the widest supported level, or of the level <see cref="LevelVariable"/> names.</summary>
-    public static CpuContext Default { get; } = For(DefaultLevel());
+    /// <summary>
+    /// The context of the widest supported level, or of the level <see cref="LevelVariable"/> names. A misspelt or
+    /// unsupported level throws (InvalidOperationException or PlatformNotSupportedException) at each use, naming it.
+    /// </summary>
+    public static CpuContext Default => s_default.Value;
+
+    private static readonly Lazy<CpuContext> s_default = new(() => For(DefaultLevel()));
 
     /// <summary>Whether this CPU can run kernels of <paramref name="level"/>.</summary>
     public static bool IsSupported(CpuLevel level) => level switch

@@ -11,9 +11,12 @@ internal static class CliRunner
         public string All => Stdout + Stderr;
     }
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWith([], args);
+
+    /// <summary><see cref="Run"/> with extra environment variables for the child process.</summary>
+    public static Result RunWith((string Name, string Value)[] environment, params string[] args)
     {
-        using var p = Start(args);
+        using var p = Start(environment, args);
         var stderr = p.StandardError.ReadToEndAsync();
         string stdout = p.StandardOutput.ReadToEnd();
         if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(true); throw new TimeoutException("nativenet " + string.Join(' ', args)); }
@@ -21,7 +24,9 @@ internal static class CliRunner
     }
 
     /// <summary>Starts the CLI with stdout and stderr redirected; the caller reads or kills it.</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start([], args);
+
+    private static Process Start((string Name, string Value)[] environment, string[] args)
     {
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -31,6 +36,7 @@ internal static class CliRunner
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NativeNet.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         var p = Process.Start(psi)!;
         return p;
     }
@@ -76,14 +82,5 @@ internal static class CliRunner
         Write(Mnist.TrainImagesFile, Mnist.TrainLabelsFile, 360);
         Write(Mnist.TestImagesFile, Mnist.TestLabelsFile, 100);
         return dir;
-    }
-
-    /// <summary>data/mnist at the repository root (found by walking up to NativeNet.sln), or null.</summary>
-    public static string? RepoMnist()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "NativeNet.sln")))
-                return Path.Combine(d.FullName, "data", "mnist");
-        return null;
     }
 }

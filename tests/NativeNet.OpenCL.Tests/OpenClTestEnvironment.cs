@@ -110,3 +110,17 @@ public sealed class OpenClTheoryAttribute : TheoryAttribute
         if (OpenClTestEnvironment.SkipReason is string reason) Skip = reason;
     }
 }
+
+/// <summary>
+/// A fact about a tensor larger than the device's largest buffer: skipped as <see cref="OpenClFactAttribute"/> is, and on
+/// devices whose largest buffer holds int.MaxValue floats (8 GiB), where no tensor is too large.
+/// </summary>
+public sealed class OpenClAllocationLimitFactAttribute : FactAttribute
+{
+    public OpenClAllocationLimitFactAttribute()
+    {
+        if (OpenClTestEnvironment.SkipReason is string reason) Skip = reason;
+        else if (OpenClTestEnvironment.PlatformFound && OpenClTestEnvironment.Backend.MaxAllocationBytes >= (long)int.MaxValue * sizeof(float))
+            Skip = $"the device's largest buffer ({OpenClTestEnvironment.Backend.MaxAllocationBytes} bytes) holds int.MaxValue floats";
+    }
+}

@@ -14,8 +14,8 @@ namespace NativeNet.Cli.Commands;
 /// <para>
 /// --parallel N trains N members at once (at most --threads), each on its own CPU backend with its share of the threads. A mini-batch of
 /// 10 keeps two threads of one network waiting on each other, while two networks side by side never wait, so two
-/// members at once train more images per second than one after the other (measured in benchmarks/results/README.md,
-/// "ensemble"). Each member is fixed by its seed, and is the same bits either way for a network that keeps its
+/// members at once train more images per second than one after the other (benchmarks/experiments/training-parallelism.md).
+/// Each member is fixed by its seed, and is the same bits either way for a network that keeps its
 /// mini-batch whole (ch6-dropout does); one whose batches are split over the threads (ch6-relu on two) rounds
 /// differently on one thread than on two (README, "Determinism").
 /// </para>

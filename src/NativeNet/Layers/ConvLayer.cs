@@ -6,7 +6,9 @@ namespace NativeNet.Layers;
 /// <summary>
 /// A 2-D convolution with shared weights W [filters x (channels * k * k)] and one bias per filter, followed by the
 /// activation. Activations are channel-major, [C, N, H, W], so forward is one im2col plus one GEMM for the
-/// whole batch: z [F, N*OH*OW] = W cols + b, a = f(z); inference uses the backend's direct kernel instead where it has one.
+/// whole batch: z [F, N*OH*OW] = W cols + b, a = f(z). Where the backend has a direct kernel for the geometry, inference
+/// and training steps of at least <see cref="DirectTrainingMinBatch"/> images convolve directly instead (training then
+/// unfolds the input in backward, for the weight gradient).
 /// </summary>
 public sealed class ConvLayer : Layer
 {
@@ -66,10 +68,8 @@ public sealed class ConvLayer : Layer
     /// <summary>
     /// Whether this step convolves directly and unfolds the input in backward, just before the weight gradient reads the
     /// copy (decided per step from its batch, so that forward and backward agree): the GEMM then finds it in cache rather
-    /// than in L3 after the rest of the step. ch6-dropout's two convolutions 255-258 + 70-75 us in GEMMs -> 240-252 us
-    /// direct, and their weight gradients 222-226 -> 179-186 and 102-106 -> 76-87 us. Smaller batches unfold in forward and
-    /// multiply: on the 5-image halves of a split batch (ch6-relu on two threads) the direct kernel, on one thread, gained
-    /// nothing.
+    /// than in L3 after the rest of the step. Smaller batches unfold in forward and multiply: on the 5-image halves of a
+    /// split batch the direct kernel gained nothing.
     /// </summary>
     private static bool ConvolvesDirectly(State s, in StepContext step) => s.DirectTraining && step.Batch >= DirectTrainingMinBatch;
 
@@ -85,7 +85,7 @@ public sealed class ConvLayer : Layer
         public bool Activated { get; } = activated;
         public Tensor? Permuted { get; } = permuted;
         public Tensor? GradPermuted { get; } = gradPermuted;
-        /// <summary>[C*k*k, N*OH*OW] unfolded input; null for inference through the backend's direct kernel.</summary>
+        /// <summary>[C*k*k, N*OH*OW] unfolded input; null in an inference workspace that convolves directly.</summary>
         public Tensor? Cols { get; } = cols;
         public Tensor? GradCols { get; } = gradCols;
     }

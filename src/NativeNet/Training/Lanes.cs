@@ -5,9 +5,8 @@ namespace NativeNet.Training;
 /// <summary>
 /// Runs independent trainings (the members of an ensemble, the trials of a search) several at a time: each lane is a
 /// thread that takes the next item not yet started, so lanes stay busy when items take different times. Give each lane
-/// its own backend. On the 2-core machine two small-batch trainings side by side train more images per second than one
-/// after the other on both cores: 1.35-1.55x for two ch6-dropout networks, 1.60-1.86x for a search over [784,100,10]
-/// (benchmarks/results/README.md, "ensemble" and "search-parallel").
+/// its own backend. Two small-batch trainings side by side train more images per second than one after the other on
+/// both cores, since neither waits on the other (benchmarks/experiments/training-parallelism.md).
 /// </summary>
 public static class Lanes
 {

@@ -41,9 +41,8 @@ internal static unsafe partial class DotProducts
                 ref s10, ref s11, ref s12, ref s13, ref s14, ref s15, ref s20, ref s21, ref s22, ref s23, ref s24, ref s25,
                 ref s30, ref s31, ref s32, ref s33, ref s34, ref s35);
         // The last k % 16 floats of each row: masked loads, zero in the other lanes, so no scalar tail and nothing past a
-        // row is read. (Copying the tails to zero-padded stack slots and reading those instead made each block store and
-        // reload them, and a reload whose address matched a just-stored row of C in its low 12 bits waited for that
-        // store: 10 x 30 x 10 NT ran at 24 or 33 GFLOP/s depending on where the stack fell.)
+        // row is read. (Not stack copies of the tails: a reload whose address matched a just-stored row of C in its low 12
+        // bits waited for that store, so small products ran fast or slow by where the stack fell.)
         if (p < k)
             DotRowsStep<TRows, TCols, Yes>(a0 + p, lda, b0 + p, ldb, MaskedLanes.LeadingLanes(k - p), ref s00, ref s01, ref s02, ref s03, ref s04, ref s05,
                 ref s10, ref s11, ref s12, ref s13, ref s14, ref s15, ref s20, ref s21, ref s22, ref s23, ref s24, ref s25,
