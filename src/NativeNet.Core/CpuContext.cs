@@ -72,8 +72,8 @@ public sealed class CpuContext
     /// </summary>
     internal bool FusesDenseBackward => Level == CpuLevel.Avx512;
 
-    /// <summary>Whether convolutions the direct kernel covers skip im2col (<see cref="Kernels.DirectConvolution"/>: 24 zmm accumulators).</summary>
-    internal bool ConvolvesDirectly => Level == CpuLevel.Avx512;
+    /// <summary>Whether convolutions the direct kernel covers skip im2col (<see cref="Kernels.DirectConvolution"/>: blocks for AVX2 and AVX-512).</summary>
+    internal bool ConvolvesDirectly => Level >= CpuLevel.Avx2;
 
     /// <summary>Every level this CPU (and the process's DOTNET_Enable* settings) can run, widest first.</summary>
     public static IReadOnlyList<CpuLevel> SupportedLevels { get; } =
