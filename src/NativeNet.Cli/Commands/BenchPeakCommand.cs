@@ -29,11 +29,17 @@ internal sealed class BenchPeakCommand : Command<BenchPeakCommand.Settings>
             rows.Add((t, PeakBenchmark.Measure(t, s.Seconds)));
         if (s.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(rows.Select(r => new { threads = r.Threads, vector = PeakBenchmark.VectorWidth, gflops = Math.Round(r.Gflops, 1) })));
+            Console.WriteLine(JsonSerializer.Serialize(rows.Select(r => new
+            {
+                threads = r.Threads, vector = PeakBenchmark.VectorWidth, chains = PeakBenchmark.Chains, gflops = Math.Round(r.Gflops, 1),
+                implied_ghz_per_core = Math.Round(PeakBenchmark.ImpliedGhz(r.Gflops / r.Threads), 2),
+            })));
             return 0;
         }
-        var table = new Table().AddColumns("threads", "vectors", "FMA peak GFLOP/s");
-        foreach (var (threads, gflops) in rows) table.AddRow(threads.ToString(), PeakBenchmark.VectorWidth, gflops.ToString("F1"));
+        var table = new Table().AddColumns("threads", "vectors", "chains", "FMA peak GFLOP/s", "implied clock (2 FMA pipes)");
+        foreach (var (threads, gflops) in rows)
+            table.AddRow(threads.ToString(), PeakBenchmark.VectorWidth, PeakBenchmark.Chains.ToString(), gflops.ToString("F1"),
+                $"{PeakBenchmark.ImpliedGhz(gflops / threads):F2} GHz a core");
         AnsiConsole.Write(table);
         return 0;
     }
