@@ -93,3 +93,12 @@ public sealed class PythonOnnxFactAttribute : FactAttribute
         if (PythonOnnx.SkipReason is string reason) Skip = reason;
     }
 }
+
+/// <summary>A theory that needs MNIST in data/mnist (see <see cref="MnistFactAttribute"/>).</summary>
+public sealed class MnistTheoryAttribute : TheoryAttribute
+{
+    public MnistTheoryAttribute()
+    {
+        if (Repository.MnistSkipReason is string reason) Skip = reason;
+    }
+}

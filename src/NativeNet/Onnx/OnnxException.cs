@@ -5,10 +5,29 @@ namespace NativeNet.Onnx;
 /// ONNX model (<see cref="OnnxFormatException"/>), or the graph is well-formed but not something NativeNet's layers
 /// express (<see cref="OnnxGraphException"/>). The message is one line that names the file and what was expected.
 /// </summary>
-public abstract class OnnxException(string filePath, string message) : IOException(message)
+public abstract class OnnxException(string filePath, string message) : IOException(Printable(message))
 {
     /// <summary>The file (or the stream's name) that was being read.</summary>
     public string FilePath { get; } = filePath;
+
+    /// <summary>
+    /// Names from a file can hold anything: control characters are written as \uXXXX, so the message stays one line,
+    /// and a name longer than 200 characters is cut.
+    /// </summary>
+    internal static string Printable(string text)
+    {
+        var sb = new System.Text.StringBuilder(Math.Min(text.Length, 4096));
+        foreach (char c in text)
+        {
+            if (sb.Length >= 4000) { sb.Append("..."); break; }
+            if (char.IsControl(c)) sb.Append($"\\u{(int)c:X4}");
+            else sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>A name from the file, made printable and cut to 200 characters.</summary>
+    internal static string Name(string? name) => name is null ? "" : Printable(name.Length > 200 ? name[..200] + "..." : name);
 }
 
 /// <summary>Malformed bytes: truncated, a bad protobuf wire type or length, an impossible tensor size.</summary>
@@ -26,7 +45,7 @@ public sealed class OnnxFormatException(string filePath, long offset, string pro
 public sealed class OnnxGraphException(string filePath, string? nodeName, string? opType, string problem)
     : OnnxException(filePath, nodeName is null && opType is null
         ? $"ONNX file '{filePath}': {problem}"
-        : $"ONNX file '{filePath}', node '{nodeName}' ({opType}): {problem}")
+        : $"ONNX file '{filePath}', node '{Name(nodeName)}' ({Name(opType)}): {problem}")
 {
     /// <summary>The node at fault (its name, or "#index" when it has none), or null for a graph-level problem.</summary>
     public string? NodeName { get; } = nodeName;

@@ -48,8 +48,10 @@ internal static class OnnxGraphValidator
         if (input.Dims is not { Count: 2 or 4 } dims)
             throw Graph($"input '{input.Name}' must declare a shape [N, features] or [N, C, H, W], not {(input.Dims is null ? "none" : "[" + string.Join(", ", input.Dims) + "]")}");
         for (int d = 1; d < dims.Count; d++)
-            if (dims[d].Value is not > 0 and <= int.MaxValue)
+            if (dims[d].Value is not (> 0 and <= int.MaxValue))
                 throw Graph($"input '{input.Name}' has dimension {d} = {dims[d]}; every dimension but the batch must be a positive number");
+        if (dims.Skip(1).Aggregate(1L, (a, d) => a * d.Value!.Value) is var size && size > OnnxModelReader.MaxTensorElements)
+            throw Graph($"input '{input.Name}' has {size} values per example; at most {OnnxModelReader.MaxTensorElements} are supported");
         if (g.Outputs.Count != 1) throw Graph($"the graph has {g.Outputs.Count} outputs; NativeNet networks have one");
         var output = g.Outputs[0];
 

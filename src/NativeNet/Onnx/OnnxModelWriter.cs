@@ -81,7 +81,8 @@ internal static class OnnxModelWriter
         w.WriteInt64(2, t.DataType);
         w.WriteString(8, t.Name);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("ONNX raw tensor data is little-endian.");
-        if (t.FloatData is not null) w.WriteBytes(9, MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(t.FloatData)));
+        if (t.Raw is { } raw) w.WriteBytes(9, raw);
+        else if (t.FloatData is not null) w.WriteBytes(9, MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(t.FloatData)));
         else if (t.Int64Data is not null) w.WriteBytes(9, MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(t.Int64Data)));
         return w;
     }

@@ -153,6 +153,8 @@ internal sealed class OnnxTranslator(OnnxChain chain, IReadOnlyDictionary<string
         if (k > _height + 2 * pad || k > _width + 2 * pad) throw At(node, $"a {k}x{k} kernel does not fit the padded {_height + 2 * pad}x{_width + 2 * pad} input");
         _items.Add(new Conv { Node = node, Filters = filters, Kernel = k, Stride = stride, Padding = pad, Weights = w, Biases = bias });
         (_channels, _height, _width) = (filters, (_height + 2 * pad - k) / stride + 1, (_width + 2 * pad - k) / stride + 1);
+        if ((long)_channels * _height * _width > OnnxModelReader.MaxTensorElements)
+            throw At(node, $"its output would have {(long)_channels * _height * _width} values per example; at most {OnnxModelReader.MaxTensorElements} are supported");
     }
 
     private void AddPool(OnnxNode node, PoolKind kind)
