@@ -32,7 +32,7 @@ internal sealed class ImportCommand : Command<ImportCommand.Settings>
         };
         ModelFile.Save(path, net, model.Spec, metadata);
         AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] ({net.ParameterCount:N0} parameters)");
-        AnsiConsole.MarkupLineInterpolated($"  {model.Spec.Text}");
+        Console.WriteLine("  " + model.Spec.Text);   // plain: Spectre would wrap a long architecture
         if (model.OutputIsLogSoftmax)
             AnsiConsole.MarkupLine("  the graph ends in LogSoftmax: NativeNet's softmax output gives the probabilities (exp of the graph's output)");
         return 0;
