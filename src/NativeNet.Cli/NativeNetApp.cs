@@ -54,6 +54,8 @@ public static class NativeNetApp
                 .WithExample("search", "--preset", "ch3-init", "--random", "12", "--eta-range", "0.01:1", "--lambda-range", "0.1:10");
             config.AddCommand<EvaluateCommand>("evaluate").WithDescription("Test accuracy and cost of a saved model.");
             config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
+            config.AddCommand<InitCommand>("init").WithDescription("Save a freshly initialized network (a preset's or --layers) without training it.")
+                .WithExample("init", "--preset", "ch6-relu", "--seed", "1", "--out", "ch6-relu-init.safetensors");
             config.AddCommand<ExportCommand>("export").WithDescription("Write a saved model as ONNX (opset 13) for ONNX Runtime and other frameworks.")
                 .WithExample("export", "model.safetensors", "--onnx", "model.onnx");
             config.AddCommand<ImportCommand>("import").WithDescription("Read an ONNX model (e.g. from torch.onnx.export) into a NativeNet model file.")

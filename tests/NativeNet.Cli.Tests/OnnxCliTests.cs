@@ -86,6 +86,18 @@ public sealed class OnnxCliTests
         Assert.True(ort.GetProperty("batch_images_per_second").GetDouble() > 0);
     }
 
+    [Fact]
+    public void Init_SavesTheWeightsTrainStartsFrom()
+    {
+        string path = Path.Combine(CliRunner.TempDir(), "init.safetensors");
+        var r = CliRunner.Run("init", "--preset", "ch3-init", "--seed", "4", "--out", path);
+        Assert.True(r.ExitCode == 0, r.All);
+        var preset = NativeNet.Training.Presets.Get("ch3-init");
+        using var expected = preset.Spec.Build(4, preset.Init);
+        using var saved = ModelFile.Load(path);
+        Assert.Equal(expected.ExportParameters(), saved.ExportParameters());
+    }
+
     private static void AssertCleanFailure(CliRunner.Result r, string expectedFragment)
     {
         Assert.Equal(2, r.ExitCode);
