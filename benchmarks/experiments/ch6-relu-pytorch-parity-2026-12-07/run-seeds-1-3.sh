@@ -2,10 +2,10 @@
 # ch6-relu, 2 epochs, seeds 1-3: NativeNet in its fixed order (the preset) and reshuffled; PyTorch from the same initial
 # weights in the fixed order and reshuffled.
 set -uo pipefail
-cd /work/wt/onnx
+cd "$(dirname "$0")/../../.."   # the repository root
 cli=src/NativeNet.Cli/bin/Release/net10.0/nativenet
 out=${EPOCHS_OUT:-/tmp/epochs}
-mkdir -p $out
+mkdir -p "$out"
 for seed in 1 2 3; do
   $cli init --preset ch6-relu --seed $seed --out $out/init-$seed.safetensors > /dev/null
   for mode in fixed shuffled; do

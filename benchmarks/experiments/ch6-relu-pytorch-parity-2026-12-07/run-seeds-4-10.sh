@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# NativeNet ch6-relu, 2 epochs, seeds 4-10 (seeds 1-3 are in epochs_run.sh), fixed order and reshuffled.
+# NativeNet ch6-relu, 2 epochs, seeds 4-10 (seeds 1-3: run-seeds-1-3.sh), fixed order and reshuffled.
 set -uo pipefail
-cd /work/wt/onnx
+cd "$(dirname "$0")/../../.."   # the repository root
 cli=src/NativeNet.Cli/bin/Release/net10.0/nativenet
 out=${EPOCHS_OUT:-/tmp/epochs}
 for seed in 4 5 6 7 8 9 10; do

@@ -24,7 +24,8 @@ internal sealed class ExportCommand : Command<ExportCommand.Settings>
         OnnxExporter.Export(net, path);
         AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] ({new FileInfo(path).Length:N0} bytes, ONNX opset {OnnxExporter.Opset})");
         Console.WriteLine("  " + OnnxExporter.SpecText(net));   // plain: Spectre would wrap a long architecture
-        AnsiConsole.MarkupLineInterpolated($"  input '{OnnxExporter.InputName}' [[{string.Join(", ", OnnxExporter.InputShape(net, 1).Skip(1).Prepend(0).Select((d, i) => i == 0 ? "N" : d.ToString()))}]], output '{OnnxExporter.OutputName}' [[N, {net.OutputSize}]]");
+        string inputDims = string.Join(", ", OnnxExporter.InputShape(net, 1).Skip(1));   // after the batch dimension N
+        AnsiConsole.MarkupLineInterpolated($"  input '{OnnxExporter.InputName}' [[N, {inputDims}]], output '{OnnxExporter.OutputName}' [[N, {net.OutputSize}]]");
         return 0;
     }
 }

@@ -12,7 +12,7 @@ public abstract class OnnxException(string filePath, string message) : IOExcepti
 
     /// <summary>
     /// Names from a file can hold anything: control characters are written as \uXXXX, so the message stays one line,
-    /// and a name longer than 200 characters is cut.
+    /// and a message is cut after 4,000 characters (<see cref="Name"/> cuts each name at 200).
     /// </summary>
     internal static string Printable(string text)
     {
