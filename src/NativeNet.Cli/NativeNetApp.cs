@@ -54,6 +54,12 @@ public static class NativeNetApp
                 .WithExample("search", "--preset", "ch3-init", "--random", "12", "--eta-range", "0.01:1", "--lambda-range", "0.1:10");
             config.AddCommand<EvaluateCommand>("evaluate").WithDescription("Test accuracy and cost of a saved model.");
             config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
+            config.AddCommand<InitCommand>("init").WithDescription("Save a freshly initialized network (a preset's or --layers) without training it.")
+                .WithExample("init", "--preset", "ch6-relu", "--seed", "1", "--out", "ch6-relu-init.safetensors");
+            config.AddCommand<ExportCommand>("export").WithDescription("Write a saved model as ONNX (opset 13) for ONNX Runtime and other frameworks.")
+                .WithExample("export", "model.safetensors", "--onnx", "model.onnx");
+            config.AddCommand<ImportCommand>("import").WithDescription("Read an ONNX model (e.g. from torch.onnx.export) into a NativeNet model file.")
+                .WithExample("import", "model.onnx", "--out", "model.safetensors");
             config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");
             config.AddCommand<DevicesCommand>("devices").WithDescription("List the OpenCL devices --device opencl:N can pick.");
             config.AddCommand<CpuCommand>("cpu").WithDescription($"The CPU level the kernels run at ({NativeNet.Core.CpuContext.LevelVariable} forces one) and every level this CPU supports.");
@@ -67,7 +73,7 @@ public static class NativeNetApp
                 bench.SetDescription("Measure kernels and training speed.");
                 bench.AddCommand<BenchGemmCommand>("gemm").WithDescription("GFLOP/s of SGEMM over the default shape list.");
                 bench.AddCommand<BenchTrainCommand>("train").WithDescription("Training speed of a preset's network (extrapolated to an epoch).");
-                bench.AddCommand<BenchInferCommand>("infer").WithDescription("Single-image latency and batch throughput of a preset's network.");
+                bench.AddCommand<BenchInferCommand>("infer").WithDescription("Single-image latency and batch throughput of a preset's network or a model file, optionally against ONNX Runtime.");
                 bench.AddCommand<BenchPeakCommand>("peak").WithDescription("The FMA peak of this machine (registers only), the yardstick for the GFLOP/s figures.");
             });
         });

@@ -18,6 +18,26 @@ public class NetworkTests
         Assert.Equal(0, nand.Fire([1, 1]));
     }
 
+    [Theory]
+    [InlineData("input 2x9x9 | maxpool 3 | conv 3 3 relu | output 6 linear")]
+    [InlineData("input 3x6x6 | avgpool 2 | dense 5 sigmoid | output 4 softmax")]
+    public void PoolOnMultiChannelInput_BatchGivesWhatSingleImagesGive(string text)
+    {
+        // A pool keeps its input's layout: on the network's own batch-major [N, C, H, W] input its output stays batch-major.
+        using var net = NetworkSpec.Parse(text).Build(3, WeightInit.StandardNormal);
+        var rng = new Random(4);
+        var x = new float[7 * net.InputSize];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle();
+        var batch = new float[7 * net.OutputSize];
+        net.PredictBatch(x, batch);
+        var one = new float[net.OutputSize];
+        for (int n = 0; n < 7; n++)
+        {
+            net.Predict(x.AsSpan(n * net.InputSize, net.InputSize), one);
+            for (int k = 0; k < one.Length; k++) Assert.Equal(one[k], batch[n * one.Length + k], 1e-5f);
+        }
+    }
+
     [Fact]
     public void SigmoidNetwork_LearnsXor()
     {

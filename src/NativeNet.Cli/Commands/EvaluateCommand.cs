@@ -16,7 +16,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
     internal sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<MODEL>")]
-        [Description("One or more .safetensors model files written by 'nativenet train'; with several, they vote and the ensemble's accuracy is reported too.")]
+        [Description("One or more model files (.safetensors written by 'nativenet train', or .onnx); with several, they vote and the ensemble's accuracy is reported too.")]
         public string[] Models { get; init; } = [];
 
         [CommandOption("--data <DIR>")] [Description("MNIST folder (default: data/mnist at the repository root).")] public string? Data { get; init; }
@@ -32,7 +32,7 @@ internal sealed class EvaluateCommand : Command<EvaluateCommand.Settings>
         var members = new List<Network>();
         try
         {
-            foreach (var path in paths) members.Add(ModelFile.Load(path, backend));
+            foreach (var path in paths) members.Add(ModelFiles.Load(path, backend));
             for (int i = 1; i < members.Count; i++)
                 if (members[i].InputSize != members[0].InputSize || members[i].OutputSize != members[0].OutputSize)
                     throw new ArgumentException($"{paths[i]} maps {members[i].InputSize} inputs to {members[i].OutputSize} outputs, but {paths[0]} maps {members[0].InputSize} to {members[0].OutputSize}: models that vote together must agree.");

@@ -11,7 +11,7 @@ internal sealed class PredictCommand : Command<PredictCommand.Settings>
 {
     internal sealed class Settings : CommandSettings
     {
-        [CommandArgument(0, "<MODEL>")] [Description("A .safetensors model file.")] public string Model { get; init; } = "";
+        [CommandArgument(0, "<MODEL>")] [Description("A .safetensors or .onnx model file.")] public string Model { get; init; } = "";
         [CommandOption("--index <N>")] [Description("Classify test image N of the data folder.")] public int? Index { get; init; }
         [CommandOption("--image <FILE>")] [Description("Classify a PNG (any size; light backgrounds are inverted to MNIST's white-on-black).")] public string? Image { get; init; }
         [CommandOption("--data <DIR>")] [Description("MNIST folder for --index (default: data/mnist at the repository root).")] public string? Data { get; init; }
@@ -28,7 +28,7 @@ internal sealed class PredictCommand : Command<PredictCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         using var backend = new Core.Backends.CpuBackend(1);
-        using var net = ModelFile.Load(Path.GetFullPath(s.Model), backend);
+        using var net = ModelFiles.Load(Path.GetFullPath(s.Model), backend);
         float[] pixels;
         int? truth = null;
         if (s.Index is int index)

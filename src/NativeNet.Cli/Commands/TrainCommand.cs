@@ -27,6 +27,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--lambda <L>")] [Description("L2 strength (lambda, divided by the training-set size n).")] public float? Lambda { get; init; }
         [CommandOption("--momentum <MU>")] [Description("Momentum coefficient in [[0, 1).")] public float? Momentum { get; init; }
         [CommandOption("--dropout <P>")] [Description("Dropout probability on the input of every fully connected layer after the first hidden layer (chapter 6); 0 removes it.")] public float? Dropout { get; init; }
+        [CommandOption("--shuffle")] [Description("Reshuffle the training images every epoch even where the preset keeps one order (chapter 6's network3 does not shuffle).")] public bool Shuffle { get; init; }
         [CommandOption("--monitor")] [Description("Also report cost and accuracy on the training data each epoch (an extra pass).")] public bool Monitor { get; init; }
         [CommandOption("--expand")] [Description("Train on the 5x shift-expanded set (chapter 6).")] public bool? Expand { get; init; }
         [CommandOption("--distort <KIND>")] [Description("Distort every training image afresh each epoch: 'elastic' (Simard et al.: alpha 34, sigma 4) or 'affine' (rotation 10 degrees, scale 10%, shear 0.2).")] public string? Distort { get; init; }
@@ -57,7 +58,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        var plan = TrainingPlan.Resolve(s.Preset, s.Layers, s.Init, s.Epochs, s.Batch, s.Eta, s.Lambda, s.Momentum, s.Expand, s.TrainSize).Single();
+        var plan = TrainingPlan.Resolve(s.Preset, s.Layers, s.Init, s.Epochs, s.Batch, s.Eta, s.Lambda, s.Momentum, s.Expand, s.TrainSize, s.Shuffle ? true : null).Single();
         if (s.Dropout is float dropout) plan = plan with { Spec = plan.Spec.WithDropout(dropout) };
         string name = plan.Name;
         var spec = plan.Spec;
@@ -181,7 +182,7 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
     bool Expand, bool Shuffle, int? TrainSize, int Ensemble)
 {
     public static TrainingPlan Resolve(string? presetName, string? layers = null, string? init = null, int? epochs = null, int? batch = null,
-        float? eta = null, float? lambda = null, float? momentum = null, bool? expand = null, int? trainSize = null)
+        float? eta = null, float? lambda = null, float? momentum = null, bool? expand = null, int? trainSize = null, bool? shuffle = null)
     {
         var preset = Presets.Get(presetName ?? "default");
         bool custom = layers is not null;
@@ -204,7 +205,7 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
             lambda ?? (generic ? 0f : preset.L2),
             momentum ?? (generic ? 0f : preset.Momentum),
             expand ?? (!generic && preset.Expand),
-            generic || preset.Shuffle,
+            shuffle ?? (generic || preset.Shuffle),
             trainSize ?? (!generic && preset.TrainingImages < 50_000 ? preset.TrainingImages : null),
             generic ? 1 : preset.Ensemble);
     }

@@ -185,7 +185,9 @@ public sealed class PoolLayer : Layer
     {
         var g = new PoolGeometry(input.Channels, input.Height, input.Width, Window, Stride);
         g.Validate();
-        return new FeatureShape(input.Channels, g.OutHeight, g.OutWidth, ChannelMajor: true);
+        // Pooling works plane by plane, so the output keeps the input's layout: a batch-major multi-channel input (the
+        // network's own input, [N, C, H, W]) gives batch-major output, which a following layer must permute as it would the input.
+        return new FeatureShape(input.Channels, g.OutHeight, g.OutWidth, ChannelMajor: input.ChannelMajor || input.Channels == 1);
     }
 
     public override string Describe() => $"{Kind}Pool {Window}x{Window}" + (Stride != Window ? $" stride {Stride}" : "");
