@@ -56,6 +56,12 @@ public static class NativeNetApp
             config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
             config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");
             config.AddCommand<DevicesCommand>("devices").WithDescription("List the OpenCL devices --device opencl:N can pick.");
+            config.AddBranch("baseline", baseline =>
+            {
+                baseline.SetDescription("Chapter 1's baselines: what a network is up against.");
+                baseline.AddCommand<BaselineDarknessCommand>("darkness").WithDescription("Guess the digit whose mean darkness is nearest (the book: 22.25%).");
+                baseline.AddCommand<BaselineSvmCommand>("svm").WithDescription("An RBF-kernel SVM with scikit-learn's defaults of the book's time (the book: 94.35%).");
+            });
             config.AddBranch("data", data =>
             {
                 data.SetDescription("Manage the MNIST files.");
