@@ -56,6 +56,8 @@ public static class NativeNetApp
             config.AddCommand<PredictCommand>("predict").WithDescription("Classify one test image or a PNG.");
             config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");
             config.AddCommand<DevicesCommand>("devices").WithDescription("List the OpenCL devices --device opencl:N can pick.");
+            config.AddCommand<UniversalityCommand>("universality").WithDescription("Chapter 4: one hidden layer approximates a function, by construction and by training (universality.png).")
+                .WithExample("universality", "--neurons", "5,10,50");
             config.AddBranch("baseline", baseline =>
             {
                 baseline.SetDescription("Chapter 1's baselines: what a network is up against.");
