@@ -9,6 +9,7 @@ namespace NativeNet.Cli.Reports;
 /// </summary>
 internal static class LayerSpeedReport
 {
+    /// <summary>The picture's file name in the run's output folder.</summary>
     public const string File = "layer-speed.png";
 
     /// <summary>Writes the plot into <paramref name="dir"/>; false (after one warning line) when rendering fails.</summary>
@@ -27,6 +28,7 @@ internal static class LayerSpeedReport
         }
     }
 
+    /// <summary>Draws the history (epochs on x, log10 of each hidden layer's norm on y) into a PNG at <paramref name="path"/>.</summary>
     public static void Write(string path, IReadOnlyList<LayerSpeedRecord> history, int images)
     {
         var plot = new Plot();

@@ -8,8 +8,10 @@ internal sealed record UniversalityPanel(int Neurons, double[] X, double[] Targe
 /// <summary>universality.png: one panel per hidden-layer size, stacked, each with the three curves and their maximum errors.</summary>
 internal static class UniversalityReport
 {
+    /// <summary>The picture's file name in the output folder.</summary>
     public const string File = "universality.png";
 
+    /// <summary>Draws one panel per network size, stacked top to bottom, into a PNG at <paramref name="path"/>.</summary>
     public static void Write(string path, IReadOnlyList<UniversalityPanel> panels)
     {
         var figure = new Multiplot();

@@ -80,5 +80,6 @@ public sealed class LayerSpeedProbe : IDisposable
         _history.Add(new LayerSpeedRecord(epoch, Measure()));
     }
 
+    /// <summary>Frees the probe's workspaces (the network stays the caller's).</summary>
     public void Dispose() => _trainer.Dispose();
 }
