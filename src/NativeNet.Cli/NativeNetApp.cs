@@ -63,6 +63,14 @@ public static class NativeNetApp
             config.AddCommand<PresetsCommand>("presets").WithDescription("List the book's experiments.");
             config.AddCommand<DevicesCommand>("devices").WithDescription("List the OpenCL devices --device opencl:N can pick.");
             config.AddCommand<CpuCommand>("cpu").WithDescription($"The CPU level the kernels run at ({NativeNet.Core.CpuContext.LevelVariable} forces one) and every level this CPU supports.");
+            config.AddCommand<UniversalityCommand>("universality").WithDescription("Chapter 4: one hidden layer approximates a function, by construction and by training (universality.png).")
+                .WithExample("universality", "--neurons", "5,10,50");
+            config.AddBranch("baseline", baseline =>
+            {
+                baseline.SetDescription("Chapter 1's baselines: what a network is up against.");
+                baseline.AddCommand<BaselineDarknessCommand>("darkness").WithDescription("Guess the digit whose mean darkness is nearest (the book: 22.25%).");
+                baseline.AddCommand<BaselineSvmCommand>("svm").WithDescription("An RBF-kernel SVM with scikit-learn's defaults of the book's time (the book: 94.35%).");
+            });
             config.AddBranch("data", data =>
             {
                 data.SetDescription("Manage the MNIST files.");

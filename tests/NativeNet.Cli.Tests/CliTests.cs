@@ -65,6 +65,7 @@ public sealed class CliTests
     [InlineData("train")] [InlineData("ensemble")] [InlineData("search")] [InlineData("evaluate")] [InlineData("predict")]
     [InlineData("presets")] [InlineData("devices")] [InlineData("cpu")] [InlineData("data", "fetch")]
     [InlineData("bench", "gemm")] [InlineData("bench", "train")] [InlineData("bench", "infer")] [InlineData("bench", "peak")]
+    [InlineData("baseline", "darkness")] [InlineData("baseline", "svm")] [InlineData("universality")]
     public void HelpPrintsUsageForEveryCommand(params string[] command)
     {
         var r = CliRunner.Run([.. command, "--help"]);

@@ -22,7 +22,7 @@ internal sealed class PresetsCommand : Command<PresetsCommand.Settings>
                 name = p.Name, chapter = p.Chapter, description = p.Description, architecture = p.Architecture, init = p.Init.ToString(),
                 book_accuracy = p.BookAccuracy, book_metric = p.BookMetric, epochs = p.Epochs, batch = p.BatchSize, eta = p.LearningRate,
                 lambda = p.L2, momentum = p.Momentum, expand = p.Expand, shuffle = p.Shuffle, training_images = p.TrainingImages,
-                ensemble = p.Ensemble,
+                ensemble = p.Ensemble, layer_speed = p.LayerSpeed,
             })));
             return 0;
         }

@@ -38,6 +38,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--schedule <KIND>")] [Description("'plateau': halve eta after 10 epochs without improvement, stop at eta/128.")] public string? Schedule { get; init; }
         [CommandOption("--no-plots")] [Description("Skip the PNG report (accuracy, cost, misclassified digits, confusion matrix) in the output folder.")] public bool NoPlots { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object with the result at the end (progress goes to stderr).")] public bool Json { get; init; }
+        [CommandOption("--layer-speed")] [Description("Record each hidden layer's speed of learning, ||delta|| on the first 1,000 training images, before training and after every epoch (chapter 5; the ch5-* presets do it anyway): metrics.json's layer_speed and layer-speed.png.")] public bool LayerSpeed { get; init; }
 
         public override ValidationResult Validate()
         {
@@ -97,7 +98,9 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (s.Json || Console.IsOutputRedirected) log.WriteLine(line);
             else AnsiConsole.MarkupLine(Markup.Escape(line));
         }
-        session.OnEpoch = OnEpoch;
+        using var layerSpeed = s.LayerSpeed || Presets.All.Any(p => p.Name == name && p.LayerSpeed) ? new LayerSpeedProbe(net, training) : null;
+        layerSpeed?.Start();
+        session.OnEpoch = r => { layerSpeed?.Record(r.Epoch); OnEpoch(r); };
 
         TrainingResult result;
         var clock = Stopwatch.StartNew();
@@ -154,9 +157,11 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                 epoch = r.Epoch, validation_accuracy = r.ValidationAccuracy, validation_cost = r.ValidationCost, test_accuracy = r.TestAccuracy,
                 learning_rate = r.LearningRate, seconds = r.Seconds, images_per_second = r.ImagesPerSecond,
             }).ToArray(),
+            layer_speed = layerSpeed is null ? null : new { images = layerSpeed.Images, hidden_layers = layerSpeed.HiddenLayers, epochs = layerSpeed.History.Select(h => new { epoch = h.Epoch, delta_norms = h.Norms }) },
         };
         File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
         if (!s.NoPlots) TrainingReport.TryWrite(outDir, result.Epochs, bestPath, net, data.Test, log);
+        if (!s.NoPlots && layerSpeed is not null) LayerSpeedReport.TryWrite(outDir, layerSpeed.History, layerSpeed.Images, log);
 
         if (s.Json)
         {

@@ -5,9 +5,10 @@ namespace NativeNet.Training;
 /// <summary>One of the book's experiments: architecture, hyper-parameters and the accuracy the book reports.</summary>
 /// <param name="Ensemble">Networks that vote (chapter 6's ensemble); 1 for a single network. A preset above 1 is run by
 /// `nativenet ensemble`, which trains that many networks of this setup, seeds seed..seed+Ensemble-1.</param>
+/// <param name="LayerSpeed">Record each hidden layer's speed of learning per epoch (chapter 5, <see cref="LayerSpeedProbe"/>).</param>
 public sealed record Preset(string Name, int Chapter, string Description, string Architecture, WeightInit Init, int Epochs, int BatchSize,
     float LearningRate, float L2, bool Expand, bool Shuffle, double BookAccuracy, string BookMetric, float Momentum = 0f, int TrainingImages = 50_000,
-    int Ensemble = 1)
+    int Ensemble = 1, bool LayerSpeed = false)
 {
     public NetworkSpec Spec => NetworkSpec.Parse(Architecture);
 
@@ -44,10 +45,10 @@ public static class Presets
         new("ch3-100-l2", 3, "[784,100,10] lambda = 5, eta 0.5", $"{Mnist} | dense 100 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 30, 10, 0.5f, 5f, false, true, 97.92, "validation"),
         new("ch3-100-l2-60", 3, "[784,100,10] lambda = 5, eta 0.1, 60 epochs", $"{Mnist} | dense 100 sigmoid | output 10 sigmoid-ce", WeightInit.StandardNormal, 60, 10, 0.1f, 5f, false, true, 98.04, "validation"),
         new("ch3-init", 3, "[784,30,10] lambda = 5, eta 0.1, N(0,1/n_in) init", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.50, "validation"),
-        new("ch5-1", 5, "[784,30,10]", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.48, "validation"),
-        new("ch5-2", 5, "[784,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.90, "validation"),
-        new("ch5-3", 5, "[784,30,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.57, "validation"),
-        new("ch5-4", 5, "[784,30,30,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.53, "validation"),
+        new("ch5-1", 5, "[784,30,10]", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.48, "validation", LayerSpeed: true),
+        new("ch5-2", 5, "[784,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.90, "validation", LayerSpeed: true),
+        new("ch5-3", 5, "[784,30,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.57, "validation", LayerSpeed: true),
+        new("ch5-4", 5, "[784,30,30,30,30,10]", $"{Mnist} | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | dense 30 sigmoid | output 10 sigmoid-ce", WeightInit.ScaledByFanIn, 30, 10, 0.1f, 5f, false, true, 96.53, "validation", LayerSpeed: true),
         new("ch6-fc", 6, "FC100 sigmoid + softmax", $"{Mnist} | dense 100 sigmoid | output 10 softmax", WeightInit.Chapter6, 60, 10, 0.1f, 0, false, false, 97.80, "test"),
         new("ch6-conv1", 6, "conv20 + FC100, sigmoid", $"{Image} | {string.Format(Conv1, "sigmoid")} | dense 100 sigmoid | output 10 softmax", WeightInit.Chapter6, 60, 10, 0.1f, 0, false, false, 98.78, "test"),
         new("ch6-conv2", 6, "conv20 + conv40 + FC100, sigmoid", Cnn("sigmoid", "dense 100 sigmoid | output 10 softmax"), WeightInit.Chapter6, 60, 10, 0.1f, 0, false, false, 99.06, "test"),
