@@ -295,6 +295,21 @@ public class ModelFileTests
         using var loaded = ModelFile.Load(path);
     }
 
+    [Fact]
+    public void AWriteThatFails_LeavesThePreviousFileAndNoTemporary()
+    {
+        using var temp = new TempDirectory();
+        string path = temp.File("accuracy.png");
+        File.WriteAllBytes(path, [1, 2, 3]);
+        // What a full disk does halfway through a write.
+        var e = Assert.Throws<IOException>(() => AtomicFile.Write(path, fs => { fs.Write(new byte[4096]); throw new IOException("No space left on device"); }));
+        Assert.Contains("No space", e.Message);
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(path));
+        Assert.Equal([path], Directory.GetFiles(temp.Path));
+        AtomicFile.WriteAllBytes(path, new byte[] { 4, 5 });
+        Assert.Equal([4, 5], File.ReadAllBytes(path));
+    }
+
     /// <summary>A process id that no running process has.</summary>
     internal static int DeadProcessId()
     {

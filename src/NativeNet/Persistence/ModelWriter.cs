@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -14,8 +13,7 @@ namespace NativeNet.Persistence;
 /// padded with spaces so the data start on an 8-byte boundary), then each tensor's floats. The checksum is put in
 /// the metadata as <c>sha256</c>: for version 1 the SHA-256 of the data section, from version 2 the SHA-256 of the
 /// whole file with those 64 digits read as '0', so that the header (architecture, shapes, every metadata value) is
-/// covered too. Files are written atomically (a temporary file, flushed to disk, then renamed over the target);
-/// temporaries left by a killed writer are removed on the next write to the same path.
+/// covered too. Files are written atomically (<see cref="AtomicFile"/>).
 /// </summary>
 internal static class ModelWriter
 {
@@ -90,64 +88,14 @@ internal static class ModelWriter
         foreach (var t in tensors) destination.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
     }
 
-    /// <summary>Writes the model atomically: readers of <paramref name="path"/> see the old file or the new one, never a torn one.</summary>
+    /// <summary>Writes the model atomically (<see cref="AtomicFile"/>): readers of <paramref name="path"/> see the old file or the new one, never a torn one.</summary>
     public static void WriteFile(string path, IReadOnlyList<(string Name, int[] Shape, float[] Data)> tensors, Dictionary<string, string> metadata)
     {
         var head = Head(tensors, metadata);
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        RemoveStaleTemporaries(full);
-        string tmp = TemporaryPath(full, Environment.ProcessId);
-        try
+        AtomicFile.Write(path, fs =>
         {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                fs.Write(head);
-                foreach (var t in tensors) fs.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-    }
-
-    /// <summary>The temporary a process writes <paramref name="path"/> through: <c>.{name}.{pid}.tmp</c> beside it.</summary>
-    internal static string TemporaryPath(string path, int processId) =>
-        Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{processId}.tmp");
-
-    /// <summary>
-    /// Removes the temporaries of writes to <paramref name="path"/> that a killed process left behind: those whose
-    /// process no longer runs. A live writer's temporary (another process's, or this one's) is left alone.
-    /// </summary>
-    internal static void RemoveStaleTemporaries(string path)
-    {
-        string dir = Path.GetDirectoryName(path)!, prefix = $".{Path.GetFileName(path)}.";
-        if (!Directory.Exists(dir)) return;
-        foreach (var file in Directory.EnumerateFiles(dir, "*.tmp"))
-        {
-            string name = Path.GetFileName(file);
-            if (!name.StartsWith(prefix, StringComparison.Ordinal) || name.Length <= prefix.Length + ".tmp".Length) continue;
-            if (!int.TryParse(name.AsSpan(prefix.Length, name.Length - prefix.Length - ".tmp".Length), out int pid)) continue;
-            if (pid == Environment.ProcessId || IsRunning(pid)) continue;
-            try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            return false;
-        }
+            fs.Write(head);
+            foreach (var t in tensors) fs.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
+        });
     }
 }

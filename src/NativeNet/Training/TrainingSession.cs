@@ -103,8 +103,8 @@ public sealed class TrainingSession
     public void Resume(string directory)
     {
         string path = Path.Combine(directory, CheckpointFile);
-        ModelWriter.RemoveStaleTemporaries(Path.GetFullPath(path));
-        ModelWriter.RemoveStaleTemporaries(Path.GetFullPath(Path.Combine(directory, BestModelFile)));
+        AtomicFile.RemoveStaleTemporaries(Path.GetFullPath(path));
+        AtomicFile.RemoveStaleTemporaries(Path.GetFullPath(Path.Combine(directory, BestModelFile)));
         var contents = ModelFile.Read(path);
         if (contents.Spec.Text != _spec.Text)
             throw new ArgumentException($"Cannot resume from '{path}': its architecture '{contents.Spec}' differs from this run's '{_spec}'.");
