@@ -86,4 +86,44 @@ public class TrainingReliabilityTests
         await Task.WhenAll(readers);
         Assert.True(trainer.Evaluate(data.Pixels, data.Labels).Accuracy > 0.9);
     }
+
+    /// <summary>
+    /// What the README promises for predicting from a network while it trains: no crash and no error, finite outputs
+    /// computed from weights some of which the step in progress has already updated, and, once training stops, the
+    /// same outputs as a quiet network.
+    /// </summary>
+    [Fact]
+    public async Task PredictingFromTheNetworkBeingTrained_NeverFails_AndSettlesWhenTrainingStops()
+    {
+        var spec = NetworkSpec.Parse("input 16 | dense 8 sigmoid | output 2 softmax");
+        using var net = spec.Build(1, WeightInit.ScaledByFanIn);
+        var data = Random(500, 3);
+        using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.5f, TrainingSetSize = 500 });
+        var stop = false;
+        long calls = 0;
+        var readers = Enumerable.Range(0, 3).Select(r => Task.Run(() =>
+        {
+            var o = new float[2];
+            var batch = new float[20];
+            while (!Volatile.Read(ref stop))
+            {
+                net.Predict(data.Pixels.AsSpan(r * 16, 16), o);
+                net.PredictBatch(data.Pixels.AsSpan(0, 160), batch);
+                Assert.All(o, v => Assert.True(float.IsFinite(v)));
+                Assert.True(Math.Abs(o[0] + o[1] - 1) < 1e-5, $"softmax outputs {o[0]} + {o[1]}");
+                Interlocked.Increment(ref calls);
+            }
+        })).ToArray();
+        for (int epoch = 0; epoch < 10; epoch++)
+            for (int b = 0; b < 50; b++) trainer.Step(data.Pixels.AsSpan(b * 160, 160), data.Labels.AsSpan(b * 10, 10));
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(readers);
+        Assert.True(Interlocked.Read(ref calls) > 0);
+        using var quiet = spec.Build(0, WeightInit.ScaledByFanIn);
+        quiet.ImportParameters(net.ExportParameters());
+        float[] a = new float[2], b2 = new float[2];
+        net.Predict(data.Pixels.AsSpan(0, 16), a);
+        quiet.Predict(data.Pixels.AsSpan(0, 16), b2);
+        Assert.Equal(b2, a);
+    }
 }
