@@ -1,3 +1,4 @@
+using NativeNet.Persistence;
 using StbImageSharp;
 
 namespace NativeNet.Cli;
@@ -13,12 +14,11 @@ internal static class ImageInput
 
     public static float[] LoadPng(string path, int rows, int cols)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists && Directory.Exists(path)) throw new FormatException($"'{path}' is a directory, not a PNG.");
-        if (!info.Exists) throw new FileNotFoundException($"Could not find the image '{path}'.", path);
-        // A FIFO or a device reports 0 bytes: refused here rather than read.
-        if (info.Length == 0 || info.Length > MaxFileBytes)
-            throw new FormatException($"'{path}' is {info.Length:N0} bytes (or not a regular file); expected a PNG of at most {MaxFileBytes >> 20} MiB.");
+        if (RegularFile.IsDirectory(path)) throw new FormatException($"'{path}' is a directory, not a PNG.");
+        if (RegularFile.Length(path) is not long length) throw new FileNotFoundException($"Could not find the image '{path}'.", path);
+        // A FIFO or a device reports 0 bytes (also behind a symbolic link): refused here rather than read.
+        if (length == 0 || length > MaxFileBytes)
+            throw new FormatException($"'{path}' is {length:N0} bytes (or not a regular file); expected a PNG of at most {MaxFileBytes >> 20} MiB.");
         byte[] bytes = File.ReadAllBytes(path);
         ImageResult image;
         try

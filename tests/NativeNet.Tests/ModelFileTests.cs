@@ -271,10 +271,15 @@ public class ModelFileTests
         if (!OperatingSystem.IsLinux()) return;
         string fifo = temp.File("fifo.safetensors");
         Assert.Equal(0, mkfifo(fifo, Convert.ToUInt32("600", 8)));
-        var load = Task.Run(() => ModelFile.Load(fifo));
-        Assert.True(await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(20))) == load, "loading a FIFO blocked");
-        var fifoError = Assert.IsType<ModelFormatException>(load.Exception!.InnerException);
-        Assert.Contains("not a regular file", fifoError.Message);
+        string link = temp.File("link.safetensors");
+        File.CreateSymbolicLink(link, fifo);
+        foreach (var path in new[] { fifo, link, "/dev/zero" })
+        {
+            var load = Task.Run(() => ModelFile.Load(path));
+            Assert.True(await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(20))) == load, $"loading {path} blocked");
+            var error = Assert.IsType<ModelFormatException>(load.Exception!.InnerException);
+            Assert.Contains("not a regular file", error.Message);
+        }
     }
 
     [Fact]

@@ -18,12 +18,11 @@ internal static class ModelReader
     /// <summary>Reads a file; a directory, a FIFO or a device is refused before it is opened (a FIFO would block).</summary>
     public static ModelContents ReadFile(string path)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists && Directory.Exists(path))
+        if (RegularFile.IsDirectory(path))
             throw new ModelFormatException(path, 0, "this is a directory, not a model file.");
-        // FIFOs and devices report a length of 0: refusing short files here also keeps Read from opening them.
-        if (info.Exists && info.Length < 8)
-            throw new ModelFormatException(path, 0, $"the file is {info.Length} bytes (or is not a regular file); expected at least the 8-byte header length.");
+        // FIFOs and devices report a length of 0 (also behind a symbolic link): refusing short files here keeps them unopened.
+        if (RegularFile.Length(path) is long length && length < 8)
+            throw new ModelFormatException(path, 0, $"the file is {length} bytes (or is not a regular file); expected at least the 8-byte header length.");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
         return Read(fs, path);
     }
@@ -34,6 +33,7 @@ internal static class ModelReader
         if (!stream.CanRead) throw new ArgumentException("The stream cannot be read.", nameof(stream));
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Model files are little-endian.");
         long? available = stream.CanSeek ? stream.Length - stream.Position : null;
+        if (available < 8) throw new ModelFormatException(source, 0, $"the model is {available} bytes; expected at least the 8-byte header length.");
 
         var prefix = new byte[8];
         int got = stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false);
