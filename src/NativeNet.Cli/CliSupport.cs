@@ -18,7 +18,13 @@ internal static class CliSupport
         return Path.Combine(Directory.GetCurrentDirectory(), "data", "mnist");
     }
 
-    public static string DataDirectory(string? option) => Path.GetFullPath(option ?? DefaultDataDirectory());
+    /// <summary>The data folder --data names (or the default); a file there is an error, not a folder to create.</summary>
+    public static string DataDirectory(string? option)
+    {
+        string dir = Path.GetFullPath(option ?? DefaultDataDirectory());
+        if (File.Exists(dir)) throw new ArgumentException($"--data '{dir}' is a file; expected the folder that holds (or will hold) the MNIST files.");
+        return dir;
+    }
 
     private static readonly string[] MnistFiles = [Mnist.TrainImagesFile, Mnist.TrainLabelsFile, Mnist.TestImagesFile, Mnist.TestLabelsFile];
 

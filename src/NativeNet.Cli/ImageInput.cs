@@ -1,3 +1,4 @@
+using NativeNet.Persistence;
 using StbImageSharp;
 
 namespace NativeNet.Cli;
@@ -5,11 +6,28 @@ namespace NativeNet.Cli;
 /// <summary>Turns a PNG into MNIST's input convention: rows x cols grayscale, 0 = background, 1 = ink.</summary>
 internal static class ImageInput
 {
+    /// <summary>Files larger than this are not read (a digit's PNG is a few KiB).</summary>
+    public const long MaxFileBytes = 64L << 20;
+
+    /// <summary>Images with more pixels than this (4096 x 4096) are refused from their header, before decoding.</summary>
+    public const long MaxPixels = 4096L * 4096;
+
     public static float[] LoadPng(string path, int rows, int cols)
     {
+        if (RegularFile.IsDirectory(path)) throw new FormatException($"'{path}' is a directory, not a PNG.");
+        if (RegularFile.Length(path) is not long length) throw new FileNotFoundException($"Could not find the image '{path}'.", path);
+        // A FIFO or a device reports 0 bytes (also behind a symbolic link): refused here rather than read.
+        if (length == 0 || length > MaxFileBytes)
+            throw new FormatException($"'{path}' is {length:N0} bytes (or not a regular file); expected a PNG of at most {MaxFileBytes >> 20} MiB.");
         byte[] bytes = File.ReadAllBytes(path);
         ImageResult image;
-        try { image = ImageResult.FromMemory(bytes, ColorComponents.GreyAlpha); }
+        try
+        {
+            var header = ImageInfo.FromStream(new MemoryStream(bytes)) ?? throw new FormatException("unknown image format");
+            if (header.Width < 1 || header.Height < 1 || (long)header.Width * header.Height > MaxPixels)
+                throw new FormatException($"it is {header.Width} x {header.Height} pixels; at most {MaxPixels:N0} (4096 x 4096) are decoded");
+            image = ImageResult.FromMemory(bytes, ColorComponents.GreyAlpha);
+        }
         catch (Exception e) when (e is not OutOfMemoryException) { throw new FormatException($"'{path}' is not a readable PNG: {e.Message}"); }
         return ToMnist(image.Data, image.Width, image.Height, rows, cols);
     }

@@ -44,6 +44,7 @@ public static class NativeNetApp
             // An unknown or misspelt option (--epoch for --epochs) is an error, not something to ignore silently.
             config.UseStrictParsing();
             config.SetExceptionHandler((ex, _) => Fail(ex));
+            config.SetInterceptor(new FiniteNumbers());
             config.AddCommand<TrainCommand>("train").WithDescription("Train a network on MNIST (a book preset or --layers).")
                 .WithExample("train", "--preset", "ch1")
                 .WithExample("train", "--layers", "input 784 | dense 30 sigmoid | output 10 sigmoid-ce", "--epochs", "1", "--eta", "0.5");

@@ -6,9 +6,13 @@ namespace NativeNet;
 
 /// <summary>
 /// A feed-forward network: an ordered list of layers whose parameters live in one arena on a backend.
-/// Build one with <see cref="NetworkBuilder"/>; train it with <see cref="Training.SgdTrainer"/>; classify with
-/// <see cref="Predict"/> / <see cref="PredictBatch"/>, which are safe to call from many threads at once
-/// (each thread gets its own workspace on first use) and allocate nothing after that.
+/// Build one with <see cref="NetworkBuilder"/> or <see cref="NetworkSpec"/>; train it with <see cref="Training.SgdTrainer"/>;
+/// classify with <see cref="Predict"/> / <see cref="PredictBatch"/> / <see cref="Classify"/>, which are safe to call from
+/// many threads at once. Each call rents an inference workspace from a small pool and gives it back, so memory does not
+/// grow with the number of threads that ever called, and once the pool is warm a call allocates nothing (as long as
+/// no more than <see cref="WorkspacePool.DefaultCapacity"/> calls run at the same moment). Calls that predict while
+/// another thread trains the same network read weights that are being written: their results are then undefined
+/// (not a crash); predict from a separate network, or between training steps.
 /// </summary>
 public sealed class Network : IDisposable
 {
@@ -16,9 +20,11 @@ public sealed class Network : IDisposable
     public const int PredictBatchCapacity = 100;
 
     private readonly TensorArena _parameters;
-    private readonly ThreadLocal<Workspace> _single;
-    private readonly ThreadLocal<Workspace> _batched;
-    private readonly List<Workspace> _workspaces = [];
+    private readonly WorkspacePool _single;
+    private readonly WorkspacePool _batched;
+    // Workspaces made through CreateWorkspace that are not yet disposed; Dispose frees them with the network.
+    private readonly HashSet<Workspace> _workspaces = [];
+    private NetworkSpec? _architecture;
 
     internal Network(IComputeBackend backend, FeatureShape input, IReadOnlyList<Layer> layers, bool withVelocity)
     {
@@ -35,9 +41,22 @@ public sealed class Network : IDisposable
         // Inference pools a convolution's maps before its bias and activation when a max pool follows it (see PoolLayer).
         for (int i = 1; i < layers.Count; i++)
             if (layers[i] is PoolLayer { Kind: PoolKind.Max } pool && layers[i - 1] is ConvLayer conv) pool.ApplyActivationOf(conv);
-        _single = new ThreadLocal<Workspace>(() => CreateWorkspace(1, training: false));
-        _batched = new ThreadLocal<Workspace>(() => CreateWorkspace(PredictBatchCapacity, training: false));
+        _single = new WorkspacePool(() => new Workspace(this, 1, training: false, ownGradients: false), WorkspacePool.DefaultCapacity);
+        _batched = new WorkspacePool(() => new Workspace(this, PredictBatchCapacity, training: false, ownGradients: false), WorkspacePool.DefaultCapacity);
     }
+
+    /// <summary>
+    /// The architecture of this network as a <see cref="NetworkSpec"/>: the spec it was built from, or one that
+    /// describes the layers a <see cref="NetworkBuilder"/> gave it. Model files record it, so any network can be saved.
+    /// </summary>
+    public NetworkSpec Architecture
+    {
+        get => _architecture ??= NetworkSpec.Describe(InputShape, Layers);
+        internal set => _architecture = value;
+    }
+
+    /// <summary>Inference workspaces the pools hold (idle or in use); tests check that this stays bounded.</summary>
+    internal int LiveInferenceWorkspaces => _single.Live + _batched.Live;
 
     public IComputeBackend Backend { get; }
     public FeatureShape InputShape { get; }
@@ -68,7 +87,13 @@ public sealed class Network : IDisposable
     {
         var ws = new Workspace(this, batch, training, ownGradients);
         lock (_workspaces) _workspaces.Add(ws);
+        ws.OnDispose = Forget;
         return ws;
+    }
+
+    private void Forget(Workspace ws)
+    {
+        lock (_workspaces) _workspaces.Remove(ws);
     }
 
     /// <summary>Class scores (probabilities for softmax/sigmoid outputs) of one example.</summary>
@@ -76,7 +101,19 @@ public sealed class Network : IDisposable
     {
         CheckLength(example.Length, InputSize, nameof(example));
         CheckLength(output.Length, OutputSize, nameof(output));
-        var ws = _single.Value!;
+        var ws = _single.Rent();
+        try
+        {
+            PredictOne(ws, example, output);
+        }
+        finally
+        {
+            _single.Return(ws);
+        }
+    }
+
+    private void PredictOne(Workspace ws, ReadOnlySpan<float> example, Span<float> output)
+    {
         ws.LoadInputs(example, 1);
         ws.Forward(1, training: false, seed: 0, step: 0);
         Backend.Download(ws.Output, output);
@@ -85,10 +122,18 @@ public sealed class Network : IDisposable
     /// <summary>The most likely class of one example.</summary>
     public int Classify(ReadOnlySpan<float> example)
     {
-        var ws = _single.Value!;
-        var scores = ws.HostOutput.AsSpan(0, OutputSize);
-        Predict(example, scores);
-        return System.Numerics.Tensors.TensorPrimitives.IndexOfMax(scores);
+        CheckLength(example.Length, InputSize, nameof(example));
+        var ws = _single.Rent();
+        try
+        {
+            var scores = ws.HostOutput.AsSpan(0, OutputSize);
+            PredictOne(ws, example, scores);
+            return System.Numerics.Tensors.TensorPrimitives.IndexOfMax(scores);
+        }
+        finally
+        {
+            _single.Return(ws);
+        }
     }
 
     /// <summary>Scores of many examples: examples [count x InputSize] to outputs [count x OutputSize].</summary>
@@ -98,13 +143,21 @@ public sealed class Network : IDisposable
             throw new ArgumentException($"examples has {examples.Length} floats, not a multiple of the input size {InputSize}.", nameof(examples));
         int count = examples.Length / InputSize;
         CheckLength(outputs.Length, count * OutputSize, nameof(outputs));
-        var ws = _batched.Value!;
-        for (int start = 0; start < count; start += ws.Capacity)
+        if (count == 0) return;
+        var ws = _batched.Rent();
+        try
         {
-            int n = Math.Min(ws.Capacity, count - start);
-            ws.LoadInputs(examples.Slice(start * InputSize, n * InputSize), n);
-            ws.Forward(n, training: false, seed: 0, step: 0);
-            Backend.Download(ws.Output, outputs.Slice(start * OutputSize, n * OutputSize));
+            for (int start = 0; start < count; start += ws.Capacity)
+            {
+                int n = Math.Min(ws.Capacity, count - start);
+                ws.LoadInputs(examples.Slice(start * InputSize, n * InputSize), n);
+                ws.Forward(n, training: false, seed: 0, step: 0);
+                Backend.Download(ws.Output, outputs.Slice(start * OutputSize, n * OutputSize));
+            }
+        }
+        finally
+        {
+            _batched.Return(ws);
         }
     }
 
@@ -139,9 +192,12 @@ public sealed class Network : IDisposable
         if (actual != expected) throw new ArgumentException($"{name} has {actual} elements; the network expects {expected}.", name);
     }
 
+    /// <summary>Frees the parameters and every workspace. No call may be running on the network while it is disposed.</summary>
     public void Dispose()
     {
-        lock (_workspaces) foreach (var ws in _workspaces) ws.Dispose();
+        Workspace[] owned;
+        lock (_workspaces) owned = [.. _workspaces];
+        foreach (var ws in owned) ws.Dispose();
         _single.Dispose();
         _batched.Dispose();
         _parameters.Dispose();
@@ -179,11 +235,16 @@ public sealed class Workspace : IDisposable
 
     public int Capacity { get; }
     public bool Training { get; }
+    /// <summary>Bytes of backend memory this workspace holds.</summary>
+    internal long Bytes => _arena.Size * sizeof(float);
     public Tensor Input { get; }
     public Tensor? Target { get; }
     public Tensor Output => _states[^1].Output;
     internal float[] HostOutput { get; }
     internal float[] HostTarget { get; }
+    /// <summary>Called once when the workspace is disposed (the network stops tracking it).</summary>
+    internal Action<Workspace>? OnDispose { get; set; }
+    private bool _disposed;
     internal LayerState State(int layer) => _states[layer];
 
     /// <summary>The tensors backward writes parameter gradients into, in <see cref="Network.Parameters"/> order.</summary>
@@ -230,5 +291,12 @@ public sealed class Workspace : IDisposable
         }
     }
 
-    public void Dispose() => _arena.Dispose();
+    /// <summary>Frees the workspace's tensors; a second call does nothing.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _arena.Dispose();
+        OnDispose?.Invoke(this);
+    }
 }

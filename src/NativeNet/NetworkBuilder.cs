@@ -21,6 +21,12 @@ public sealed class NetworkBuilder
 
     private NetworkBuilder(FeatureShape input) { _input = input; _current = input; }
 
+    /// <summary>The shape of one input example.</summary>
+    internal FeatureShape InputShape => _input;
+
+    /// <summary>The layers added so far, attached (their shapes known) but without tensors until <see cref="Build"/>.</summary>
+    internal IReadOnlyList<Layer> Layers => _layers;
+
     /// <summary>A network whose examples are flat vectors of <paramref name="features"/> floats.</summary>
     public static NetworkBuilder ForInput(int features)
     {
@@ -32,14 +38,19 @@ public sealed class NetworkBuilder
     public static NetworkBuilder ForImages(int channels, int height, int width)
     {
         if (channels < 1 || height < 1 || width < 1) throw new ArgumentOutOfRangeException(nameof(channels), $"Image shape {channels}x{height}x{width} must be positive.");
+        if ((long)channels * height * width > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(channels), $"Image shape {channels}x{height}x{width} has more than {int.MaxValue} values.");
         return new(new FeatureShape(channels, height, width));
     }
 
+    /// <summary>Appends a layer (one of <see cref="DenseLayer"/>, <see cref="ConvLayer"/>, <see cref="PoolLayer"/>); its shapes are checked now.</summary>
     public NetworkBuilder Add(Layer layer)
     {
+        ArgumentNullException.ThrowIfNull(layer);
         if (_layers.Count > 0 && _layers[^1] is DenseLayer { Cost: not null })
             throw new InvalidOperationException("The output layer must be the last layer.");
         layer.Attach(_layers.Count, _current);
+        if ((long)layer.Output.Channels * layer.Output.Height * layer.Output.Width > int.MaxValue)
+            throw new ArgumentException($"{layer.Describe()} would output {layer.Output} = more than {int.MaxValue} values per example.", nameof(layer));
         _layers.Add(layer);
         _current = layer.Output;
         return this;
@@ -67,12 +78,19 @@ public sealed class NetworkBuilder
     /// <param name="withMomentum">Reserve velocity buffers for momentum / Nesterov training.</param>
     public Network Build(int seed = 0, WeightInit init = WeightInit.ScaledByFanIn, IComputeBackend? backend = null, bool withMomentum = false)
     {
+        var net = BuildUninitialized(backend, withMomentum);
+        net.Initialize(init, seed);
+        return net;
+    }
+
+    /// <summary>Makes the network with every parameter zero, for a caller that fills them (a model being loaded).</summary>
+    internal Network BuildUninitialized(IComputeBackend? backend, bool withMomentum = false)
+    {
         if (_built) throw new InvalidOperationException("This builder already built a network; layers cannot be shared. Use a new builder.");
         if (_layers.Count == 0 || _layers[^1] is not DenseLayer { Cost: not null })
             throw new InvalidOperationException("A network must end with an output layer: call Output(units, cost).");
         var net = new Network(backend ?? DefaultBackend.Value, _input, _layers.ToArray(), withMomentum);
         _built = true;
-        net.Initialize(init, seed);
         return net;
     }
 

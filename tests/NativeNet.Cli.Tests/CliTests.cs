@@ -382,7 +382,7 @@ public sealed class CliTests
                     var contents = ModelFile.Read(file);   // throws if torn
                     Assert.NotEmpty(contents.Tensors);
                 }
-            var r = CliRunner.Run("train", "--layers", Tiny, "--epochs", "1", "--data", data, "--resume", outDir, "--no-plots", "--json");
+            var r = CliRunner.Run("train", "--layers", Tiny, "--epochs", "1", "--eta", "0.1", "--data", data, "--resume", outDir, "--no-plots", "--json");
             Assert.True(r.ExitCode == 0 || r.All.Contains("already"), r.All);
         }
     }

@@ -15,6 +15,8 @@ namespace NativeNet.Cli.Commands;
 
 internal sealed class TrainCommand : Command<TrainCommand.Settings>
 {
+    public const string MetricsFile = "metrics.json";
+
     internal sealed class Settings : RunSettings
     {
         [CommandOption("--init <RULE>")]
@@ -33,7 +35,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--distort <KIND>")] [Description("Distort every training image afresh each epoch: 'elastic' (Simard et al.: alpha 34, sigma 4) or 'affine' (rotation 10 degrees, scale 10%, shear 0.2).")] public string? Distort { get; init; }
         [CommandOption("--seed <N>")] [Description("Seed for initialization, shuffling and dropout (default 1).")] public int Seed { get; init; } = 1;
         [CommandOption("--out <DIR>")] [Description("Output folder for best model, checkpoint and metrics.json (default runs/<preset>-<time>).")] public string? Out { get; init; }
-        [CommandOption("--resume <DIR>")] [Description("Continue from DIR/checkpoint.safetensors (same options as the first run).")] public string? Resume { get; init; }
+        [CommandOption("--resume <DIR>")] [Description("Continue from DIR/checkpoint.safetensors (the same options as the first run; a different one is an error naming both values).")] public string? Resume { get; init; }
+        [CommandOption("--overwrite")] [Description("Replace the training run already in --out (its models, checkpoint, metrics and plots are deleted when training starts).")] public bool Overwrite { get; init; }
         [CommandOption("--early-stop <N>")] [Description("Stop when validation accuracy has not improved for N epochs.")] public int? EarlyStop { get; init; }
         [CommandOption("--schedule <KIND>")] [Description("'plateau': halve eta after 10 epochs without improvement, stop at eta/128.")] public string? Schedule { get; init; }
         [CommandOption("--no-plots")] [Description("Skip the PNG report (accuracy, cost, misclassified digits, confusion matrix) in the output folder.")] public bool NoPlots { get; init; }
@@ -53,6 +56,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             if (Dropout is float d && (d < 0 || d >= 1)) return ValidationResult.Error("--dropout must be in [0, 1).");
             if (Distort is not null && Distort is not ("elastic" or "affine")) return ValidationResult.Error($"--distort must be elastic or affine, not '{Distort}'.");
             if (Init is not null && Init is not ("normal" or "fan-in" or "ch6")) return ValidationResult.Error($"--init must be normal, fan-in or ch6, not '{Init}'.");
+            if (Overwrite && Resume is not null && (Out is null || Path.GetFullPath(Out) == Path.GetFullPath(Resume)))
+                return ValidationResult.Error("--overwrite and --resume on the same folder contradict each other: --resume continues the run there, --overwrite replaces it.");
             return ValidationResult.Success();
         }
     }
@@ -68,9 +73,18 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         bool expand = plan.Expand;
 
         TextWriter log = s.Json ? Console.Error : Console.Out;
-        string outDir = TrainingPlan.PrepareOutputDirectory(s.Out ?? s.Resume ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
+        string outDir = Path.GetFullPath(s.Out ?? s.Resume ?? Path.Combine("runs", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
+        // A folder that already holds a run is continued (--resume) or replaced (--overwrite), never overwritten silently.
+        bool continuing = s.Resume is not null && Path.GetFullPath(s.Resume) == outDir;
+        var previousRun = continuing ? [] : TrainingPlan.RunFiles(outDir);
+        if (previousRun.Length > 0 && !s.Overwrite)
+            throw new ArgumentException($"--out '{outDir}' already holds a training run ({string.Join(", ", previousRun.Select(Path.GetFileName))}): " +
+                                        $"pass --resume {outDir} to continue it, or --overwrite to replace it.");
+        TrainingPlan.PrepareOutputDirectory(outDir);
 
         var (data, training) = s.LoadTraining(plan, log);
+        if (batch > training.Count)
+            throw new ArgumentException($"--batch {batch} is larger than the {training.Count:N0} training images: no mini-batch would be complete. Use --batch {training.Count} or less.");
         using var backend = s.OpenBackend();
         using var net = plan.Build(s.Seed, backend);
         var options = plan.Options(s.Seed, training.Count, outDir) with
@@ -85,6 +99,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         };
         var session = new TrainingSession(net, spec, options, training, data.Validation, data.Test);
         if (s.Resume is not null) session.Resume(Path.GetFullPath(s.Resume));
+        // Everything is checked: only now is the run being replaced removed.
+        foreach (var file in previousRun) File.Delete(file);
 
         log.WriteLine($"{name}: {spec.Text}");
         log.WriteLine($"{net.ParameterCount:N0} parameters on {backend.Name}; {training.Count:N0} training, {data.Validation.Count:N0} validation, {data.Test.Count:N0} test images; " +
@@ -159,7 +175,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             }).ToArray(),
             layer_speed = layerSpeed is null ? null : new { images = layerSpeed.Images, hidden_layers = layerSpeed.HiddenLayers, epochs = layerSpeed.History.Select(h => new { epoch = h.Epoch, delta_norms = h.Norms }) },
         };
-        File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(metrics, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, MetricsFile), JsonSerializer.SerializeToUtf8Bytes(metrics, new JsonSerializerOptions { WriteIndented = true }));
         if (!s.NoPlots) TrainingReport.TryWrite(outDir, result.Epochs, bestPath, net, data.Test, log);
         if (!s.NoPlots && layerSpeed is not null) LayerSpeedReport.TryWrite(outDir, layerSpeed.History, layerSpeed.Images, log);
 
@@ -253,6 +269,13 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
         $"validation {r.ValidationAccuracy * 100:F2}% (cost {r.ValidationCost:F4})" +
         (r.TestAccuracy is double t ? $", test {t * 100:F2}% (best so far)" : "") +
         $", {r.Seconds:F1} s, {r.ImagesPerSecond:N0} images/s, eta {r.LearningRate.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>The files of a training run that are in <paramref name="folder"/>: its models, checkpoint, metrics and plots (none when it is not a run folder).</summary>
+    public static string[] RunFiles(string folder) =>
+        Directory.Exists(folder)
+            ? new[] { TrainingSession.BestModelFile, TrainingSession.CheckpointFile, TrainCommand.MetricsFile }.Concat(TrainingReport.Files)
+                .Select(f => Path.Combine(folder, f)).Where(File.Exists).ToArray()
+            : [];
 
     /// <summary>Creates the folder and fails early (before any training) when it cannot be written; returns its full path.</summary>
     public static string PrepareOutputDirectory(string folder)

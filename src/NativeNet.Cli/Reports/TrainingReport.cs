@@ -8,8 +8,8 @@ namespace NativeNet.Cli.Reports;
 /// <summary>
 /// The PNG report of a training run, written next to metrics.json: accuracy.png (validation, and training when
 /// monitored, per epoch), cost.png, misclassified.png (up to 36 misclassified test digits labelled "pred/true") and
-/// confusion.png (true class by predicted class on the test set). Rendering uses ScottPlot (SkiaSharp); a failure to
-/// render is one warning line on stderr and never fails the run.
+/// confusion.png (true class by predicted class on the test set). Rendering uses ScottPlot (SkiaSharp); each file is
+/// written atomically; a failure to render or write is one warning line on stderr and never fails the run.
 /// </summary>
 internal static class TrainingReport
 {
@@ -103,8 +103,12 @@ internal static class TrainingReport
         plot.XLabel("epoch");
         plot.YLabel(yLabel);
         plot.ShowLegend(legend);
-        plot.SavePng(path, 800, 500);
+        Save(plot, path, 800, 500);
     }
+
+    /// <summary>Renders to memory, then writes atomically: a full disk leaves the previous PNG or none, never a truncated one.</summary>
+    private static void Save(Plot plot, string path, int width, int height) =>
+        AtomicFile.WriteAllBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
 
     private static void IntegerEpochTicks(Plot plot) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
@@ -152,7 +156,7 @@ internal static class TrainingReport
         plot.Axes.SetLimits(0, width, 0, height);
         plot.Axes.Frameless();
         plot.HideGrid();
-        plot.SavePng(path, width * 4, height * 4);
+        Save(plot, path, width * 4, height * 4);
     }
 
     /// <summary>Counts of (true class, predicted class) on the test set; rows are the true class, top to bottom.</summary>
@@ -186,6 +190,6 @@ internal static class TrainingReport
         plot.XLabel("predicted");
         plot.YLabel("true");
         plot.HideGrid();
-        plot.SavePng(path, 700, 650);
+        Save(plot, path, 700, 650);
     }
 }

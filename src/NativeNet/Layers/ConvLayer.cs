@@ -41,6 +41,9 @@ public sealed class ConvLayer : Layer
 
     protected override FeatureShape ComputeOutput(FeatureShape input)
     {
+        if ((long)input.Height + 2L * Padding > int.MaxValue || (long)input.Width + 2L * Padding > int.MaxValue
+            || (long)Filters * input.Channels * Kernel * Kernel > int.MaxValue)
+            throw new ArgumentException($"Conv {Filters} x {Kernel}x{Kernel} pad {Padding} on {input} is too large for one tensor.");
         var g = Geometry(input, 1);
         g.Validate();
         return new FeatureShape(Filters, g.OutHeight, g.OutWidth, ChannelMajor: true);

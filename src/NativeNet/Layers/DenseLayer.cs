@@ -39,7 +39,12 @@ public sealed class DenseLayer : Layer
     public Parameter Weights => _w;
     public Parameter Biases => _b;
 
-    protected override FeatureShape ComputeOutput(FeatureShape input) => new(Units, 1, 1);
+    protected override FeatureShape ComputeOutput(FeatureShape input)
+    {
+        if ((long)Units * input.Size > int.MaxValue)
+            throw new ArgumentException($"Dense {Units} on {input.Size} inputs needs {(long)Units * input.Size} weights, more than one tensor holds ({int.MaxValue}).");
+        return new(Units, 1, 1);
+    }
 
     public override long MacsPerExample => (long)Input.Size * Units;
 

@@ -42,9 +42,10 @@ public sealed record SgdOptions
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "Mini-batch size must be at least 1.");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
-        if (L2 < 0 || L1 < 0) throw new ArgumentOutOfRangeException(nameof(L2), "Regularization strengths must be non-negative.");
+        if (!(L2 >= 0) || !(L1 >= 0) || float.IsInfinity(L2) || float.IsInfinity(L1))
+            throw new ArgumentOutOfRangeException(nameof(L2), "Regularization strengths must be finite and non-negative.");
         if (MiniBatchSplit < 0) throw new ArgumentOutOfRangeException(nameof(MiniBatchSplit), MiniBatchSplit, "Mini-batch split must be 0 (automatic) or a positive count.");
-        if (Momentum < 0 || Momentum >= 1) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
         if (TrainingSetSize < 1) throw new ArgumentOutOfRangeException(nameof(TrainingSetSize), TrainingSetSize, "Training-set size must be positive.");
     }
 }

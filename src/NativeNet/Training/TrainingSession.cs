@@ -65,12 +65,26 @@ public sealed class TrainingSession
     private double _bestValidation = -1;
     private double? _testAtBest;
 
+    /// <summary>A session for <paramref name="net"/>, whose models and checkpoints record <paramref name="spec"/> (it must describe the network).</summary>
     public TrainingSession(Network net, NetworkSpec spec, TrainingOptions options, LabeledImages train, LabeledImages? validation, LabeledImages? test)
     {
+        ArgumentNullException.ThrowIfNull(net);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(train);
         options.Sgd.Validate();
         if (train.Features != net.InputSize) throw new ArgumentException($"Training images have {train.Features} features; the network expects {net.InputSize}.");
         if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be at least 1.");
+        // Checked before anything is sized by the batch: a batch larger than the data would train nothing (incomplete batches are dropped).
+        if (options.Sgd.BatchSize > train.Count)
+            throw new ArgumentException($"The mini-batch size {options.Sgd.BatchSize} is larger than the {train.Count} training images: an epoch would have no complete batch. Use a batch of at most {train.Count}.", nameof(options));
         _net = net; _spec = spec; _o = options; _train = train; _validation = validation; _test = test;
+    }
+
+    /// <summary>A session for <paramref name="net"/>, recording its own <see cref="Network.Architecture"/> in models and checkpoints.</summary>
+    public TrainingSession(Network net, TrainingOptions options, LabeledImages train, LabeledImages? validation, LabeledImages? test)
+        : this(net, (net ?? throw new ArgumentNullException(nameof(net))).Architecture, options, train, validation, test)
+    {
     }
 
     /// <summary>Called after every mini-batch with (epoch, batch, batches per epoch).</summary>
@@ -80,23 +94,32 @@ public sealed class TrainingSession
     public const string CheckpointFile = "checkpoint.safetensors";
     public const string BestModelFile = "best.safetensors";
 
-    /// <summary>Restores parameters, velocities and progress from a checkpoint written by an earlier run with the same options.</summary>
+    /// <summary>
+    /// Restores parameters, velocities, progress and the epoch history from a checkpoint written by an earlier run.
+    /// Every field is checked (<see cref="ModelFormatException"/> naming it); an option that decides the training's
+    /// path (batch, eta, L2, L1, momentum, seeds, shuffling, training set, distortions) must be the checkpoint's, or an
+    /// <see cref="ArgumentException"/> names both values. Temporaries left by a killed save are removed.
+    /// </summary>
     public void Resume(string directory)
     {
         string path = Path.Combine(directory, CheckpointFile);
+        AtomicFile.RemoveStaleTemporaries(Path.GetFullPath(path));
+        AtomicFile.RemoveStaleTemporaries(Path.GetFullPath(Path.Combine(directory, BestModelFile)));
         var contents = ModelFile.Read(path);
         if (contents.Spec.Text != _spec.Text)
-            throw new ModelFormatException(path, 8, $"checkpoint architecture '{contents.Spec}' differs from '{_spec}'.");
+            throw new ArgumentException($"Cannot resume from '{path}': its architecture '{contents.Spec}' differs from this run's '{_spec}'.");
+        var state = CheckpointState.Read(contents);
+        state.CheckOptions(path, _o, _train.Count);
         ModelFile.Apply(path, _net, contents, velocity: true);
-        var m = contents.Metadata;
-        double D(string k) => double.Parse(m[k], CultureInfo.InvariantCulture);
-        _startEpoch = (int)D("epoch");
-        _resumeRate = (float)D("learning_rate");
-        _resumeSteps = ulong.Parse(m["steps"], CultureInfo.InvariantCulture);
-        _bestEpoch = (int)D("best_epoch");
-        _bestValidation = D("best_validation");
-        _sinceBest = (int)D("since_best");
-        _testAtBest = m.TryGetValue("test_at_best", out var t) && t != "" ? double.Parse(t, CultureInfo.InvariantCulture) : null;
+        _startEpoch = state.Epoch;
+        _resumeRate = state.LearningRate;
+        _resumeSteps = state.Steps;
+        _bestEpoch = state.BestEpoch;
+        _bestValidation = state.BestValidation;
+        _sinceBest = state.SinceBest;
+        _testAtBest = state.TestAtBest;
+        _history.Clear();
+        _history.AddRange(state.History);
     }
 
     public TrainingResult Run(CancellationToken cancel = default)
@@ -112,7 +135,7 @@ public sealed class TrainingSession
         var labels = new byte[batch];
         float[][]? best = null;
         StopReason reason = StopReason.Completed;
-        string? message = null;
+        string? message = _startEpoch >= _o.Epochs ? $"the checkpoint is at epoch {_startEpoch} of {_o.Epochs}: nothing left to train" : null;
         for (int epoch = _startEpoch + 1; epoch <= _o.Epochs; epoch++)
         {
             var clock = Stopwatch.StartNew();
@@ -141,7 +164,7 @@ public sealed class TrainingSession
                 _bestValidation = val.Accuracy; _bestEpoch = epoch; _sinceBest = 0;
                 _testAtBest = _test is null || _validation is null ? null : trainer.Evaluate(_test.Pixels, _test.Labels).Accuracy;
                 best = _net.ExportParameters();
-                if (_o.OutputDirectory is not null) ModelFile.Save(Path.Combine(_o.OutputDirectory, BestModelFile), _net, _spec, Meta(trainer, epoch));
+                if (_o.OutputDirectory is not null) ModelFile.Save(Path.Combine(_o.OutputDirectory, BestModelFile), _net, _spec, Meta(trainer, epoch, history: false));
             }
             else _sinceBest++;
             var report = new EpochReport(epoch, tr?.MeanCost, tr?.Accuracy, val.MeanCost, val.Accuracy, improved ? _testAtBest : null,
@@ -155,22 +178,15 @@ public sealed class TrainingSession
             }
             if (_o.EarlyStoppingPatience is int p && _sinceBest >= p) { reason = StopReason.EarlyStopped; message = $"no improvement in {p} epochs"; }
             if (_o.OutputDirectory is not null)
-                ModelFile.Save(Path.Combine(_o.OutputDirectory, CheckpointFile), _net, _spec, Meta(trainer, epoch), includeVelocity: true);
+                ModelFile.Save(Path.Combine(_o.OutputDirectory, CheckpointFile), _net, _spec, Meta(trainer, epoch, history: true), includeVelocity: true);
             if (reason != StopReason.Completed) break;
         }
         return new TrainingResult(_history, _bestEpoch, _bestValidation, _testAtBest, total.Elapsed.TotalSeconds, reason, message, best);
     }
 
-    private Dictionary<string, string> Meta(SgdTrainer t, int epoch) => new()
-    {
-        ["epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
-        ["steps"] = t.Steps.ToString(CultureInfo.InvariantCulture),
-        ["learning_rate"] = t.LearningRate.ToString("R", CultureInfo.InvariantCulture),
-        ["best_epoch"] = _bestEpoch.ToString(CultureInfo.InvariantCulture),
-        ["best_validation"] = _bestValidation.ToString("R", CultureInfo.InvariantCulture),
-        ["since_best"] = _sinceBest.ToString(CultureInfo.InvariantCulture),
-        ["test_at_best"] = _testAtBest?.ToString("R", CultureInfo.InvariantCulture) ?? "",
-    };
+    /// <summary>The progress and options saved with a model; a checkpoint also keeps the epoch history (so a resumed run reports every epoch).</summary>
+    private Dictionary<string, string> Meta(SgdTrainer t, int epoch, bool history) =>
+        CheckpointState.Metadata(_o, _train.Count, epoch, t.Steps, t.LearningRate, _bestEpoch, _bestValidation, _sinceBest, _testAtBest, history ? _history : null);
 
     /// <summary>Divergence shows first in the outputs: a NaN or infinite activation sum stops training at once.</summary>
     private void CheckFinite(SgdTrainer t, int epoch, int batchIndex)
