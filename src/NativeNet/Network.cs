@@ -25,6 +25,25 @@ public sealed class Network : IDisposable
     // Workspaces made through CreateWorkspace that are not yet disposed; Dispose frees them with the network.
     private readonly HashSet<Workspace> _workspaces = [];
     private NetworkSpec? _architecture;
+    // The backend single-image inference runs its kernels on: the same CPU context on the calling thread alone, or null
+    // for the network's own backend (see SingleImageRunsAlone).
+    private readonly CpuBackend? _singleImageBackend;
+
+    /// <summary>
+    /// Single-image inference of a network with fewer multiply-adds per image than this runs on the calling thread alone.
+    /// Splitting one image's kernels over the pool saves at most a fraction of tens of microseconds, and a worker that the
+    /// scheduler has parked, or placed on the caller's core, costs more than that: one image could take twice as long on
+    /// two threads as on one. From this size (tens of milliseconds a call) the split pays whatever the scheduler does.
+    /// Every network of the book is below it. Batches (<see cref="PredictBatch"/>) always use the pool.
+    /// </summary>
+    public const long SingleImagePoolMinMacs = 1L << 24;
+
+    /// <summary>Decided once per network: whether a single image's kernels run without the worker pool.</summary>
+    private static bool SingleImageRunsAlone(CpuBackend backend, long macsPerImage)
+        => backend.Pool.DegreeOfParallelism > 1 && macsPerImage < SingleImagePoolMinMacs;
+
+    /// <summary>Whether <see cref="Predict"/> and <see cref="Classify"/> run on the calling thread alone (decided once, from the network's size).</summary>
+    public bool SingleImageRunsOnCallingThread => _singleImageBackend is not null;
 
     internal Network(IComputeBackend backend, FeatureShape input, IReadOnlyList<Layer> layers, bool withVelocity)
     {
@@ -41,7 +60,8 @@ public sealed class Network : IDisposable
         // Inference pools a convolution's maps before its bias and activation when a max pool follows it (see PoolLayer).
         for (int i = 1; i < layers.Count; i++)
             if (layers[i] is PoolLayer { Kind: PoolKind.Max } pool && layers[i - 1] is ConvLayer conv) pool.ApplyActivationOf(conv);
-        _single = new WorkspacePool(() => new Workspace(this, 1, training: false, ownGradients: false), WorkspacePool.DefaultCapacity);
+        _singleImageBackend = backend is CpuBackend cpu && SingleImageRunsAlone(cpu, InferenceFlopsPerExample / 2) ? cpu.WithThreads(1) : null;
+        _single = new WorkspacePool(() => new Workspace(this, 1, training: false, ownGradients: false, _singleImageBackend), WorkspacePool.DefaultCapacity);
         _batched = new WorkspacePool(() => new Workspace(this, PredictBatchCapacity, training: false, ownGradients: false), WorkspacePool.DefaultCapacity);
     }
 
@@ -200,6 +220,7 @@ public sealed class Network : IDisposable
         foreach (var ws in owned) ws.Dispose();
         _single.Dispose();
         _batched.Dispose();
+        _singleImageBackend?.Dispose();
         _parameters.Dispose();
     }
 }
@@ -211,13 +232,16 @@ public sealed class Network : IDisposable
 public sealed class Workspace : IDisposable
 {
     private readonly Network _net;
+    private readonly IComputeBackend _backend;
     private readonly TensorArena _arena;
     private readonly LayerState[] _states;
 
-    internal Workspace(Network net, int capacity, bool training, bool ownGradients)
+    /// <param name="kernels">The backend that runs this workspace's kernels on the network's tensors; null for the network's own.</param>
+    internal Workspace(Network net, int capacity, bool training, bool ownGradients, IComputeBackend? kernels = null)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Batch capacity must be at least 1.");
         _net = net;
+        _backend = kernels ?? net.Backend;
         Capacity = capacity;
         Training = training;
         _arena = new TensorArena(net.Backend);
@@ -254,7 +278,7 @@ public sealed class Workspace : IDisposable
     {
         if (count < 1 || count > Capacity) throw new ArgumentOutOfRangeException(nameof(count), count, $"Batch of {count} does not fit capacity {Capacity}.");
         Network.CheckLength(examples.Length, count * _net.InputSize, nameof(examples));
-        _net.Backend.Upload(examples, Input);
+        _backend.Upload(examples, Input);
     }
 
     public void Forward(int batch, bool training, ulong seed, ulong step, int worker = 0)
@@ -264,7 +288,7 @@ public sealed class Workspace : IDisposable
         Tensor x = Input;
         for (int i = 0; i < _states.Length; i++)
         {
-            _net.Layers[i].Forward(_net.Backend, _states[i], x, ctx);
+            _net.Layers[i].Forward(_backend, _states[i], x, ctx);
             x = _states[i].Output;
         }
     }
@@ -280,7 +304,7 @@ public sealed class Workspace : IDisposable
     internal void Backward(int batch, ulong seed, ulong step, int worker, FusedSgd? weightUpdate)
     {
         if (!Training) throw new InvalidOperationException("This workspace was created for inference.");
-        var b = _net.Backend;
+        var b = _backend;
         var ctx = new StepContext(true, batch, seed, step, worker) { WeightUpdate = weightUpdate };
         b.OutputDelta(_net.Cost, Output, Target!, _states[^1].GradOutput!, batch * _net.OutputSize);
         for (int i = _states.Length - 1; i >= 0; i--)

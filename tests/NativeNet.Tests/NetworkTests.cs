@@ -364,6 +364,38 @@ public class NetworkTests
         Assert.Equal(CpuContext.Default.Level != CpuLevel.Scalar ? 2 : 0, directCalls);
     }
 
+    /// <summary>
+    /// A network below <see cref="Network.SingleImagePoolMinMacs"/> predicts single images on the calling thread alone,
+    /// whatever the backend's pool: the same bits as a one-thread backend, nothing allocated. A larger one uses the pool.
+    /// </summary>
+    [Fact]
+    public void SingleImages_OfSmallNetworks_RunOnTheCallingThread_WithTheSameBits()
+    {
+        Network Book(IComputeBackend backend) => NetworkBuilder.ForImages(1, 28, 28).ConvPool(20, 5, Activation.ReLU).ConvPool(40, 5, Activation.ReLU)
+            .Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(3, WeightInit.Chapter6, backend);
+        using var two = new CpuBackend(2);
+        using var one = new CpuBackend(1);
+        using var onTwo = Book(two);
+        using var onOne = Book(one);
+        Assert.True(onTwo.SingleImageRunsOnCallingThread);
+        Assert.False(onOne.SingleImageRunsOnCallingThread);   // nothing to avoid: the pool is the calling thread
+        var rng = new Random(5);
+        var x = new float[784];
+        float[] a = new float[10], b = new float[10];
+        for (int i = 0; i < 5; i++)
+        {
+            for (int j = 0; j < x.Length; j++) x[j] = (float)rng.NextDouble();
+            onTwo.Predict(x, a);
+            onOne.Predict(x, b);
+            Assert.Equal(b, a);
+        }
+        SteadyState.AssertAllocatesNothing(() => { for (int i = 0; i < 20; i++) onTwo.Predict(x, a); });
+
+        using var large = NetworkBuilder.ForInput(4096).Dense(4096, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(1, backend: two);
+        Assert.True(4096L * 4096 >= Network.SingleImagePoolMinMacs);
+        Assert.False(large.SingleImageRunsOnCallingThread);
+    }
+
     [Fact]
     public void ConcurrentPredict_From8Threads_EqualsSingleThreaded()
     {

@@ -23,6 +23,12 @@ public sealed class CpuBackend : IComputeBackend
         Cpu = cpu ?? CpuContext.Default;
     }
 
+    /// <summary>
+    /// A backend of the same CPU context with its own pool of <paramref name="threads"/> workers (1: the calling thread
+    /// alone). It runs kernels on tensors of this backend too: CPU tensors are host memory whichever backend made them.
+    /// </summary>
+    public CpuBackend WithThreads(int threads) => new(threads, Cpu);
+
     /// <summary>The worker pool the kernels split over.</summary>
     public WorkerPool Pool => _ownedPool ?? WorkerPool.Shared;
 
