@@ -4,6 +4,7 @@ using NativeNet.Core.Gemm;
 using NativeNet.Core.Kernels;
 using NativeNet.Core.Memory;
 using NativeNet.Core.Threading;
+using NativeNet.Core.Backends;
 
 namespace NativeNet.Benchmarks;
 

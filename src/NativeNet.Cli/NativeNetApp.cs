@@ -101,7 +101,7 @@ public static class NativeNetApp
         string message = OneLine(ex switch
         {
             CommandAppException or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException
-                or FormatException or ArgumentException or Training.TrainingDivergedException or Persistence.ModelFormatException
+                or FormatException or ArgumentException or TrainingDivergedException or ModelFormatException
                 or OpenCL.OpenClException => ex.Message,
             _ => $"{ex.GetType().Name}: {ex.Message}",
         });

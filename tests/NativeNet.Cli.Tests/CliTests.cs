@@ -173,7 +173,7 @@ public sealed class CliTests
         // A model with another number of outputs cannot vote with it.
         string other = Path.Combine(outDir, "five-classes.safetensors");
         var spec = NetworkSpec.Parse("input 784 | dense 4 sigmoid | output 5 softmax");
-        using (var net = spec.Build(1, NativeNet.Layers.WeightInit.ScaledByFanIn)) ModelFile.Save(other, net, spec);
+        using (var net = spec.Build(1, NativeNet.WeightInit.ScaledByFanIn)) ModelFile.Save(other, net, spec);
         AssertCleanFailure(CliRunner.Run("evaluate", model, other, "--data", data), "five-classes.safetensors");
 
         var pr = CliRunner.Run("predict", model, "--index", "0", "--data", data, "--json");

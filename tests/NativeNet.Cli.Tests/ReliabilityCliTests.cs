@@ -136,7 +136,7 @@ public sealed class ReliabilityCliTests
     public void AModelWithNaNWeights_IsRefusedByName()
     {
         string data = CliRunner.WriteTinyMnist(), dir = CliRunner.TempDir(), model = Path.Combine(dir, "nan.safetensors");
-        using (var net = NetworkSpec.Parse(Tiny).Build(1, NativeNet.Layers.WeightInit.ScaledByFanIn))
+        using (var net = NetworkSpec.Parse(Tiny).Build(1, NativeNet.WeightInit.ScaledByFanIn))
         {
             var values = net.ExportParameters();
             values[0][5] = float.NaN;
@@ -150,7 +150,7 @@ public sealed class ReliabilityCliTests
     public void AHugePng_IsRefusedFromItsHeader_BeforeDecoding()
     {
         string dir = CliRunner.TempDir(), model = Path.Combine(dir, "m.safetensors"), png = Path.Combine(dir, "huge.png");
-        using (var net = NetworkSpec.Parse(Tiny).Build(1, NativeNet.Layers.WeightInit.ScaledByFanIn)) ModelFile.Save(model, net);
+        using (var net = NetworkSpec.Parse(Tiny).Build(1, NativeNet.WeightInit.ScaledByFanIn)) ModelFile.Save(model, net);
         File.WriteAllBytes(png, PngHeaderOnly(20_000, 20_000));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         AssertCleanFailure(CliRunner.Run("predict", model, "--image", png), "20000 x 20000 pixels");

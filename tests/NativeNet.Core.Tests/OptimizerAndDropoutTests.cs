@@ -1,4 +1,5 @@
 using NativeNet.Core.Kernels;
+using NativeNet.Core.Backends;
 
 namespace NativeNet.Core.Tests;
 

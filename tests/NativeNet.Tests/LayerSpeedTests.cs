@@ -38,7 +38,7 @@ public class LayerSpeedTests
     public void Probe_MatchesTheBiasGradientFromItsDefinition()
     {
         // ||delta^l|| = || (1/n) sum_x dC_x/db^l ||: the probe's figure against the gradient of a plain trainer on the same images.
-        using var net = NetworkSpec.Parse("input 784 | dense 12 sigmoid | dense 8 sigmoid | output 10 sigmoid-ce").Build(2, Layers.WeightInit.ScaledByFanIn, new CpuBackend(1));
+        using var net = NetworkSpec.Parse("input 784 | dense 12 sigmoid | dense 8 sigmoid | output 10 sigmoid-ce").Build(2, WeightInit.ScaledByFanIn, new CpuBackend(1));
         var images = RandomImages(50, seed: 4);
         using var probe = new LayerSpeedProbe(net, images, images: 50);
         var norms = probe.Measure();
@@ -62,7 +62,7 @@ public class LayerSpeedTests
         var images = RandomImages(300, seed: 5);
         float[][] Train(bool measure, out IReadOnlyList<LayerSpeedRecord> history)
         {
-            using var net = NetworkSpec.Parse(spec).Build(3, Layers.WeightInit.ScaledByFanIn, new CpuBackend(1));
+            using var net = NetworkSpec.Parse(spec).Build(3, WeightInit.ScaledByFanIn, new CpuBackend(1));
             var options = new TrainingOptions { Epochs = 3, Sgd = new SgdOptions { BatchSize = 10, LearningRate = 0.5f, L2 = 1f, TrainingSetSize = 300 } };
             var session = new TrainingSession(net, NetworkSpec.Parse(spec), options, images, null, null);
             using var probe = measure ? new LayerSpeedProbe(net, images, images: 100) : null;
@@ -83,9 +83,9 @@ public class LayerSpeedTests
     [Fact]
     public void Probe_RejectsNetworksWithoutHiddenLayersAndMismatchedImages()
     {
-        using var flat = NetworkSpec.Parse("input 784 | output 10 softmax").Build(1, Layers.WeightInit.Chapter6, new CpuBackend(1));
+        using var flat = NetworkSpec.Parse("input 784 | output 10 softmax").Build(1, WeightInit.Chapter6, new CpuBackend(1));
         Assert.Throws<ArgumentException>(() => new LayerSpeedProbe(flat, RandomImages(10, 1)));
-        using var net = NetworkSpec.Parse("input 16 | dense 4 sigmoid | output 10 softmax").Build(1, Layers.WeightInit.Chapter6, new CpuBackend(1));
+        using var net = NetworkSpec.Parse("input 16 | dense 4 sigmoid | output 10 softmax").Build(1, WeightInit.Chapter6, new CpuBackend(1));
         Assert.Throws<ArgumentException>(() => new LayerSpeedProbe(net, RandomImages(10, 1)));
     }
 }

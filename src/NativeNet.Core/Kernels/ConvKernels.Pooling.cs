@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using NativeNet.Core.Threading;
+using NativeNet.Core.Backends;
 
 namespace NativeNet.Core.Kernels;
 

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using NativeNet.Core.Threading;
+using NativeNet.Core.Backends;
 
 namespace NativeNet.Core.Kernels;
 

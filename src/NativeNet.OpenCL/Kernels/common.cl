@@ -19,7 +19,7 @@ typedef float acc_t;
 // Grid-stride loop over [0, n): the host launches a capped number of work-groups.
 #define FOR_EACH(i, n) for (int i = (int)get_global_id(0); i < (n); i += (int)get_global_size(0))
 
-// Activation codes match NativeNet.Core.Kernels.Activation.
+// Activation codes match NativeNet.Activation.
 #define ACT_IDENTITY 0
 #define ACT_SIGMOID 1
 #define ACT_TANH 2

@@ -109,7 +109,7 @@ void softmax_rows(__global const float* z, const int offZ, __global float* a, co
     }
 }
 
-// OutputCost codes match NativeNet.Core.Kernels.OutputCost: 0 = sigmoid + quadratic, others delta = a - y.
+// OutputCost codes match NativeNet.OutputCost: 0 = sigmoid + quadratic, others delta = a - y.
 __kernel void output_delta(const int cost, __global const float* a, const int offA, __global const float* y, const int offY,
                            __global float* delta, const int offD, const int n)
 {

@@ -14,17 +14,6 @@ public readonly record struct FeatureShape(int Channels, int Height, int Width, 
     public override string ToString() => Height == 1 && Width == 1 ? $"{Channels}" : $"{Channels}x{Height}x{Width}";
 }
 
-/// <summary>How a layer's weights and biases start.</summary>
-public enum WeightInit
-{
-    /// <summary>Weights and biases N(0, 1): the book's first networks (chapter 1, and "large" init in chapter 3).</summary>
-    StandardNormal,
-    /// <summary>Weights N(0, 1/n_in), biases N(0, 1): the book's improved default (chapter 3).</summary>
-    ScaledByFanIn,
-    /// <summary>Chapter 6's network3: weights N(0, 1/n_out) (a conv layer's n_out is maps * kernel area / pool area), biases N(0, 1); softmax layers start at zero.</summary>
-    Chapter6,
-}
-
 /// <summary>
 /// A plain SGD step folded into a layer's weight-gradient GEMM: W &lt;- Beta W + Alpha dW, with Alpha = -eta / m and
 /// Beta = 1 - eta lambda / n (the book's L2 step). The weights are then read and written once, and the gradient

@@ -222,9 +222,9 @@ internal static class SpecNames
 {
     public static string Activation(Activation a) => a switch
     {
-        Core.Kernels.Activation.Sigmoid => "sigmoid",
-        Core.Kernels.Activation.Tanh => "tanh",
-        Core.Kernels.Activation.ReLU => "relu",
+        NativeNet.Activation.Sigmoid => "sigmoid",
+        NativeNet.Activation.Tanh => "tanh",
+        NativeNet.Activation.ReLU => "relu",
         _ => "linear",
     };
 

@@ -1,7 +1,9 @@
 using NativeNet.Core.Backends;
 using NativeNet.Layers;
 
-namespace NativeNet.Persistence;
+using NativeNet.Persistence;
+
+namespace NativeNet;
 
 /// <summary>What a model file holds besides the weights.</summary>
 /// <param name="Spec">The architecture the file declares.</param>

@@ -1,4 +1,6 @@
-namespace NativeNet.Persistence;
+using NativeNet.Persistence;
+
+namespace NativeNet;
 
 /// <summary>
 /// A model or checkpoint that is malformed, damaged or does not fit its architecture: names the source (the file path,

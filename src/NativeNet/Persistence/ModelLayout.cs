@@ -68,8 +68,8 @@ internal sealed class ModelLayout
                         json.WriteString("activation", d.Cost switch
                         {
                             null => NetworkSpec.ActivationName(d.Activation),
-                            Core.Kernels.OutputCost.SoftmaxLogLikelihood => "softmax",
-                            Core.Kernels.OutputCost.LinearQuadratic => "linear",
+                            OutputCost.SoftmaxLogLikelihood => "softmax",
+                            OutputCost.LinearQuadratic => "linear",
                             _ => "sigmoid",
                         });
                         if (d.Cost is { } cost) json.WriteString("cost", NetworkSpec.CostName(cost));

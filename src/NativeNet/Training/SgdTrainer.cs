@@ -4,7 +4,9 @@ using NativeNet.Core.Kernels;
 using NativeNet.Core.Threading;
 using NativeNet.Layers;
 
-namespace NativeNet.Training;
+using NativeNet.Training;
+
+namespace NativeNet;
 
 /// <summary>
 /// Hyper-parameters of mini-batch gradient descent, with the book's semantics: L2 and L1 are lambda over the

@@ -3,7 +3,9 @@ using System.Globalization;
 using NativeNet.Data;
 using NativeNet.Persistence;
 
-namespace NativeNet.Training;
+using NativeNet.Training;
+
+namespace NativeNet;
 
 /// <summary>Chapter 3's schedule: when validation accuracy has not improved for Patience epochs, divide eta by Factor; stop once eta falls below the floor.</summary>
 public sealed record PlateauSchedule(int Patience = 10, float Factor = 2f, float FloorFraction = 1f / 128);

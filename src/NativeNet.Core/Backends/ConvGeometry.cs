@@ -1,4 +1,4 @@
-namespace NativeNet.Core.Kernels;
+namespace NativeNet.Core.Backends;
 
 /// <summary>
 /// Shape of a 2-D convolution over a batch stored channel-major: input [Channels, Batch, Height, Width],

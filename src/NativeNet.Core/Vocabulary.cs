@@ -1,4 +1,7 @@
-namespace NativeNet.Core.Kernels;
+namespace NativeNet;
+
+// The words a user of NativeNet types when describing a network. They live in the Core assembly, because the backend
+// contract's kernels take them, and in the NativeNet namespace, so an app needs no engine namespace to name them.
 
 /// <summary>The neuron nonlinearities. Every derivative is expressed through the output a = f(z), so backward passes need no stored z.</summary>
 public enum Activation
@@ -24,15 +27,6 @@ public enum OutputCost
     SoftmaxLogLikelihood,
     /// <summary>Linear output, quadratic cost: delta = a - y.</summary>
     LinearQuadratic,
-}
-
-/// <summary>Which axis of a row-major [rows x cols] matrix a bias vector runs along.</summary>
-public enum BiasAxis
-{
-    /// <summary>bias[c] is added to column c: fully connected layers, [batch x features].</summary>
-    PerColumn,
-    /// <summary>bias[r] is added to row r: convolution outputs, [maps x (batch * pixels)].</summary>
-    PerRow,
 }
 
 /// <summary>Pooling of each window to one value.</summary>
