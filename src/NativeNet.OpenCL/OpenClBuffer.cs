@@ -3,7 +3,7 @@ using NativeNet.Core.Backends;
 namespace NativeNet.OpenCL;
 
 /// <summary>A device buffer (cl_mem) of floats owned by one <see cref="OpenClBackend"/>. Data moves only through the backend's Upload/Download.</summary>
-public sealed class OpenClBuffer : DeviceBuffer
+internal sealed class OpenClBuffer : DeviceBuffer
 {
     private readonly OpenClBackend _owner;
     private nint _mem;

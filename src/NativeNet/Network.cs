@@ -87,7 +87,7 @@ public sealed class Network : IDisposable
     internal bool HasVelocity { get; }
 
     /// <summary>Every learnable tensor in layer order (weights before biases).</summary>
-    public IReadOnlyList<Parameter> Parameters => ParameterArray;
+    internal IReadOnlyList<Parameter> Parameters => ParameterArray;
 
     /// <summary>The same list as an array, so hot loops iterate without an enumerator.</summary>
     internal Parameter[] ParameterArray { get; }
@@ -103,7 +103,7 @@ public sealed class Network : IDisposable
 
     /// <summary>Activations for a batch capacity; training workspaces also hold gradients and targets.</summary>
     /// <param name="ownGradients">Give the workspace private gradient tensors (a worker's slice of a split mini-batch) instead of writing the parameters' own.</param>
-    public Workspace CreateWorkspace(int batch, bool training, bool ownGradients = false)
+    internal Workspace CreateWorkspace(int batch, bool training, bool ownGradients = false)
     {
         var ws = new Workspace(this, batch, training, ownGradients);
         lock (_workspaces) _workspaces.Add(ws);
@@ -229,7 +229,7 @@ public sealed class Network : IDisposable
 /// The per-batch tensors of one network: the input batch, every layer's activations and, for training, gradients
 /// and targets, all carved from one arena. One workspace serves one thread at a time.
 /// </summary>
-public sealed class Workspace : IDisposable
+internal sealed class Workspace : IDisposable
 {
     private readonly Network _net;
     private readonly IComputeBackend _backend;

@@ -30,7 +30,7 @@ public sealed class CpuBackend : IComputeBackend
     public CpuBackend WithThreads(int threads) => new(threads, Cpu);
 
     /// <summary>The worker pool the kernels split over.</summary>
-    public WorkerPool Pool => _ownedPool ?? WorkerPool.Shared;
+    internal WorkerPool Pool => _ownedPool ?? WorkerPool.Shared;
 
     /// <summary>The CPU context (instruction level) of every kernel this backend runs.</summary>
     public CpuContext Cpu { get; }

@@ -70,7 +70,7 @@ public sealed class Tensor
 /// then <see cref="Commit"/> makes one buffer and binds them all (each starts on a 64-byte boundary).
 /// After that, training and inference allocate nothing.
 /// </summary>
-public sealed class TensorArena : IDisposable
+internal sealed class TensorArena : IDisposable
 {
     private const int AlignFloats = 16;
     private readonly IComputeBackend _backend;

@@ -30,7 +30,7 @@ namespace NativeNet.Core.Gemm;
 /// split a half's columns; one does both halves in turn. Every element sees the same operations whatever the worker count.
 /// </para>
 /// </summary>
-public static unsafe class DenseBackward
+internal static unsafe class DenseBackward
 {
     /// <summary>The most rows (examples in a mini-batch) the fused kernel takes: 2 x 12 registers of dx and x, 8 others.</summary>
     public const int MaxRows = 12;

@@ -19,7 +19,7 @@ namespace NativeNet.Core.Gemm;
 /// whatever the worker count, so results are bit-identical across thread counts.
 /// </para>
 /// </summary>
-public static unsafe class Sgemm
+internal static unsafe class Sgemm
 {
     /// <summary>
     /// Below this many multiply-adds a product runs on one thread: splitting it costs more in the pool's hand-off and in

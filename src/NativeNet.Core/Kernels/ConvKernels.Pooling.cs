@@ -7,7 +7,7 @@ using NativeNet.Core.Backends;
 
 namespace NativeNet.Core.Kernels;
 
-public static partial class ConvKernels
+internal static partial class ConvKernels
 {
     /// <summary>
     /// Pools each window of input [Planes, H, W] into output [Planes, OH, OW]. For max pooling

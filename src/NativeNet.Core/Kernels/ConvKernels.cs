@@ -8,7 +8,7 @@ using NativeNet.Core.Backends;
 namespace NativeNet.Core.Kernels;
 
 /// <summary>im2col / col2im, pooling and the layout change between convolutional and fully connected layers.</summary>
-public static partial class ConvKernels
+internal static partial class ConvKernels
 {
     /// <summary>
     /// Unfolds input [C, N, H, W] into cols [C*KH*KW, N*OH*OW]: row (c, kh, kw), column (n, oh, ow) holds

@@ -4,7 +4,7 @@ using NativeNet.Core.Gemm;
 
 namespace NativeNet.Core.Kernels;
 
-public static unsafe partial class DirectConvolution
+internal static unsafe partial class DirectConvolution
 {
     /// <summary>A group of up to 12 filters through the AVX-512 block compiled for its size.</summary>
     private static void Filters512(in Window window, float* w, int ckk, float* z, long filterStride, int count)

@@ -26,7 +26,7 @@ namespace NativeNet.Core.Kernels;
 /// over (c, kh, kw), so results do not depend on batch or thread count.
 /// </para>
 /// </summary>
-public static unsafe partial class DirectConvolution
+internal static unsafe partial class DirectConvolution
 {
     /// <summary>Output pixels one block computes at this level: 32 (AVX-512) or 16 (AVX2).</summary>
     public static int PixelBlock(CpuLevel level) => level == CpuLevel.Avx512 ? 32 : 16;

@@ -8,7 +8,7 @@ namespace NativeNet.Core.Kernels;
 /// Dropout masks from a counter-based generator: element i of stream s under seed k is a pure function of
 /// (k, s, i), so the CPU and any device draw the same mask with no state to carry between threads.
 /// </summary>
-public static class Dropout
+internal static class Dropout
 {
     /// <summary>mask[i] = 1 with probability keep, else 0.</summary>
     public static void Mask(Span<float> mask, float keep, ulong seed, ulong stream, CpuContext cpu)

@@ -11,7 +11,7 @@ namespace NativeNet.Core.Kernels;
 /// TensorPrimitives does the plain elementwise math; the fused derivative and error kernels are
 /// small operation structs run by one binary driver that handles Vector512, Vector256 and the scalar tail.
 /// </summary>
-public static class Elementwise
+internal static class Elementwise
 {
     /// <summary>a = f(z). <paramref name="z"/> and <paramref name="a"/> may be the same span.</summary>
     public static void Activate(Activation f, ReadOnlySpan<float> z, Span<float> a)

@@ -6,7 +6,7 @@ using NativeNet.Core.Backends;
 namespace NativeNet.Core.Kernels;
 
 /// <summary>The optimizer step of <see cref="UpdateRule"/> on host spans.</summary>
-public static class Optimizer
+internal static class Optimizer
 {
     /// <summary>w (and velocity, with momentum) after one step of <paramref name="r"/>; velocity is unused without momentum.</summary>
     public static void Update(Span<float> w, ReadOnlySpan<float> grad, Span<float> velocity, in UpdateRule r, CpuContext cpu)

@@ -8,7 +8,7 @@ namespace NativeNet.Core.Memory;
 /// multiple of 16 floats stays inside one cache line; unmanaged so the GC never moves or scans it
 /// and pointers taken from it stay valid for the buffer's lifetime.
 /// </summary>
-public sealed unsafe class NativeBuffer : IDisposable
+internal sealed unsafe class NativeBuffer : IDisposable
 {
     public const int Alignment = 64;
     private float* _ptr;

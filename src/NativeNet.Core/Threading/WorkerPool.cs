@@ -10,7 +10,7 @@ namespace NativeNet.Core.Threading;
 /// worker count always produces the same partition (and therefore the same bits).
 /// Items are unmanaged structs: the pool passes a pointer to the caller's copy, never boxes.
 /// </summary>
-public interface IParallelWork
+internal interface IParallelWork
 {
     void Execute(int worker, int workers);
 }
@@ -22,7 +22,7 @@ public interface IParallelWork
 /// into it), the call runs inline on the caller with one worker: safe, never deadlocks, and
 /// kernels whose results do not depend on the worker count return the same bits.
 /// </summary>
-public sealed unsafe class WorkerPool : IDisposable
+internal sealed unsafe class WorkerPool : IDisposable
 {
     private static WorkerPool? s_shared;
     private static readonly object s_sharedLock = new();

@@ -56,12 +56,20 @@ public sealed class OneVsOneSvm
 
     /// <summary>
     /// Trains on <paramref name="count"/> points (row-major [count x features] in <paramref name="points"/>) with class
-    /// labels <paramref name="labels"/>. The pairs run on <paramref name="pool"/>'s workers, largest first, one whole pair
+    /// labels <paramref name="labels"/>. The pairs run on <paramref name="threads"/> workers (0: every core), largest first, one whole pair
     /// per worker at a time (its GEMMs then run on that worker alone); each worker keeps one kernel cache of
     /// <see cref="SvmOptions.CacheBytes"/>. <paramref name="onPair"/> is called from the workers as each pair finishes.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes disagree, fewer than two classes, or invalid options.</exception>
-    public static OneVsOneSvm Train(float[] points, byte[] labels, int features, SvmOptions options, WorkerPool? pool = null,
+    public static OneVsOneSvm Train(float[] points, byte[] labels, int features, SvmOptions options, int threads = 0,
+        Action<SvmPairReport>? onPair = null, CancellationToken cancel = default)
+    {
+        using var pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
+        return Train(points, labels, features, options, pool, onPair, cancel);
+    }
+
+    /// <summary>The same on a given worker pool (null: the shared one).</summary>
+    internal static OneVsOneSvm Train(float[] points, byte[] labels, int features, SvmOptions options, WorkerPool? pool,
         Action<SvmPairReport>? onPair = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(points);
@@ -117,7 +125,14 @@ public sealed class OneVsOneSvm
     /// <see cref="PredictionBatch"/>: K [batch x SVs] = exp(-gamma ||q - s||^2) (one GEMM), decision [batch x pairs] =
     /// K . coefficients + bias (a second GEMM), then the vote.
     /// </summary>
-    public int[] Predict(ReadOnlySpan<float> queries, int count, WorkerPool? pool = null)
+    public int[] Predict(ReadOnlySpan<float> queries, int count, int threads = 0)
+    {
+        using var pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
+        return Predict(queries, count, pool);
+    }
+
+    /// <summary>The same on a given worker pool (null: the shared one).</summary>
+    internal int[] Predict(ReadOnlySpan<float> queries, int count, WorkerPool? pool)
     {
         int d = _supportVectors.Features, p = _pairs.Length, n = _supportVectors.Count;
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "The query count must not be negative.");

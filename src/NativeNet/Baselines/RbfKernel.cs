@@ -11,7 +11,7 @@ namespace NativeNet.Baselines;
 /// are TensorPrimitives calls on each output row. Squared distances that rounding makes negative count as 0, so every
 /// value lies in (0, 1].
 /// </summary>
-public sealed class RbfKernel
+internal sealed class RbfKernel
 {
     private readonly float[] _points;
     // -gamma ||p_t||^2 for every point t: the per-column term of each output row.

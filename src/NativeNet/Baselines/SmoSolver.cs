@@ -48,7 +48,7 @@ public sealed record SvmOptions
 /// <param name="Converged">False when the iteration limit stopped the solver first.</param>
 /// <param name="Objective">The dual objective 1/2 alpha^T Q alpha - sum alpha (minimized).</param>
 /// <param name="KernelRowsComputed">Kernel rows the cache computed (n per block it filled).</param>
-public sealed record BinarySvmSolution(double[] Alpha, double Bias, long Iterations, bool Converged, double Objective, long KernelRowsComputed);
+internal sealed record BinarySvmSolution(double[] Alpha, double Bias, long Iterations, bool Converged, double Objective, long KernelRowsComputed);
 
 /// <summary>
 /// Sequential minimal optimization for the C-SVM dual: minimize f(alpha) = 1/2 alpha^T Q alpha - e^T alpha subject to
@@ -59,7 +59,7 @@ public sealed record BinarySvmSolution(double[] Alpha, double Bias, long Iterati
 /// model. The gradient G = Q alpha - e is kept in double precision; kernel rows come from a <see cref="KernelRowCache"/>.
 /// No shrinking: every step scans all n points (three passes of n), which costs little next to the kernel rows.
 /// </summary>
-public static class SmoSolver
+internal static class SmoSolver
 {
     // A floor for the curvature a = K_ii + K_jj - 2 K_ij, which is 0 for duplicate points.
     private const double Tau = 1e-12;

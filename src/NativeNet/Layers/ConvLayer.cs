@@ -30,8 +30,8 @@ public sealed class ConvLayer : Layer
     /// <summary>The following pool's window area: chapter-6 initialization uses n_out = filters * k^2 / pool area.</summary>
     public int PoolAreaForInit { get; }
 
-    public Parameter Weights => _w;
-    public Parameter Biases => _b;
+    internal Parameter Weights => _w;
+    internal Parameter Biases => _b;
 
     /// <summary>
     /// Set when a max pool follows (<see cref="PoolLayer"/>): in inference that pool adds this layer's bias and applies its

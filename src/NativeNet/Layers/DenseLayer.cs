@@ -36,8 +36,8 @@ public sealed class DenseLayer : Layer
     public OutputCost? Cost { get; }
     public bool IsSoftmax => Cost == OutputCost.SoftmaxLogLikelihood;
 
-    public Parameter Weights => _w;
-    public Parameter Biases => _b;
+    internal Parameter Weights => _w;
+    internal Parameter Biases => _b;
 
     protected override FeatureShape ComputeOutput(FeatureShape input)
     {

@@ -23,7 +23,7 @@ internal readonly record struct FusedSgd(float Alpha, float Beta);
 
 /// <summary>The per-step scalars a layer needs beyond its tensors.</summary>
 /// <param name="Worker">Which slice of a mini-batch split across workers this is (0 when not split); it keeps dropout masks independent between slices.</param>
-public readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0)
+internal readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0)
 {
     /// <summary>When set, a layer with a <see cref="Layer.FusedWeight"/> updates that weight in Backward instead of writing its gradient.</summary>
     internal FusedSgd? WeightUpdate { get; init; }
@@ -45,7 +45,7 @@ public abstract class Layer
     public int Index { get; private set; }
 
     /// <summary>Learnable tensors (weights first, then biases), their gradients and momentum buffers. Empty for parameter-free layers.</summary>
-    public IReadOnlyList<Parameter> Parameters => _parameters;
+    internal IReadOnlyList<Parameter> Parameters => _parameters;
     private readonly List<Parameter> _parameters = [];
 
     internal void Attach(int index, FeatureShape input)
@@ -72,7 +72,7 @@ public abstract class Layer
     /// <summary>Declares parameters in the network's parameter arena.</summary>
     internal virtual void DeclareParameters(TensorArena arena, bool withVelocity) { }
 
-    protected Parameter AddParameter(TensorArena arena, bool withVelocity, string name, bool isWeight, int fanIn, int fanOut, params int[] dims)
+    private protected Parameter AddParameter(TensorArena arena, bool withVelocity, string name, bool isWeight, int fanIn, int fanOut, params int[] dims)
     {
         var p = new Parameter(
             arena.Allocate($"L{Index}.{name}", dims),
@@ -99,7 +99,7 @@ public abstract class Layer
 }
 
 /// <summary>A learnable tensor with its gradient and (for momentum) velocity, all on the backend.</summary>
-public sealed record Parameter(Tensor Value, Tensor Gradient, Tensor? Velocity, bool IsWeight, int FanIn, int FanOut);
+internal sealed record Parameter(Tensor Value, Tensor Gradient, Tensor? Velocity, bool IsWeight, int FanIn, int FanOut);
 
 /// <summary>A layer's tensors within one workspace: its output and the gradient of that output.</summary>
 internal class LayerState(Tensor output, Tensor? gradOutput)

@@ -8,7 +8,7 @@ namespace NativeNet.Training;
 /// its own backend. Two small-batch trainings side by side train more images per second than one after the other on
 /// both cores, since neither waits on the other (benchmarks/experiments/training-parallelism.md).
 /// </summary>
-public static class Lanes
+internal static class Lanes
 {
     /// <summary>
     /// Calls <paramref name="run"/>(item, lane, token) for items 0..count-1 on <paramref name="lanes"/> threads (the
