@@ -19,6 +19,8 @@ public sealed class LabeledImages
     /// <summary>Wraps existing arrays (not copied).</summary>
     /// <param name="pixels">Count * rows * cols values, row-major per image.</param>
     /// <param name="labels">Count labels; its length defines <see cref="Count"/>.</param>
+    /// <param name="rows">Image height in pixels.</param>
+    /// <param name="cols">Image width in pixels.</param>
     public LabeledImages(float[] pixels, byte[] labels, int rows, int cols)
     {
         ArgumentNullException.ThrowIfNull(pixels);
