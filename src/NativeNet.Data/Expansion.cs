@@ -41,6 +41,8 @@ public static class Expansion
     /// <c>Next(k + 1)</c>. Each shifted image is written straight into its shuffled slot, so
     /// only the result is allocated (for 50,000 MNIST images: 250,000 images, 784 MB).
     /// </remarks>
+    /// <param name="source">The images to expand.</param>
+    /// <param name="seed">Seed of the shuffle.</param>
     /// <param name="shuffle">False keeps the unshuffled order (useful for inspection and tests).</param>
     public static LabeledImages ShiftExpand(LabeledImages source, int seed = DefaultSeed, bool shuffle = true)
     {

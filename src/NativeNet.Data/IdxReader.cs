@@ -87,6 +87,8 @@ public static class IdxReader
     internal static string FormatShape(ReadOnlySpan<int> dimensions) =>
         dimensions.Length == 0 ? "(none)" : string.Join(" x ", dimensions.ToArray());
 
+    /// <param name="source">The stream to read and the name errors give it.</param>
+    /// <param name="limits">Size limits checked before anything is allocated.</param>
     /// <param name="rawLength">Length of the IDX content when known up front (raw files).</param>
     /// <param name="compressedLength">Length of the gzip file, for gzip content.</param>
     private static IdxFile Parse(Source source, IdxLimits limits, long? rawLength, long? compressedLength)

@@ -14,6 +14,7 @@ public static class IdxWriter
     /// Writes <paramref name="data"/> with the header for <paramref name="dimensions"/> to
     /// <paramref name="path"/>, replacing any existing file.
     /// </summary>
+    /// <param name="path">The file to write.</param>
     /// <param name="dimensions">Sizes, outermost first; 1..255 of them, each non-negative.</param>
     /// <param name="data">Row-major elements; its length must equal the product of the sizes.</param>
     /// <param name="gzip">Compress with gzip (readers detect it by the magic bytes).</param>

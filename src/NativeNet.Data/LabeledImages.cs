@@ -1,4 +1,6 @@
-namespace NativeNet.Data;
+using NativeNet.Data;
+
+namespace NativeNet;
 
 /// <summary>
 /// A set of equally sized greyscale images with one class label each.
@@ -19,6 +21,8 @@ public sealed class LabeledImages
     /// <summary>Wraps existing arrays (not copied).</summary>
     /// <param name="pixels">Count * rows * cols values, row-major per image.</param>
     /// <param name="labels">Count labels; its length defines <see cref="Count"/>.</param>
+    /// <param name="rows">Image height in pixels.</param>
+    /// <param name="cols">Image width in pixels.</param>
     public LabeledImages(float[] pixels, byte[] labels, int rows, int cols)
     {
         ArgumentNullException.ThrowIfNull(pixels);

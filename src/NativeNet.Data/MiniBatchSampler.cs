@@ -82,6 +82,8 @@ public sealed class MiniBatchSampler
     /// <paramref name="pixels"/> receives indices.Length x Features floats (one image after
     /// another, row-major), <paramref name="labels"/> the labels. Does not allocate.
     /// </summary>
+    /// <param name="source">The images and labels to copy from.</param>
+    /// <param name="indices">Positions in <paramref name="source"/>, one per mini-batch row.</param>
     /// <param name="pixels">At least indices.Length * Features long; only that prefix is written.</param>
     /// <param name="labels">At least indices.Length long.</param>
     public static void FillBatch(LabeledImages source, ReadOnlySpan<int> indices, Span<float> pixels, Span<byte> labels)

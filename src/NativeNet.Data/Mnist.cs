@@ -1,4 +1,6 @@
-namespace NativeNet.Data;
+using NativeNet.Data;
+
+namespace NativeNet;
 
 /// <summary>The three splits the book trains, selects and reports on.</summary>
 /// <param name="Training">Used to fit the weights (the book: the first 50,000 training images).</param>
@@ -115,6 +117,10 @@ public static class Mnist
     /// Reads an image file and its label file and checks that they belong together, reporting
     /// each problem at the header field or label byte that shows it.
     /// </summary>
+    /// <param name="directory">The folder holding both files (raw or .gz).</param>
+    /// <param name="imagesName">The image file's standard name, e.g. <see cref="TrainImagesFile"/>.</param>
+    /// <param name="labelsName">The label file's standard name, e.g. <see cref="TrainLabelsFile"/>.</param>
+    /// <param name="limits">Size limits for the reader; its defaults when null.</param>
     /// <param name="expected">Count (when not null) and size the images must have, or null for any.</param>
     private static (IdxFile Images, IdxFile Labels) ReadPair(string directory, string imagesName, string labelsName, IdxLimits? limits, ImageShape? expected)
     {

