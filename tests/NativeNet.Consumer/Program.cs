@@ -3,9 +3,8 @@
 // must be the same under the JIT and in the Native AOT binary.
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using NativeNet;
 using NativeNet.Core;
-using NativeNet.Data;
-using NativeNet.Persistence;
 
 if (args.Length != 2)
 {
