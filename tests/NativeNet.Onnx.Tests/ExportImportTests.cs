@@ -87,4 +87,21 @@ public class ExportImportTests
         using var back = OnnxImporter.Import(path);
         Assert.Equal(net.ExportParameters(), back.ExportParameters());
     }
+
+    /// <summary>ModelFile's ONNX doors lead to the exporter and importer: a network goes out and comes back predicting the same bits.</summary>
+    [Fact]
+    public void ModelFile_ExportOnnx_ThenImportOnnx_PredictsTheSameBits()
+    {
+        using var temp = new TempDirectory();
+        using var net = NetworkBuilder.ForImages(1, 12, 12).ConvPool(4, 5, Activation.ReLU).Dense(8, Activation.Tanh)
+            .Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed: 5, init: WeightInit.Chapter6);
+        string path = temp.File("net.onnx");
+        ModelFile.ExportOnnx(path, net);
+        using var back = ModelFile.ImportOnnx(path);
+        var x = RandomInputs(net, 7, 3);
+        float[] expected = new float[70], actual = new float[70];
+        net.PredictBatch(x, expected);
+        back.PredictBatch(x, actual);
+        Assert.Equal(expected, actual);
+    }
 }

@@ -138,6 +138,18 @@ public static class ModelFile
     /// <summary>Loads a model file into a new network on <paramref name="backend"/> (the CPU when null).</summary>
     public static Network Load(string path, IComputeBackend? backend = null) => Build(Read(path), backend);
 
+    /// <summary>
+    /// Writes <paramref name="network"/> as an ONNX model (opset 13) that ONNX Runtime and other ONNX tools run with the
+    /// same results (<see cref="Onnx.OnnxExporter"/>).
+    /// </summary>
+    public static void ExportOnnx(string path, Network network) => Onnx.OnnxExporter.Export(network, path);
+
+    /// <summary>
+    /// Reads an ONNX model into a new network on <paramref name="backend"/> (the CPU when null); a graph NativeNet's layers
+    /// cannot express is refused with an error naming the node (<see cref="Onnx.OnnxImporter"/>).
+    /// </summary>
+    public static Network ImportOnnx(string path, IComputeBackend? backend = null) => Onnx.OnnxImporter.Import(path, backend);
+
     /// <summary>Loads a model from a stream (read from its position to its end) with the same checks as a file.</summary>
     /// <param name="stream">The model's bytes; it need not be seekable.</param>
     /// <param name="backend">Where the network runs (the CPU when null).</param>
