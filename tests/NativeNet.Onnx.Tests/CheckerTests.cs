@@ -5,7 +5,7 @@ namespace NativeNet.Onnx.Tests;
 /// <summary>The ONNX project's own checker (python3-onnx, with full shape inference) accepts every exported architecture.</summary>
 public class CheckerTests
 {
-    [PythonOnnxFact]
+    [PythonFact("onnx")]
     public void OnnxChecker_AcceptsEveryExportedArchitecture()
     {
         using var temp = new TempDirectory();
