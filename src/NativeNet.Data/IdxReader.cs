@@ -35,6 +35,8 @@ public static class IdxReader
     private const int GzipMinimumInitialBuffer = 64 * 1024;
 
     /// <summary>Reads the IDX file at <paramref name="path"/>.</summary>
+    /// <param name="path">The file, raw or gzip-compressed.</param>
+    /// <param name="limits">Bounds checked before allocating; <see cref="IdxLimits.Default"/> when null.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IdxFormatException">The file is malformed or exceeds <paramref name="limits"/>.</exception>
     public static IdxFile Read(string path, IdxLimits? limits = null)
