@@ -20,7 +20,7 @@ namespace NativeNet.Data;
 public static class IdxReader
 {
     /// <summary>Element type code of unsigned bytes, the only type supported.</summary>
-    public const byte UnsignedByteType = 0x08;
+    internal const byte UnsignedByteType = 0x08;
 
     /// <summary>
     /// Deflate cannot expand input by more than about 1032:1, so a gzip file of n bytes

@@ -81,7 +81,7 @@ public static class MnistFetcher
     /// </summary>
     /// <param name="dataDir">The folder to look in.</param>
     /// <param name="expected">The files it should hold, e.g. <see cref="Files"/>.</param>
-    public static IReadOnlyList<ExpectedFile> FindMissingOrDamaged(string dataDir, IReadOnlyList<ExpectedFile> expected)
+    internal static IReadOnlyList<ExpectedFile> FindMissingOrDamaged(string dataDir, IReadOnlyList<ExpectedFile> expected)
     {
         var bad = new List<ExpectedFile>();
         foreach (ExpectedFile file in expected)

@@ -36,14 +36,14 @@ public sealed class Network : IDisposable
     /// two threads as on one. From this size (tens of milliseconds a call) the split pays whatever the scheduler does.
     /// Every network of the book is below it. Batches (<see cref="PredictBatch"/>) always use the pool.
     /// </summary>
-    public const long SingleImagePoolMinMacs = 1L << 24;
+    internal const long SingleImagePoolMinMacs = 1L << 24;
 
     /// <summary>Decided once per network: whether a single image's kernels run without the worker pool.</summary>
     private static bool SingleImageRunsAlone(CpuBackend backend, long macsPerImage)
         => backend.Pool.DegreeOfParallelism > 1 && macsPerImage < SingleImagePoolMinMacs;
 
     /// <summary>Whether <see cref="Predict"/> and <see cref="Classify"/> run on the calling thread alone (decided once, from the network's size).</summary>
-    public bool SingleImageRunsOnCallingThread => _singleImageBackend is not null;
+    internal bool SingleImageRunsOnCallingThread => _singleImageBackend is not null;
 
     internal Network(IComputeBackend backend, FeatureShape input, IReadOnlyList<Layer> layers, bool withVelocity)
     {

@@ -66,7 +66,7 @@ public sealed class CpuBackend : IComputeBackend
     /// <param name="rows">Rows of the view.</param>
     /// <param name="cols">Columns of the view.</param>
     /// <exception cref="ArgumentException"><paramref name="t"/> does not live on a CPU backend, or is smaller than rows * cols.</exception>
-    public static Span2D<float> Matrix(Tensor t, int rows, int cols) => Span(t, checked(rows * cols)).AsSpan2D(rows, cols);
+    internal static Span2D<float> Matrix(Tensor t, int rows, int cols) => Span(t, checked(rows * cols)).AsSpan2D(rows, cols);
 
     /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, Tensor destination, int offset = 0)

@@ -60,7 +60,7 @@ public static class ModelFile
 
     /// <summary>Parameter tensor names of a network, in <see cref="Network.Parameters"/> order.</summary>
     /// <param name="net">The network, e.g. ["layers.0.weight", "layers.0.bias", ...].</param>
-    public static string[] ParameterNames(Network net) =>
+    internal static string[] ParameterNames(Network net) =>
         net.Layers.SelectMany(l => l.Parameters.Select(p => $"layers.{l.Index}.{(p.IsWeight ? "weight" : "bias")}")).ToArray();
 
     /// <summary>Saves a network (however it was built: its <see cref="Network.Architecture"/> is recorded) atomically to a file.</summary>
@@ -134,7 +134,7 @@ public static class ModelFile
     /// <param name="path">The file to write.</param>
     /// <param name="tensors">Each tensor's name, shape and row-major values (the product of the shape).</param>
     /// <param name="metadata">The <c>__metadata__</c> strings; "sha256" is set here.</param>
-    public static void Write(string path, IReadOnlyList<(string Name, int[] Shape, float[] Data)> tensors, Dictionary<string, string> metadata)
+    internal static void Write(string path, IReadOnlyList<(string Name, int[] Shape, float[] Data)> tensors, Dictionary<string, string> metadata)
         => ModelWriter.WriteFile(path, tensors, metadata);
 
     /// <summary>Reads and verifies a file: every problem is a <see cref="ModelFormatException"/> (a missing file: <see cref="FileNotFoundException"/>).</summary>
