@@ -13,6 +13,9 @@ public static class NativeNetApp
     /// <summary>Exit code when Ctrl+C stopped a command (after it saved what it had).</summary>
     public const int CancelledExitCode = 130;
 
+    /// <summary>Parses and runs one command; Ctrl+C asks it to stop after the current mini-batch, a second Ctrl+C ends the process.</summary>
+    /// <param name="args">The command line, e.g. ["train", "--preset", "ch1"].</param>
+    /// <returns>0 on success, <see cref="ErrorExitCode"/> or <see cref="CancelledExitCode"/> otherwise.</returns>
     public static int Run(string[] args)
     {
         using var cts = new CancellationTokenSource();

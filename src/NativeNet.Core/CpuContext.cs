@@ -88,6 +88,7 @@ public sealed class CpuContext
     private static readonly Lazy<CpuContext> s_default = new(() => For(DefaultLevel()));
 
     /// <summary>Whether this CPU can run kernels of <paramref name="level"/>.</summary>
+    /// <param name="level">The instruction level asked about.</param>
     public static bool IsSupported(CpuLevel level) => level switch
     {
         CpuLevel.Avx512 => Vector512.IsHardwareAccelerated && Avx512F.IsSupported && Avx512F.VL.IsSupported && Fma.IsSupported,
@@ -97,6 +98,8 @@ public sealed class CpuContext
     };
 
     /// <summary>The context of one level; throws <see cref="PlatformNotSupportedException"/> when the CPU lacks it.</summary>
+    /// <param name="level">The instruction level every kernel of the context runs at.</param>
+    /// <exception cref="PlatformNotSupportedException">The CPU (or its DOTNET_Enable* settings) lacks <paramref name="level"/>.</exception>
     public static CpuContext For(CpuLevel level)
     {
         if (!IsSupported(level))
@@ -105,9 +108,12 @@ public sealed class CpuContext
     }
 
     /// <summary>The level's name as <see cref="LevelVariable"/> and the command line spell it: avx512, avx2, scalar.</summary>
+    /// <param name="level">The instruction level.</param>
     public static string Name(CpuLevel level) => level.ToString().ToLowerInvariant();
 
     /// <summary>Parses avx512 / avx2 / scalar (any case); false for anything else.</summary>
+    /// <param name="text">The name; null gives false.</param>
+    /// <param name="level">The level named, or <see cref="CpuLevel.Scalar"/> when the name is not one.</param>
     public static bool TryParse(string? text, out CpuLevel level)
     {
         foreach (var l in new[] { CpuLevel.Avx512, CpuLevel.Avx2, CpuLevel.Scalar })

@@ -82,6 +82,10 @@ public sealed class DistortionSource
     public LabeledImages Source { get; }
 
     /// <summary>Writes a fresh random distortion of image <paramref name="index"/> into <paramref name="destination"/> (Features floats).</summary>
+    /// <param name="index">The image in <see cref="Source"/>.</param>
+    /// <param name="destination">Exactly Features floats, row-major.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is not an image of <see cref="Source"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is not Features floats long.</exception>
     public void Distort(int index, Span<float> destination)
     {
         ReadOnlySpan<float> image = Source.Image(index);
@@ -98,6 +102,9 @@ public sealed class DistortionSource
     /// <paramref name="pixels"/> gets indices.Length x Features floats (row-major, one image
     /// after another), <paramref name="labels"/> the matching labels.
     /// </summary>
+    /// <param name="indices">Positions in <see cref="Source"/>, one per mini-batch row.</param>
+    /// <param name="pixels">At least indices.Length * Features long; only that prefix is written.</param>
+    /// <param name="labels">At least indices.Length long.</param>
     public void FillBatch(ReadOnlySpan<int> indices, Span<float> pixels, Span<byte> labels)
     {
         int features = Source.Features;

@@ -84,6 +84,13 @@ public static class Expansion
     /// down) and <paramref name="dx"/> columns (positive = right); pixels shifted in from
     /// outside are 0.
     /// </summary>
+    /// <param name="source">The image, rows * cols floats, row-major.</param>
+    /// <param name="destination">The result, rows * cols floats; must not overlap <paramref name="source"/>.</param>
+    /// <param name="rows">Image height in pixels.</param>
+    /// <param name="cols">Image width in pixels.</param>
+    /// <param name="dy">Rows to move the content down (negative: up).</param>
+    /// <param name="dx">Columns to move the content right (negative: left).</param>
+    /// <exception cref="ArgumentException">A span's length is not rows * cols, or the spans overlap.</exception>
     public static void Shift(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols, int dy, int dx)
     {
         CheckImage(source, destination, rows, cols);
@@ -111,6 +118,12 @@ public static class Expansion
     /// Rotates the image about its centre by <paramref name="degrees"/>, counter-clockwise as
     /// seen on screen; see <see cref="Matrix2x2.Rotation"/>.
     /// </summary>
+    /// <param name="source">The image, rows * cols floats, row-major.</param>
+    /// <param name="destination">The result, rows * cols floats; must not overlap <paramref name="source"/>.</param>
+    /// <param name="rows">Image height in pixels.</param>
+    /// <param name="cols">Image width in pixels.</param>
+    /// <param name="degrees">The angle; multiples of 90 move pixels exactly.</param>
+    /// <exception cref="ArgumentException">A span's length is not rows * cols, or the spans overlap.</exception>
     public static void Rotate(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols, double degrees) =>
         Affine(source, destination, rows, cols, Matrix2x2.Rotation(degrees));
 
@@ -118,7 +131,12 @@ public static class Expansion
     /// Applies the linear map <paramref name="transform"/> about the image centre:
     /// source offset p lands at destination offset <paramref name="transform"/> * p.
     /// </summary>
-    /// <exception cref="ArgumentException">The matrix is singular.</exception>
+    /// <param name="source">The image, rows * cols floats, row-major.</param>
+    /// <param name="destination">The result, rows * cols floats; must not overlap <paramref name="source"/>.</param>
+    /// <param name="rows">Image height in pixels.</param>
+    /// <param name="cols">Image width in pixels.</param>
+    /// <param name="transform">The forward map from source to destination offsets.</param>
+    /// <exception cref="ArgumentException">The matrix is singular, a span's length is not rows * cols, or the spans overlap.</exception>
     public static void Affine(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols, Matrix2x2 transform)
     {
         CheckImage(source, destination, rows, cols);
@@ -137,6 +155,13 @@ public static class Expansion
     /// The smoothing treats the field as 0 outside the image and uses a kernel of radius
     /// ceil(3 sigma); sigma = 0 leaves the field unsmoothed. alpha = 0 returns the image unchanged.
     /// </remarks>
+    /// <param name="source">The image, rows * cols floats, row-major.</param>
+    /// <param name="destination">The result, rows * cols floats; must not overlap <paramref name="source"/>.</param>
+    /// <param name="rows">Image height in pixels.</param>
+    /// <param name="cols">Image width in pixels.</param>
+    /// <param name="alpha">Scale of the smoothed displacement, in pixels.</param>
+    /// <param name="sigma">Standard deviation of the smoothing gaussian, in pixels.</param>
+    /// <param name="random">The source of the displacement fields.</param>
     public static void ElasticDistort(ReadOnlySpan<float> source, Span<float> destination, int rows, int cols, float alpha, float sigma, Random random)
     {
         CheckImage(source, destination, rows, cols);

@@ -12,6 +12,11 @@ namespace NativeNet.Data;
 /// </remarks>
 public sealed class IdxFormatException : IOException
 {
+    /// <summary>A problem at <paramref name="offset"/> of <paramref name="filePath"/>; the message names both.</summary>
+    /// <param name="filePath">Path (or source name, for streams) of the file.</param>
+    /// <param name="offset">Byte offset of the problem (in the decompressed content for gzip files).</param>
+    /// <param name="problem">What was found and what was expected there.</param>
+    /// <param name="innerException">The error that caused it, if any.</param>
     public IdxFormatException(string filePath, long offset, string problem, Exception? innerException = null)
         : base($"IDX file '{filePath}', byte offset {offset}: {problem}", innerException)
     {

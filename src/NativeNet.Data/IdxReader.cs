@@ -20,7 +20,7 @@ namespace NativeNet.Data;
 public static class IdxReader
 {
     /// <summary>Element type code of unsigned bytes, the only type supported.</summary>
-    public const byte UnsignedByteType = 0x08;
+    internal const byte UnsignedByteType = 0x08;
 
     /// <summary>
     /// Deflate cannot expand input by more than about 1032:1, so a gzip file of n bytes
@@ -35,6 +35,8 @@ public static class IdxReader
     private const int GzipMinimumInitialBuffer = 64 * 1024;
 
     /// <summary>Reads the IDX file at <paramref name="path"/>.</summary>
+    /// <param name="path">The file, raw or gzip-compressed.</param>
+    /// <param name="limits">Bounds checked before allocating; <see cref="IdxLimits.Default"/> when null.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IdxFormatException">The file is malformed or exceeds <paramref name="limits"/>.</exception>
     public static IdxFile Read(string path, IdxLimits? limits = null)

@@ -25,6 +25,10 @@ public static class IdxWriter
     }
 
     /// <summary>Writes an IDX file to <paramref name="stream"/> (left open); see the path overload.</summary>
+    /// <param name="stream">Where the file goes, from its current position.</param>
+    /// <param name="dimensions">Sizes, outermost first; 1..255 of them, each non-negative.</param>
+    /// <param name="data">Row-major elements; its length must equal the product of the sizes.</param>
+    /// <param name="gzip">Compress with gzip (readers detect it by the magic bytes).</param>
     public static void Write(Stream stream, ReadOnlySpan<int> dimensions, ReadOnlySpan<byte> data, bool gzip = false)
     {
         ArgumentNullException.ThrowIfNull(stream);

@@ -59,6 +59,8 @@ public sealed class LabeledImages
     public int Features => Rows * Cols;
 
     /// <summary>The pixels of image <paramref name="index"/> (a view, not a copy).</summary>
+    /// <param name="index">The image, 0..Count-1.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below <see cref="Count"/>.</exception>
     public Span<float> Image(int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
@@ -67,6 +69,9 @@ public sealed class LabeledImages
     }
 
     /// <summary>A copy of images [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>).</summary>
+    /// <param name="start">The first image copied.</param>
+    /// <param name="count">Images copied.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range is negative or runs past <see cref="Count"/>.</exception>
     public LabeledImages Slice(int start, int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(start);
@@ -80,6 +85,8 @@ public sealed class LabeledImages
     }
 
     /// <summary>A copy of the first <paramref name="count"/> images (e.g. the book's 1,000-image overfitting run).</summary>
+    /// <param name="count">Images copied, at most <see cref="Count"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative or above <see cref="Count"/>.</exception>
     public LabeledImages Take(int count) => Slice(0, count);
 
     /// <summary>

@@ -8,6 +8,10 @@ namespace NativeNet.Data;
 /// <see cref="Expansion.Affine"/> treats it as the forward map from source to destination,
 /// so <see cref="Scale"/>(2, 2) enlarges the digit.
 /// </remarks>
+/// <param name="M11">Weight of x in x'.</param>
+/// <param name="M12">Weight of y in x'.</param>
+/// <param name="M21">Weight of x in y'.</param>
+/// <param name="M22">Weight of y in y'.</param>
 public readonly record struct Matrix2x2(float M11, float M12, float M21, float M22)
 {
     /// <summary>The identity map.</summary>
@@ -21,6 +25,7 @@ public readonly record struct Matrix2x2(float M11, float M12, float M21, float M
     /// <paramref name="degrees"/>. Multiples of 90 degrees are exact, so they move pixels
     /// onto pixels without interpolation blur.
     /// </summary>
+    /// <param name="degrees">The angle in degrees.</param>
     public static Matrix2x2 Rotation(double degrees)
     {
         double quarterTurns = degrees / 90;
@@ -33,12 +38,17 @@ public readonly record struct Matrix2x2(float M11, float M12, float M21, float M
     }
 
     /// <summary>Scales x (columns) by <paramref name="sx"/> and y (rows) by <paramref name="sy"/>.</summary>
+    /// <param name="sx">Factor on x.</param>
+    /// <param name="sy">Factor on y.</param>
     public static Matrix2x2 Scale(float sx, float sy) => new(sx, 0, 0, sy);
 
     /// <summary>Horizontal shear: x' = x + <paramref name="k"/> y.</summary>
+    /// <param name="k">The shear factor.</param>
     public static Matrix2x2 Shear(float k) => new(1, k, 0, 1);
 
     /// <summary>Applies <paramref name="b"/> first, then <paramref name="a"/>.</summary>
+    /// <param name="a">The map applied second.</param>
+    /// <param name="b">The map applied first.</param>
     public static Matrix2x2 operator *(Matrix2x2 a, Matrix2x2 b) => new(
         (a.M11 * b.M11) + (a.M12 * b.M21),
         (a.M11 * b.M12) + (a.M12 * b.M22),

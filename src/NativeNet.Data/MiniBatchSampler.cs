@@ -69,6 +69,8 @@ public sealed class MiniBatchSampler
     }
 
     /// <summary>The indices of batch <paramref name="batch"/> (0..BatchCount-1) in the current epoch; a view, valid until the next <see cref="NextEpoch"/>.</summary>
+    /// <param name="batch">The batch, 0..BatchCount-1; the last may be smaller than <see cref="BatchSize"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batch"/> is negative or not below <see cref="BatchCount"/>.</exception>
     public ReadOnlySpan<int> Batch(int batch)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batch);

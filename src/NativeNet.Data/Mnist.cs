@@ -47,6 +47,8 @@ public static class Mnist
     /// test = the 10,000 test images. Refuses files that are not the standard 60,000 + 10,000
     /// 28x28 images (use <see cref="Load(string, int, IdxLimits?)"/> for other data sets).
     /// </summary>
+    /// <param name="directory">The folder holding the four files (raw or .gz), e.g. data/mnist.</param>
+    /// <param name="limits">Size limits for the reader; its defaults when null.</param>
     /// <exception cref="FileNotFoundException">A file is missing (as raw and as .gz).</exception>
     /// <exception cref="IdxFormatException">A file is malformed, has non-standard counts or sizes, or files disagree.</exception>
     public static MnistDataset Load(string directory, IdxLimits? limits = null) =>
@@ -59,7 +61,11 @@ public static class Mnist
     /// (count x rows x cols) with matching shapes, that image and label counts agree, and that
     /// every label is in 0..9.
     /// </summary>
+    /// <param name="directory">The folder holding the four files (raw or .gz).</param>
+    /// <param name="validationCount">Images taken from the end of the training file for validation (0 or more, fewer than the file holds).</param>
+    /// <param name="limits">Size limits for the reader; its defaults when null.</param>
     /// <exception cref="FileNotFoundException">A file is missing (as raw and as .gz).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="validationCount"/> is negative or leaves no training image.</exception>
     /// <exception cref="IdxFormatException">A file is malformed or the files disagree.</exception>
     public static MnistDataset Load(string directory, int validationCount, IdxLimits? limits = null) =>
         Load(directory, validationCount, limits, standard: false);
@@ -68,6 +74,8 @@ public static class Mnist
     /// Returns the path of <paramref name="fileName"/> in <paramref name="directory"/>, or of
     /// <paramref name="fileName"/>.gz when only that exists.
     /// </summary>
+    /// <param name="directory">The folder to look in.</param>
+    /// <param name="fileName">The file's name without ".gz", e.g. <see cref="TrainImagesFile"/>.</param>
     /// <exception cref="FileNotFoundException">Neither exists; the message says how to fetch MNIST.</exception>
     public static string FindFile(string directory, string fileName)
     {

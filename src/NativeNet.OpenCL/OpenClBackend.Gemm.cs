@@ -41,6 +41,7 @@ public sealed unsafe partial class OpenClBackend
 
     private static long GemmLocalBytes(int rt) => (long)rt * (2 * rt * GemmWorkPerThread + 5) * sizeof(float); // As[TK][TILE+1], Bs[TK][TILE+4]
 
+    /// <inheritdoc/>
     public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c)
     {
         ArgumentNullException.ThrowIfNull(a); ArgumentNullException.ThrowIfNull(b); ArgumentNullException.ThrowIfNull(c);

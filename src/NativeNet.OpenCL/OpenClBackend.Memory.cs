@@ -23,6 +23,7 @@ public sealed unsafe partial class OpenClBackend
         Check(_cl.ReleaseMemObject(mem), "clReleaseMemObject");
     }
 
+    /// <inheritdoc/>
     public DeviceBuffer Allocate(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
@@ -48,6 +49,7 @@ public sealed unsafe partial class OpenClBackend
         return buffer;
     }
 
+    /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, Tensor destination, int offset = 0)
     {
         Own(destination, 0, nameof(destination));
@@ -61,6 +63,7 @@ public sealed unsafe partial class OpenClBackend
                     (nuint)((long)source.Length * sizeof(float)), p, 0, null, null), "clEnqueueWriteBuffer");
     }
 
+    /// <inheritdoc/>
     public void Download(Tensor source, Span<float> destination, int offset = 0)
     {
         Own(source, 0, nameof(source));
@@ -74,6 +77,7 @@ public sealed unsafe partial class OpenClBackend
                     (nuint)((long)destination.Length * sizeof(float)), p, 0, null, null), "clEnqueueReadBuffer");
     }
 
+    /// <inheritdoc/>
     public void Fill(Tensor t, float value, int length)
     {
         CheckCount(length, nameof(length));
@@ -87,6 +91,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public void Copy(Tensor source, Tensor destination, int length)
     {
         CheckCount(length, nameof(length));

@@ -8,6 +8,7 @@ namespace NativeNet.OpenCL;
 /// <summary>The host side of reduce.cl: cost and sums as per-work-group partials, added on the host in a fixed order.</summary>
 public sealed unsafe partial class OpenClBackend
 {
+    /// <inheritdoc/>
     public double Cost(OutputCost cost, Tensor a, Tensor y, int length)
     {
         CheckCount(length, nameof(length));
@@ -22,6 +23,7 @@ public sealed unsafe partial class OpenClBackend
         }
     }
 
+    /// <inheritdoc/>
     public double Sum(Tensor x, int length, bool squares)
     {
         CheckCount(length, nameof(length));

@@ -48,9 +48,17 @@ public sealed unsafe partial class OpenClBackend : IComputeBackend
     /// or "opencl:N" (the Nth device of <see cref="OpenClDevices.List"/>). Throws <see cref="OpenClException"/> when
     /// there is no platform or no such device, <see cref="ArgumentException"/> for a malformed spec.
     /// </summary>
+    /// <param name="spec">"opencl" or "opencl:N".</param>
+    /// <param name="gemm">The SGEMM kernel; Auto picks by device type.</param>
+    /// <exception cref="OpenClException">No platform, no such device, or the kernels fail to build.</exception>
+    /// <exception cref="ArgumentException"><paramref name="spec"/> is neither "opencl" nor "opencl:N".</exception>
     public static OpenClBackend Create(string spec = "opencl", OpenClGemmKernel gemm = OpenClGemmKernel.Auto)
         => new(OpenClDevices.Select(spec), gemm);
 
+    /// <summary>A backend on one device of <see cref="OpenClDevices.List"/>; builds the kernels for it.</summary>
+    /// <param name="device">The device.</param>
+    /// <param name="gemm">The SGEMM kernel; Auto picks by device type.</param>
+    /// <exception cref="OpenClException">The context, queue or kernels cannot be made on the device.</exception>
     public static OpenClBackend Create(OpenClDeviceInfo device, OpenClGemmKernel gemm = OpenClGemmKernel.Auto) => new(device, gemm, allowFp64: true);
 
     /// <summary>
@@ -145,8 +153,10 @@ public sealed unsafe partial class OpenClBackend : IComputeBackend
     /// <summary>The device this backend runs on.</summary>
     public OpenClDeviceInfo Device { get; }
 
+    /// <summary>The device's name as the driver reports it (CL_DEVICE_NAME).</summary>
     public string DeviceName => Device.Name;
 
+    /// <inheritdoc/>
     public string Name => $"opencl: {Device.Name}";
 
     /// <summary>Whether reductions accumulate in double on the device (cl_khr_fp64).</summary>
@@ -203,6 +213,7 @@ public sealed unsafe partial class OpenClBackend : IComputeBackend
     private static void CheckEnum(PoolKind k) { if ((uint)k > (uint)PoolKind.L2) Unknown(k); }
     private static void Unknown(object value) => throw new ArgumentOutOfRangeException(value.GetType().Name, value, $"Unknown {value.GetType().Name}.");
 
+    /// <summary>Waits for queued work, then releases the kernels, program, queue and context. Buffers are disposed by their owners.</summary>
     public void Dispose()
     {
         lock (_lock)

@@ -2,7 +2,18 @@ using Silk.NET.OpenCL;
 
 namespace NativeNet.OpenCL;
 
-public enum OpenClDeviceType { Gpu, Cpu, Accelerator, Other }
+/// <summary>The kind of an OpenCL device (CL_DEVICE_TYPE).</summary>
+public enum OpenClDeviceType
+{
+    /// <summary>A GPU.</summary>
+    Gpu,
+    /// <summary>The host CPU (e.g. PoCL).</summary>
+    Cpu,
+    /// <summary>A dedicated accelerator.</summary>
+    Accelerator,
+    /// <summary>Any other kind.</summary>
+    Other,
+}
 
 /// <summary>One OpenCL device as <see cref="OpenClDevices.List"/> reports it; <see cref="Index"/> is what "opencl:N" names.</summary>
 public sealed class OpenClDeviceInfo
@@ -21,11 +32,17 @@ public sealed class OpenClDeviceInfo
         DeviceId = deviceId;
     }
 
+    /// <summary>The device's position in <see cref="OpenClDevices.List"/>: platform order, then device order.</summary>
     public int Index { get; }
+    /// <summary>The name of the device's platform (CL_PLATFORM_NAME).</summary>
     public string Platform { get; }
+    /// <summary>The device's name (CL_DEVICE_NAME).</summary>
     public string Name { get; }
+    /// <summary>The kind of device.</summary>
     public OpenClDeviceType Type { get; }
+    /// <summary>The device's global memory, in bytes (CL_DEVICE_GLOBAL_MEM_SIZE).</summary>
     public long GlobalMemoryBytes { get; }
+    /// <summary>The device's compute units (CL_DEVICE_MAX_COMPUTE_UNITS).</summary>
     public int ComputeUnits { get; }
     /// <summary>The device's version string, e.g. "OpenCL 3.0 PoCL HSTR: ...".</summary>
     public string Version { get; }
@@ -36,6 +53,7 @@ public sealed class OpenClDeviceInfo
     /// <summary>The spec that selects this device in <see cref="OpenClBackend.Create(string, OpenClGemmKernel)"/>.</summary>
     public string Spec => $"opencl:{Index}";
 
+    /// <summary>One line for device lists: spec, name, type, compute units, memory, version and platform.</summary>
     public override string ToString()
         => $"opencl:{Index}  {Name}  [{Type.ToString().ToLowerInvariant()}, {ComputeUnits} compute units, {GlobalMemoryBytes / (1024 * 1024)} MiB, {Version}; platform {Platform}]";
 }
@@ -47,6 +65,7 @@ public static unsafe class OpenClDevices
     /// Every device of every platform, numbered in platform order then device order.
     /// Throws <see cref="OpenClException"/> (CL_PLATFORM_NOT_FOUND_KHR) when no OpenCL platform is installed.
     /// </summary>
+    /// <exception cref="OpenClException">No platform is installed, or a query fails.</exception>
     public static IReadOnlyList<OpenClDeviceInfo> List()
     {
         var cl = ClNative.Api;
@@ -86,6 +105,8 @@ public static unsafe class OpenClDevices
     }
 
     /// <summary>Like <see cref="List"/>, but reports a missing platform or loader as false with the reason instead of throwing.</summary>
+    /// <param name="devices">The devices; empty when false is returned.</param>
+    /// <param name="reason">Why there are no devices; null when true is returned.</param>
     public static bool TryList(out IReadOnlyList<OpenClDeviceInfo> devices, out string? reason)
     {
         try
@@ -106,6 +127,9 @@ public static unsafe class OpenClDevices
     /// The device a spec names: "opencl" picks the GPU with the most compute units (else the first device),
     /// "opencl:N" the Nth device of <see cref="List"/>.
     /// </summary>
+    /// <param name="spec">"opencl" or "opencl:N" (any case, surrounding spaces ignored).</param>
+    /// <exception cref="ArgumentException"><paramref name="spec"/> is neither form.</exception>
+    /// <exception cref="OpenClException">No platform, no device, or no device N.</exception>
     public static OpenClDeviceInfo Select(string spec)
     {
         ArgumentNullException.ThrowIfNull(spec);

@@ -7,6 +7,12 @@ namespace NativeNet.OpenCL;
 /// </summary>
 public sealed class OpenClException : Exception
 {
+    /// <summary>A failure of <paramref name="call"/> with status <paramref name="errorCode"/>; the message names both and the device.</summary>
+    /// <param name="call">The OpenCL function that failed, e.g. "clCreateBuffer".</param>
+    /// <param name="errorCode">The OpenCL status code.</param>
+    /// <param name="device">The device name, or null before a device was chosen.</param>
+    /// <param name="detail">More context appended to the message (e.g. the sizes asked for, or the build log).</param>
+    /// <param name="inner">The error that caused it, if any.</param>
     public OpenClException(string call, int errorCode, string? device, string? detail = null, Exception? inner = null)
         : base(Format(call, errorCode, device, detail), inner)
     {
@@ -34,6 +40,8 @@ public sealed class OpenClException : Exception
         return string.IsNullOrEmpty(detail) ? msg : msg + ": " + detail;
     }
 
+    /// <summary>The symbolic name of an OpenCL status code, e.g. "CL_OUT_OF_RESOURCES" for -5; "CL_UNKNOWN_ERROR" for codes it does not know.</summary>
+    /// <param name="code">The status code.</param>
     public static string ErrorNameOf(int code) => code switch
     {
         0 => "CL_SUCCESS",

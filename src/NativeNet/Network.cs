@@ -36,14 +36,14 @@ public sealed class Network : IDisposable
     /// two threads as on one. From this size (tens of milliseconds a call) the split pays whatever the scheduler does.
     /// Every network of the book is below it. Batches (<see cref="PredictBatch"/>) always use the pool.
     /// </summary>
-    public const long SingleImagePoolMinMacs = 1L << 24;
+    internal const long SingleImagePoolMinMacs = 1L << 24;
 
     /// <summary>Decided once per network: whether a single image's kernels run without the worker pool.</summary>
     private static bool SingleImageRunsAlone(CpuBackend backend, long macsPerImage)
         => backend.Pool.DegreeOfParallelism > 1 && macsPerImage < SingleImagePoolMinMacs;
 
     /// <summary>Whether <see cref="Predict"/> and <see cref="Classify"/> run on the calling thread alone (decided once, from the network's size).</summary>
-    public bool SingleImageRunsOnCallingThread => _singleImageBackend is not null;
+    internal bool SingleImageRunsOnCallingThread => _singleImageBackend is not null;
 
     internal Network(IComputeBackend backend, FeatureShape input, IReadOnlyList<Layer> layers, bool withVelocity)
     {
@@ -78,11 +78,17 @@ public sealed class Network : IDisposable
     /// <summary>Inference workspaces the pools hold (idle or in use); tests check that this stays bounded.</summary>
     internal int LiveInferenceWorkspaces => _single.Live + _batched.Live;
 
+    /// <summary>The backend the parameters live on and the kernels run on.</summary>
     public IComputeBackend Backend { get; }
+    /// <summary>The shape of one input example.</summary>
     public FeatureShape InputShape { get; }
+    /// <summary>Floats per input example (784 for MNIST).</summary>
     public int InputSize => InputShape.Size;
+    /// <summary>Floats per output: the output layer's units (10 for MNIST's digits).</summary>
     public int OutputSize => Layers[^1].Output.Size;
+    /// <summary>The layers in order, the output layer last.</summary>
     public IReadOnlyList<Layer> Layers { get; }
+    /// <summary>The output layer's pairing of activation and cost.</summary>
     public OutputCost Cost { get; }
     internal bool HasVelocity { get; }
 
@@ -92,9 +98,12 @@ public sealed class Network : IDisposable
     /// <summary>The same list as an array, so hot loops iterate without an enumerator.</summary>
     internal Parameter[] ParameterArray { get; }
 
+    /// <summary>Learnable values: every weight and bias.</summary>
     public long ParameterCount => ParameterArray.Sum(p => (long)p.Value.Length);
 
     /// <summary>Initializes every parameter from a seeded generator (the same seed gives the same network).</summary>
+    /// <param name="rule">How weights and biases are drawn.</param>
+    /// <param name="seed">Seeds the generator.</param>
     public void Initialize(WeightInit rule, int seed)
     {
         var rng = new Random(seed);
@@ -102,6 +111,8 @@ public sealed class Network : IDisposable
     }
 
     /// <summary>Activations for a batch capacity; training workspaces also hold gradients and targets.</summary>
+    /// <param name="batch">The most examples one pass takes.</param>
+    /// <param name="training">Also hold gradients and targets.</param>
     /// <param name="ownGradients">Give the workspace private gradient tensors (a worker's slice of a split mini-batch) instead of writing the parameters' own.</param>
     internal Workspace CreateWorkspace(int batch, bool training, bool ownGradients = false)
     {
@@ -116,7 +127,10 @@ public sealed class Network : IDisposable
         lock (_workspaces) _workspaces.Remove(ws);
     }
 
-    /// <summary>Class scores (probabilities for softmax/sigmoid outputs) of one example.</summary>
+    /// <summary>Class scores (probabilities for softmax/sigmoid outputs) of one example. Thread-safe; allocates nothing once warm.</summary>
+    /// <param name="example">The input, <see cref="InputSize"/> floats.</param>
+    /// <param name="output">Receives the <see cref="OutputSize"/> scores.</param>
+    /// <exception cref="ArgumentException">A span's length is not the one the network expects; the message names it.</exception>
     public void Predict(ReadOnlySpan<float> example, Span<float> output)
     {
         CheckLength(example.Length, InputSize, nameof(example));
@@ -139,7 +153,9 @@ public sealed class Network : IDisposable
         Backend.Download(ws.Output, output);
     }
 
-    /// <summary>The most likely class of one example.</summary>
+    /// <summary>The most likely class of one example (the index of the largest score). Thread-safe; allocates nothing once warm.</summary>
+    /// <param name="example">The input, <see cref="InputSize"/> floats.</param>
+    /// <exception cref="ArgumentException"><paramref name="example"/> is not <see cref="InputSize"/> floats long.</exception>
     public int Classify(ReadOnlySpan<float> example)
     {
         CheckLength(example.Length, InputSize, nameof(example));
@@ -156,7 +172,13 @@ public sealed class Network : IDisposable
         }
     }
 
-    /// <summary>Scores of many examples: examples [count x InputSize] to outputs [count x OutputSize].</summary>
+    /// <summary>
+    /// Scores of many examples: examples [count x InputSize] to outputs [count x OutputSize], row-major, in chunks of
+    /// <see cref="PredictBatchCapacity"/>. Thread-safe; allocates nothing once warm.
+    /// </summary>
+    /// <param name="examples">count examples back to back.</param>
+    /// <param name="outputs">Receives count x <see cref="OutputSize"/> scores.</param>
+    /// <exception cref="ArgumentException"><paramref name="examples"/> is not a multiple of <see cref="InputSize"/>, or <paramref name="outputs"/> does not match the count.</exception>
     public void PredictBatch(ReadOnlySpan<float> examples, Span<float> outputs)
     {
         if (examples.Length % InputSize != 0)
@@ -185,6 +207,8 @@ public sealed class Network : IDisposable
     public float[][] ExportParameters() => Parameters.Select(p => { var h = new float[p.Value.Length]; Backend.Download(p.Value, h); return h; }).ToArray();
 
     /// <summary>Replaces all parameters (same order and sizes as <see cref="ExportParameters"/>).</summary>
+    /// <param name="values">One array per learnable tensor, in layer order, weights before biases.</param>
+    /// <exception cref="ArgumentException">The count or a length differs from the network's.</exception>
     public void ImportParameters(IReadOnlyList<float[]> values)
     {
         var ps = ParameterArray;
@@ -205,6 +229,7 @@ public sealed class Network : IDisposable
     /// <summary>Floating-point operations of one forward pass (2 per multiply-add of the GEMMs).</summary>
     public long InferenceFlopsPerExample => 2 * Layers.Sum(l => l.MacsPerExample);
 
+    /// <summary>One line: the input shape and each layer's <see cref="Layer.Describe"/>, e.g. "input 784 -> Dense 30 sigmoid -> ...".</summary>
     public string Describe() => $"input {InputShape} -> " + string.Join(" -> ", Layers.Select(l => l.Describe()));
 
     internal static void CheckLength(int actual, int expected, string name)
@@ -236,6 +261,10 @@ internal sealed class Workspace : IDisposable
     private readonly TensorArena _arena;
     private readonly LayerState[] _states;
 
+    /// <param name="net">The network whose layers the workspace serves.</param>
+    /// <param name="capacity">The most examples one pass takes.</param>
+    /// <param name="training">Also hold gradients and targets.</param>
+    /// <param name="ownGradients">Give the workspace private gradient tensors instead of writing the parameters' own.</param>
     /// <param name="kernels">The backend that runs this workspace's kernels on the network's tensors; null for the network's own.</param>
     internal Workspace(Network net, int capacity, bool training, bool ownGradients, IComputeBackend? kernels = null)
     {

@@ -33,6 +33,8 @@ public sealed class NetworkSpec
     public override string ToString() => Text;
 
     /// <summary>Parses and checks an architecture; throws <see cref="FormatException"/> naming the first thing it does not understand.</summary>
+    /// <param name="text">Layers separated by "|", e.g. "input 784 | dense 30 sigmoid | output 10 sigmoid-quadratic".</param>
+    /// <exception cref="FormatException">A word, option or value is not understood, or a layer cannot take its input's shape.</exception>
     public static NetworkSpec Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -191,7 +193,11 @@ public sealed class NetworkSpec
         }
     }
 
-    /// <summary>Builds the network on a backend with the given initialization.</summary>
+    /// <summary>Builds the network on a backend with the given initialization; its <see cref="Network.Architecture"/> is this spec.</summary>
+    /// <param name="seed">Seeds the weight initialization.</param>
+    /// <param name="init">How weights and biases are drawn.</param>
+    /// <param name="backend">The backend the network lives on; null for a shared CPU backend.</param>
+    /// <param name="withMomentum">Reserve velocity buffers for momentum / Nesterov training.</param>
     public Network Build(int seed, WeightInit init, IComputeBackend? backend = null, bool withMomentum = false)
     {
         var net = ToBuilder().Build(seed, init, backend, withMomentum);
@@ -275,6 +281,8 @@ public sealed class NetworkSpec
     };
 
     /// <summary>Reads an activation word: sigmoid, tanh, relu, linear (or identity).</summary>
+    /// <param name="s">The word, lower case.</param>
+    /// <exception cref="FormatException"><paramref name="s"/> is not one of the words.</exception>
     public static Activation ParseActivation(string s) => s switch
     {
         "sigmoid" => Activation.Sigmoid,
@@ -285,6 +293,8 @@ public sealed class NetworkSpec
     };
 
     /// <summary>Reads an output word: sigmoid-quadratic, sigmoid-ce (or cross-entropy), softmax, linear.</summary>
+    /// <param name="s">The word, lower case.</param>
+    /// <exception cref="FormatException"><paramref name="s"/> is not one of the words.</exception>
     public static OutputCost ParseCost(string s) => s switch
     {
         "sigmoid-quadratic" => OutputCost.SigmoidQuadratic,
@@ -298,6 +308,8 @@ public sealed class NetworkSpec
     /// The same architecture with dropout probability <paramref name="p"/> on the input of every fully connected layer
     /// that follows a hidden layer (the book's chapter-6 placement: never on the raw pixels). 0 removes it.
     /// </summary>
+    /// <param name="p">The probability of dropping each input, in [0, 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1).</exception>
     public NetworkSpec WithDropout(float p)
     {
         if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout probability must be in [0, 1).");
@@ -311,6 +323,11 @@ public sealed class NetworkSpec
     }
 
     /// <summary>The spec of a fully connected network [sizes...] with one hidden activation and an output kind.</summary>
+    /// <param name="sizes">Layer sizes: inputs, each hidden layer's units, outputs (the book's [784, 30, 10]).</param>
+    /// <param name="hidden">The hidden layers' activation word, e.g. "sigmoid".</param>
+    /// <param name="output">The output word, e.g. "sigmoid-quadratic" or "softmax".</param>
+    /// <param name="dropout">Dropout probability on the output layer's input (0: none).</param>
+    /// <exception cref="FormatException">A size or word is not valid.</exception>
     public static NetworkSpec FullyConnected(int[] sizes, string hidden, string output, float dropout = 0f)
     {
         var sb = new StringBuilder($"input {sizes[0]}");

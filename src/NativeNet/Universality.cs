@@ -46,6 +46,7 @@ public sealed record UniversalityTraining
 public static class Universality
 {
     /// <summary>The chapter's example, f(x) = 0.2 + 0.4 x^2 + 0.3 x sin(15 x) + 0.05 cos(50 x), on [0, 1].</summary>
+    /// <param name="x">The argument.</param>
     public static double ExampleFunction(double x) => 0.2 + 0.4 * x * x + 0.3 * x * Math.Sin(15 * x) + 0.05 * Math.Cos(50 * x);
 
     /// <summary>
@@ -56,6 +57,10 @@ public static class Universality
     /// bumps; the last bump's right step then lies beyond the domain, and an odd N leaves it out. The output is linear
     /// (its bias 0), so the network computes sum_k h_k (sigma(w (x - s_k)) - sigma(w (x - t_k))).
     /// </summary>
+    /// <param name="f">The function to approximate on [0, 1].</param>
+    /// <param name="neurons">Hidden neurons N.</param>
+    /// <param name="backend">Where the network runs; null for the CPU.</param>
+    /// <param name="steepnessPerBump">The steps' weight w divided by the number of bumps.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="neurons"/> is below 1 or the steepness is not positive.</exception>
     public static Network Construct(Func<double, double> f, int neurons, IComputeBackend? backend = null, double steepnessPerBump = 1000)
     {
@@ -109,6 +114,13 @@ public static class Universality
     /// every sigmoid nearly linear on [0, 1], gradient descent learns the smooth trend of the example function and then
     /// stalls at about the amplitude of its 0.05 cos(50 x) ripple, whatever N.
     /// </summary>
+    /// <param name="f">The function to fit on [0, 1].</param>
+    /// <param name="neurons">Hidden neurons N, at least 1.</param>
+    /// <param name="options">Samples, epochs, batch, learning rate, momentum and seed; validated here.</param>
+    /// <param name="backend">Where the network runs; null for the CPU.</param>
+    /// <param name="cancel">Checked between epochs.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="neurons"/> is below 1 or an option is out of range.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was signalled.</exception>
     public static Network Train(Func<double, double> f, int neurons, UniversalityTraining options, IComputeBackend? backend = null, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(f);
@@ -175,6 +187,9 @@ public static class Universality
     }
 
     /// <summary>The network's output at <paramref name="points"/> evenly spaced x in [0, 1].</summary>
+    /// <param name="net">A network with one input and one output.</param>
+    /// <param name="points">Sample points, at least 2 (both ends included).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="points"/> is below 2.</exception>
     public static (double[] X, double[] Y) Sample(Network net, int points)
     {
         ArgumentNullException.ThrowIfNull(net);
@@ -192,6 +207,9 @@ public static class Universality
     }
 
     /// <summary>max |net(x) - f(x)| over <paramref name="points"/> evenly spaced x in [0, 1] (both ends included).</summary>
+    /// <param name="net">A network with one input and one output.</param>
+    /// <param name="f">The function it approximates.</param>
+    /// <param name="points">Sample points, at least 2.</param>
     public static double MaxError(Network net, Func<double, double> f, int points = 2001)
     {
         ArgumentNullException.ThrowIfNull(f);

@@ -27,6 +27,8 @@ public sealed class CpuBackend : IComputeBackend
     /// A backend of the same CPU context with its own pool of <paramref name="threads"/> workers (1: the calling thread
     /// alone). It runs kernels on tensors of this backend too: CPU tensors are host memory whichever backend made them.
     /// </summary>
+    /// <param name="threads">Workers of the new pool, the calling thread included.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is below 1 or above 4 x the processor count.</exception>
     public CpuBackend WithThreads(int threads) => new(threads, Cpu);
 
     /// <summary>The worker pool the kernels split over.</summary>
@@ -35,11 +37,16 @@ public sealed class CpuBackend : IComputeBackend
     /// <summary>The CPU context (instruction level) of every kernel this backend runs.</summary>
     public CpuContext Cpu { get; }
 
+    /// <inheritdoc/>
     public string Name => $"cpu ({CpuContext.Name(Cpu.Level)}, {Pool.DegreeOfParallelism} threads)";
 
+    /// <inheritdoc/>
     public DeviceBuffer Allocate(int length) => new CpuBuffer(this, length);
 
     /// <summary>The host view of a CPU tensor's first <paramref name="length"/> elements.</summary>
+    /// <param name="t">A tensor of a CPU backend.</param>
+    /// <param name="length">Elements in the view, at most the tensor's length.</param>
+    /// <exception cref="ArgumentException"><paramref name="t"/> does not live on a CPU backend, or <paramref name="length"/> exceeds its length.</exception>
     public static Span<float> Span(Tensor t, int length)
     {
         if (t.Buffer is not CpuBuffer cb)
@@ -49,43 +56,63 @@ public sealed class CpuBackend : IComputeBackend
         return cb.Native.Slice(t.Offset, length);
     }
 
+    /// <summary>The host view of a whole CPU tensor.</summary>
+    /// <param name="t">A tensor of a CPU backend.</param>
+    /// <exception cref="ArgumentException"><paramref name="t"/> does not live on a CPU backend.</exception>
     public static Span<float> Span(Tensor t) => Span(t, t.Length);
 
     /// <summary>The host view of a CPU tensor as a row-major rows x cols matrix.</summary>
-    public static Span2D<float> Matrix(Tensor t, int rows, int cols) => Span(t, checked(rows * cols)).AsSpan2D(rows, cols);
+    /// <param name="t">A tensor of a CPU backend with at least rows * cols elements.</param>
+    /// <param name="rows">Rows of the view.</param>
+    /// <param name="cols">Columns of the view.</param>
+    /// <exception cref="ArgumentException"><paramref name="t"/> does not live on a CPU backend, or is smaller than rows * cols.</exception>
+    internal static Span2D<float> Matrix(Tensor t, int rows, int cols) => Span(t, checked(rows * cols)).AsSpan2D(rows, cols);
 
+    /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, Tensor destination, int offset = 0)
         => source.CopyTo(Span(destination).Slice(offset, source.Length));
 
+    /// <inheritdoc/>
     public void Download(Tensor source, Span<float> destination, int offset = 0)
         => Span(source).Slice(offset, destination.Length).CopyTo(destination);
 
+    /// <inheritdoc/>
     public void Fill(Tensor t, float value, int length) => Span(t, length).Fill(value);
 
+    /// <inheritdoc/>
     public void Copy(Tensor source, Tensor destination, int length) => Span(source, length).CopyTo(Span(destination, length));
 
+    /// <inheritdoc/>
     public unsafe void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c)
         => Sgemm.Multiply(transA, transB, m, n, k, alpha, Span(a), Math.Max(1, transA ? m : k), Span(b), Math.Max(1, transB ? k : n), beta, Span(c), Math.Max(1, n), Pool, Cpu);
 
+    /// <inheritdoc/>
     public void DenseBackwardStep(int rows, int units, int inputs, float alpha, Tensor dz, Tensor x, float beta, Tensor w, Tensor dx)
         => DenseBackward.PropagateAndStep(rows, units, inputs, alpha, Span(dz), Span(x), beta, Span(w), Span(dx), Pool, Cpu);
 
+    /// <inheritdoc/>
     public void BiasActivation(Tensor z, Tensor bias, Tensor a, int rows, int cols, BiasAxis axis, Activation f)
         => Elementwise.BiasActivation(Span(z, rows * cols), Span(bias), Span(a, rows * cols), rows, cols, axis, f, Pool, Cpu);
 
+    /// <inheritdoc/>
     public void Softmax(Tensor z, Tensor a, int rows, int cols) => Elementwise.Softmax(Span(z, rows * cols), Span(a, rows * cols), rows, cols);
 
+    /// <inheritdoc/>
     public void ActivationBackward(Tensor a, Tensor gradA, Tensor gradZ, int length, Activation f)
         => Elementwise.ActivationBackward(f, Span(a, length), Span(gradA, length), Span(gradZ, length), Cpu);
 
+    /// <inheritdoc/>
     public void BiasGradient(Tensor gradZ, Tensor gradBias, int rows, int cols, BiasAxis axis, float beta)
         => Elementwise.BiasGradient(Span(gradZ, rows * cols), Span(gradBias), rows, cols, axis, beta);
 
+    /// <inheritdoc/>
     public void OutputDelta(OutputCost cost, Tensor a, Tensor y, Tensor delta, int length)
         => Elementwise.OutputDelta(cost, Span(a, length), Span(y, length), Span(delta, length), Cpu);
 
+    /// <inheritdoc/>
     public double Cost(OutputCost cost, Tensor a, Tensor y, int length) => Elementwise.Cost(cost, Span(a, length), Span(y, length));
 
+    /// <inheritdoc/>
     public double Sum(Tensor x, int length, bool squares)
     {
         double s = 0;
@@ -93,22 +120,28 @@ public sealed class CpuBackend : IComputeBackend
         return s;
     }
 
+    /// <inheritdoc/>
     public void Multiply(Tensor x, Tensor y, Tensor dst, int length)
         => System.Numerics.Tensors.TensorPrimitives.Multiply(Span(x, length), Span(y, length), Span(dst, length));
 
+    /// <inheritdoc/>
     public void Scale(Tensor x, float s, int length)
     {
         var span = Span(x, length);
         System.Numerics.Tensors.TensorPrimitives.Multiply(span, s, span);
     }
 
+    /// <inheritdoc/>
     public void DropoutMask(Tensor mask, int length, float keep, ulong seed, ulong stream) => Dropout.Mask(Span(mask, length), keep, seed, stream, Cpu);
 
+    /// <inheritdoc/>
     public void Im2Col(Tensor input, Tensor cols, in ConvGeometry g) => ConvKernels.Im2Col(Span(input), Span(cols), g, Pool, Cpu);
 
     /// <summary>The direct kernel where this context and the geometry allow it (<see cref="DirectConvolution.Supports"/>).</summary>
+    /// <param name="g">The convolution's shape.</param>
     public bool SupportsDirectConvolution(in ConvGeometry g) => DirectConvolution.Supports(g, Cpu);
 
+    /// <inheritdoc/>
     public void Convolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g)
     {
         if (!SupportsDirectConvolution(g))
@@ -116,22 +149,29 @@ public sealed class CpuBackend : IComputeBackend
         DirectConvolution.Convolve(Span(input), Span(weights), Span(output), filters, g, Pool, Cpu);
     }
 
+    /// <inheritdoc/>
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g, Pool, Cpu);
 
+    /// <inheritdoc/>
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)
         => ConvKernels.PoolForward(kind, Span(input), Span(output), Span(argmax), g, Pool, Cpu);
 
+    /// <inheritdoc/>
     public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g)
         => ConvKernels.PoolBackward(kind, Span(input), Span(output), Span(argmax), Span(gradOutput), Span(gradInput), g, Cpu);
 
+    /// <inheritdoc/>
     public void ChannelMajorToBatchMajor(Tensor source, Tensor destination, int channels, int batch, int pixels, bool inverse)
         => ConvKernels.ChannelMajorToBatchMajor(Span(source), Span(destination), channels, batch, pixels, inverse);
 
+    /// <inheritdoc/>
     public void Update(Tensor w, Tensor grad, Tensor? velocity, int length, in UpdateRule rule)
         => Optimizer.Update(Span(w, length), Span(grad, length), velocity is null ? default : Span(velocity, length), rule, Cpu);
 
+    /// <inheritdoc/>
     public void Synchronize() { }
 
+    /// <summary>Stops the worker threads this backend made (none when it uses the shared pool). Its buffers are disposed by their owners.</summary>
     public void Dispose() => _ownedPool?.Dispose();
 
     private sealed class CpuBuffer(CpuBackend backend, int length) : DeviceBuffer

@@ -8,7 +8,9 @@ public abstract class DeviceBuffer : IDisposable
 {
     /// <summary>Capacity in floats.</summary>
     public abstract int Length { get; }
+    /// <summary>The backend that made the buffer; only it may read or write it.</summary>
     public abstract IComputeBackend Backend { get; }
+    /// <summary>Frees the memory. Tensors bound to the buffer must not be used afterwards.</summary>
     public abstract void Dispose();
 }
 
@@ -36,6 +38,11 @@ public sealed class Tensor
     }
 
     /// <summary>Wraps a whole buffer (or a region of it) as a tensor.</summary>
+    /// <param name="name">A name for error messages and <see cref="ToString"/>.</param>
+    /// <param name="buffer">The storage; the tensor does not own it.</param>
+    /// <param name="offset">Offset in floats of the first element inside <paramref name="buffer"/>.</param>
+    /// <param name="dims">The shape; the tensor's length is their product.</param>
+    /// <exception cref="ArgumentException">A dimension is negative, the length exceeds int.MaxValue, or the region does not fit the buffer.</exception>
     public Tensor(string name, DeviceBuffer buffer, int offset, params int[] dims) : this(name, dims)
     {
         if (offset < 0 || (long)offset + Length > buffer.Length)
@@ -43,17 +50,27 @@ public sealed class Tensor
         Bind(buffer, offset);
     }
 
+    /// <summary>The name given when the tensor was made (e.g. "L1.a" for layer 1's activations).</summary>
     public string Name { get; }
+    /// <summary>The shape, outermost dimension first.</summary>
     public ReadOnlySpan<int> Dims => _dims;
+    /// <summary>The number of dimensions.</summary>
     public int Rank => _dims.Length;
+    /// <summary>The number of elements: the product of <see cref="Dims"/>.</summary>
     public int Length { get; }
+    /// <summary>The size of one dimension.</summary>
+    /// <param name="axis">0 for the outermost dimension.</param>
+    /// <exception cref="IndexOutOfRangeException"><paramref name="axis"/> is not below <see cref="Rank"/>.</exception>
     public int Dim(int axis) => _dims[axis];
 
     /// <summary>Offset in floats of the first element inside <see cref="Buffer"/>.</summary>
     public int Offset { get; private set; }
 
+    /// <summary>The storage the tensor is a region of.</summary>
+    /// <exception cref="InvalidOperationException">The tensor is not bound yet (its arena is not committed).</exception>
     public DeviceBuffer Buffer => _buffer ?? throw new InvalidOperationException($"Tensor '{Name}' has no storage yet: commit its arena first.");
 
+    /// <summary>Whether the tensor has storage (<see cref="Buffer"/> can be read).</summary>
     public bool IsBound => _buffer is not null;
 
     internal void Bind(DeviceBuffer buffer, int offset)
@@ -62,6 +79,7 @@ public sealed class Tensor
         Offset = offset;
     }
 
+    /// <summary>The name and shape, e.g. "input[10, 784]".</summary>
     public override string ToString() => $"{Name}[{string.Join(", ", _dims)}]";
 }
 

@@ -39,6 +39,7 @@ internal sealed unsafe class WorkerPool : IDisposable
     private volatile bool _disposed;
     private ExceptionDispatchInfo? _error;
 
+    /// <param name="degreeOfParallelism">Workers, the calling thread included (1 to 4 x the processor count).</param>
     /// <param name="spinMicroseconds">How long an idle worker spins before blocking (default 200, or NATIVENET_SPIN_US).</param>
     public WorkerPool(int degreeOfParallelism, int? spinMicroseconds = null)
     {

@@ -20,6 +20,7 @@ public sealed class AverageDarkness
     public int Classes => _means.Length;
 
     /// <summary>Learns each class's mean darkness from <paramref name="training"/>.</summary>
+    /// <param name="training">The labelled training images.</param>
     /// <exception cref="ArgumentException">The data set is empty.</exception>
     public static AverageDarkness Fit(LabeledImages training)
     {
@@ -39,6 +40,7 @@ public sealed class AverageDarkness
     }
 
     /// <summary>The sum of an image's pixel values (accumulated in double, so the order of the pixels hardly matters).</summary>
+    /// <param name="image">The pixels.</param>
     public static double Darkness(ReadOnlySpan<float> image)
     {
         double sum = 0;
@@ -47,6 +49,7 @@ public sealed class AverageDarkness
     }
 
     /// <summary>The class whose mean darkness is nearest to the image's; the lowest such class on a tie.</summary>
+    /// <param name="image">The pixels.</param>
     public int Classify(ReadOnlySpan<float> image)
     {
         double darkness = Darkness(image);
@@ -61,6 +64,7 @@ public sealed class AverageDarkness
     }
 
     /// <summary>The number of images of <paramref name="data"/> classified correctly.</summary>
+    /// <param name="data">The labelled images.</param>
     public int CountCorrect(LabeledImages data)
     {
         ArgumentNullException.ThrowIfNull(data);

@@ -60,6 +60,14 @@ public sealed class OneVsOneSvm
     /// per worker at a time (its GEMMs then run on that worker alone); each worker keeps one kernel cache of
     /// <see cref="SvmOptions.CacheBytes"/>. <paramref name="onPair"/> is called from the workers as each pair finishes.
     /// </summary>
+    /// <param name="points">The training points, [count x features] row-major.</param>
+    /// <param name="labels">One class per point.</param>
+    /// <param name="features">Floats per point.</param>
+    /// <param name="options">C, gamma, tolerance, cache and iteration limits; validated here.</param>
+    /// <param name="threads">Workers for the pairs; 0 for every core.</param>
+    /// <param name="onPair">Called from the workers as each pair finishes; null for none.</param>
+    /// <param name="cancel">Checked before each pair and every 1,024 solver steps.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancel"/> was signalled.</exception>
     /// <exception cref="ArgumentException">Shapes disagree, fewer than two classes, or invalid options.</exception>
     public static OneVsOneSvm Train(float[] points, byte[] labels, int features, SvmOptions options, int threads = 0,
         Action<SvmPairReport>? onPair = null, CancellationToken cancel = default)
@@ -69,6 +77,13 @@ public sealed class OneVsOneSvm
     }
 
     /// <summary>The same on a given worker pool (null: the shared one).</summary>
+    /// <param name="points">The training points, [count x features] row-major.</param>
+    /// <param name="labels">One class per point.</param>
+    /// <param name="features">Floats per point.</param>
+    /// <param name="options">C, gamma, tolerance, cache and iteration limits; validated here.</param>
+    /// <param name="pool">The workers for the pairs; null for the shared pool.</param>
+    /// <param name="onPair">Called from the workers as each pair finishes; null for none.</param>
+    /// <param name="cancel">Checked before each pair and every 1,024 solver steps.</param>
     internal static OneVsOneSvm Train(float[] points, byte[] labels, int features, SvmOptions options, WorkerPool? pool,
         Action<SvmPairReport>? onPair = null, CancellationToken cancel = default)
     {
@@ -125,6 +140,10 @@ public sealed class OneVsOneSvm
     /// <see cref="PredictionBatch"/>: K [batch x SVs] = exp(-gamma ||q - s||^2) (one GEMM), decision [batch x pairs] =
     /// K . coefficients + bias (a second GEMM), then the vote.
     /// </summary>
+    /// <param name="queries">The points to classify, [count x features] row-major.</param>
+    /// <param name="count">Points in <paramref name="queries"/>.</param>
+    /// <param name="threads">Workers for the GEMMs; 0 for every core.</param>
+    /// <exception cref="ArgumentException"><paramref name="queries"/> is not count x features floats long.</exception>
     public int[] Predict(ReadOnlySpan<float> queries, int count, int threads = 0)
     {
         using var pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
@@ -132,6 +151,9 @@ public sealed class OneVsOneSvm
     }
 
     /// <summary>The same on a given worker pool (null: the shared one).</summary>
+    /// <param name="queries">The points to classify, [count x features] row-major.</param>
+    /// <param name="count">Points in <paramref name="queries"/>.</param>
+    /// <param name="pool">The workers for the GEMMs; null for the shared pool.</param>
     internal int[] Predict(ReadOnlySpan<float> queries, int count, WorkerPool? pool)
     {
         int d = _supportVectors.Features, p = _pairs.Length, n = _supportVectors.Count;

@@ -38,6 +38,7 @@ public sealed record SvmOptions
     }
 
     /// <summary>The gamma used for points of <paramref name="features"/> dimensions.</summary>
+    /// <param name="features">Floats per point.</param>
     public float GammaFor(int features) => Gamma ?? 1f / features;
 }
 

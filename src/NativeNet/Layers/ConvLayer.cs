@@ -14,6 +14,14 @@ public sealed class ConvLayer : Layer
 {
     private Parameter _w = null!, _b = null!;
 
+    /// <summary>A convolution with square kernels; its input shape is set when it is added to a network.</summary>
+    /// <param name="filters">Output feature maps, at least 1.</param>
+    /// <param name="kernel">The side of each square kernel, at least 1.</param>
+    /// <param name="activation">The nonlinearity applied after the bias.</param>
+    /// <param name="stride">The step between neighbouring windows, at least 1.</param>
+    /// <param name="padding">Zero pixels added on every side of the input, 0 or more.</param>
+    /// <param name="poolAreaForInit">The area of the pool window that follows (1 when none), for <see cref="WeightInit.Chapter6"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">filters, kernel or stride is below 1, or padding is negative.</exception>
     public ConvLayer(int filters, int kernel, Activation activation, int stride = 1, int padding = 0, int poolAreaForInit = 1)
     {
         if (filters < 1 || kernel < 1 || stride < 1 || padding < 0)
@@ -22,10 +30,15 @@ public sealed class ConvLayer : Layer
         PoolAreaForInit = poolAreaForInit;
     }
 
+    /// <summary>Output feature maps.</summary>
     public int Filters { get; }
+    /// <summary>The side of each square kernel.</summary>
     public int Kernel { get; }
+    /// <summary>The step between neighbouring windows.</summary>
     public int Stride { get; }
+    /// <summary>Zero pixels added on every side of the input.</summary>
     public int Padding { get; }
+    /// <summary>The nonlinearity applied after the bias.</summary>
     public Activation Activation { get; }
     /// <summary>The following pool's window area: chapter-6 initialization uses n_out = filters * k^2 / pool area.</summary>
     public int PoolAreaForInit { get; }
@@ -39,6 +52,7 @@ public sealed class ConvLayer : Layer
     /// </summary>
     internal bool ActivationAfterPool { get; set; }
 
+    /// <inheritdoc/>
     protected override FeatureShape ComputeOutput(FeatureShape input)
     {
         if ((long)input.Height + 2L * Padding > int.MaxValue || (long)input.Width + 2L * Padding > int.MaxValue
@@ -49,10 +63,12 @@ public sealed class ConvLayer : Layer
         return new FeatureShape(Filters, g.OutHeight, g.OutWidth, ChannelMajor: true);
     }
 
+    /// <inheritdoc/>
     public override long MacsPerExample => (long)Filters * Input.Channels * Kernel * Kernel * Output.Height * Output.Width;
 
     private ConvGeometry Geometry(FeatureShape input, int batch) => new(input.Channels, batch, input.Height, input.Width, Kernel, Kernel, Stride, Padding);
 
+    /// <summary>For example "Conv 20 x 5x5 relu" (stride and padding named when not 1 and 0).</summary>
     public override string Describe() => $"Conv {Filters} x {Kernel}x{Kernel}" + (Stride > 1 ? $" stride {Stride}" : "") + (Padding > 0 ? $" pad {Padding}" : "") + $" {Activation.ToString().ToLowerInvariant()}";
 
     internal override void DeclareParameters(TensorArena arena, bool withVelocity)
@@ -172,18 +188,27 @@ public sealed class PoolLayer : Layer
         conv.ActivationAfterPool = true;
     }
 
+    /// <summary>Pooling over square windows; its input shape is set when it is added to a network.</summary>
+    /// <param name="window">The side of each window, at least 1.</param>
+    /// <param name="kind">How a window becomes one value.</param>
+    /// <param name="stride">The step between windows; null for <paramref name="window"/> (windows that tile the map).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is below 1.</exception>
     public PoolLayer(int window, PoolKind kind = PoolKind.Max, int? stride = null)
     {
         if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), window, "Pooling window must be at least 1.");
         Window = window; Kind = kind; Stride = stride ?? window;
     }
 
+    /// <summary>The side of each square window.</summary>
     public int Window { get; }
+    /// <summary>The step between neighbouring windows.</summary>
     public int Stride { get; }
+    /// <summary>How a window becomes one value.</summary>
     public PoolKind Kind { get; }
 
     private PoolGeometry Geometry(int batch) => new(Input.Channels * batch, Input.Height, Input.Width, Window, Stride);
 
+    /// <inheritdoc/>
     protected override FeatureShape ComputeOutput(FeatureShape input)
     {
         var g = new PoolGeometry(input.Channels, input.Height, input.Width, Window, Stride);
@@ -193,6 +218,7 @@ public sealed class PoolLayer : Layer
         return new FeatureShape(input.Channels, g.OutHeight, g.OutWidth, ChannelMajor: input.ChannelMajor || input.Channels == 1);
     }
 
+    /// <summary>For example "MaxPool 2x2" (the stride named when it differs from the window).</summary>
     public override string Describe() => $"{Kind}Pool {Window}x{Window}" + (Stride != Window ? $" stride {Stride}" : "");
 
     private sealed class State(Tensor output, Tensor? gradOutput, Tensor argmax, ConvLayer? activationOf) : LayerState(output, gradOutput)

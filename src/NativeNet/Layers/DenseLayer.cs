@@ -13,6 +13,12 @@ public sealed class DenseLayer : Layer
 {
     private Parameter _w = null!, _b = null!;
 
+    /// <summary>A layer of <paramref name="units"/> neurons; its input size is set when it is added to a network.</summary>
+    /// <param name="units">Neurons (outputs), at least 1.</param>
+    /// <param name="activation">The nonlinearity of a hidden layer; ignored when <paramref name="cost"/> is set.</param>
+    /// <param name="dropout">Probability in [0, 1) of dropping each input in training.</param>
+    /// <param name="cost">Set for the output layer: the cost, which fixes the activation.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is below 1 or <paramref name="dropout"/> outside [0, 1).</exception>
     public DenseLayer(int units, Activation activation, float dropout = 0f, OutputCost? cost = null)
     {
         if (units < 1) throw new ArgumentOutOfRangeException(nameof(units), units, "A dense layer needs at least one unit.");
@@ -29,16 +35,21 @@ public sealed class DenseLayer : Layer
         };
     }
 
+    /// <summary>Neurons, the layer's output size.</summary>
     public int Units { get; }
+    /// <summary>The activation applied after the bias (Identity for a softmax or linear output layer).</summary>
     public Activation Activation { get; }
+    /// <summary>Probability of dropping each input in training (0: no dropout).</summary>
     public float Dropout { get; }
     /// <summary>Set for the output layer: the cost whose delta the network feeds into <see cref="Backward"/>.</summary>
     public OutputCost? Cost { get; }
+    /// <summary>Whether this is a softmax output layer (<see cref="OutputCost.SoftmaxLogLikelihood"/>).</summary>
     public bool IsSoftmax => Cost == OutputCost.SoftmaxLogLikelihood;
 
     internal Parameter Weights => _w;
     internal Parameter Biases => _b;
 
+    /// <inheritdoc/>
     protected override FeatureShape ComputeOutput(FeatureShape input)
     {
         if ((long)Units * input.Size > int.MaxValue)
@@ -46,8 +57,10 @@ public sealed class DenseLayer : Layer
         return new(Units, 1, 1);
     }
 
+    /// <inheritdoc/>
     public override long MacsPerExample => (long)Input.Size * Units;
 
+    /// <summary>For example "Dense 30 sigmoid" or "Dense 10 softmax + log-likelihood, dropout 0.5 on input".</summary>
     public override string Describe()
     {
         string act = Cost switch

@@ -8,9 +8,15 @@ namespace NativeNet.Layers;
 /// convolutional layers use [C, N, H, W] so one GEMM covers the batch; fully connected layers use [N, features].
 /// With one channel the two layouts coincide.
 /// </summary>
+/// <param name="Channels">Feature maps (1 for a grey image; the units of a fully connected layer).</param>
+/// <param name="Height">Rows of each map (1 for a flat vector).</param>
+/// <param name="Width">Columns of each map (1 for a flat vector).</param>
+/// <param name="ChannelMajor">Whether a batch is stored [C, N, H, W] rather than [N, C, H, W].</param>
 public readonly record struct FeatureShape(int Channels, int Height, int Width, bool ChannelMajor = false)
 {
+    /// <summary>Floats per example: Channels * Height * Width.</summary>
     public int Size => Channels * Height * Width;
+    /// <summary>"C" for a flat vector, else "CxHxW", e.g. "20x24x24".</summary>
     public override string ToString() => Height == 1 && Width == 1 ? $"{Channels}" : $"{Channels}x{Height}x{Width}";
 }
 
@@ -22,6 +28,10 @@ public readonly record struct FeatureShape(int Channels, int Height, int Width, 
 internal readonly record struct FusedSgd(float Alpha, float Beta);
 
 /// <summary>The per-step scalars a layer needs beyond its tensors.</summary>
+/// <param name="Training">Whether this is a training step (dropout on, backward to follow).</param>
+/// <param name="Batch">Examples in this step, at most the workspace's capacity.</param>
+/// <param name="Seed">The run's seed, for dropout masks.</param>
+/// <param name="Step">The step's number, so each step draws new masks.</param>
 /// <param name="Worker">Which slice of a mini-batch split across workers this is (0 when not split); it keeps dropout masks independent between slices.</param>
 internal readonly record struct StepContext(bool Training, int Batch, ulong Seed, ulong Step, int Worker = 0)
 {
@@ -40,8 +50,11 @@ internal readonly record struct StepContext(bool Training, int Batch, ulong Seed
 /// </summary>
 public abstract class Layer
 {
+    /// <summary>The shape of one example entering the layer; set when the layer is added to a network.</summary>
     public FeatureShape Input { get; private set; }
+    /// <summary>The shape of one example leaving the layer; set when the layer is added to a network.</summary>
     public FeatureShape Output { get; private set; }
+    /// <summary>The layer's position in its network, 0 for the first.</summary>
     public int Index { get; private set; }
 
     /// <summary>Learnable tensors (weights first, then biases), their gradients and momentum buffers. Empty for parameter-free layers.</summary>
@@ -55,6 +68,9 @@ public abstract class Layer
         Output = ComputeOutput(input);
     }
 
+    /// <summary>The output shape for an input shape, checking that the layer can take it.</summary>
+    /// <param name="input">The shape of one example entering the layer.</param>
+    /// <exception cref="ArgumentException">The layer cannot take <paramref name="input"/> (too small, or too large for one tensor).</exception>
     protected abstract FeatureShape ComputeOutput(FeatureShape input);
 
     /// <summary>Multiply-adds of this layer's forward GEMM for one example (0 for layers without one).</summary>

@@ -5,6 +5,8 @@ namespace NativeNet.Onnx;
 /// ONNX model (<see cref="OnnxFormatException"/>), or the graph is well-formed but not something NativeNet's layers
 /// express (<see cref="OnnxGraphException"/>). The message is one line that names the file and what was expected.
 /// </summary>
+/// <param name="filePath">The file (or the stream's name) being read.</param>
+/// <param name="message">The whole message; control characters are escaped and it is cut after 4,000 characters.</param>
 public abstract class OnnxException(string filePath, string message) : IOException(Printable(message))
 {
     /// <summary>The file (or the stream's name) that was being read.</summary>
@@ -31,6 +33,9 @@ public abstract class OnnxException(string filePath, string message) : IOExcepti
 }
 
 /// <summary>Malformed bytes: truncated, a bad protobuf wire type or length, an impossible tensor size.</summary>
+/// <param name="filePath">The file (or the stream's name) being read.</param>
+/// <param name="offset">Byte offset of the problem.</param>
+/// <param name="problem">What was found and what was expected.</param>
 public sealed class OnnxFormatException(string filePath, long offset, string problem)
     : OnnxException(filePath, $"ONNX file '{filePath}', byte offset {offset}: {problem}")
 {
@@ -42,6 +47,10 @@ public sealed class OnnxFormatException(string filePath, long offset, string pro
 /// A graph NativeNet refuses: an unsupported op or attribute, a missing initializer, mismatched shapes, a cycle, a
 /// branch. <see cref="NodeName"/> and <see cref="OpType"/> name the node when one is at fault.
 /// </summary>
+/// <param name="filePath">The file (or the stream's name) being read.</param>
+/// <param name="nodeName">The node at fault, or null for a graph-level problem.</param>
+/// <param name="opType">The node's op type, or null.</param>
+/// <param name="problem">What is refused and why.</param>
 public sealed class OnnxGraphException(string filePath, string? nodeName, string? opType, string problem)
     : OnnxException(filePath, nodeName is null && opType is null
         ? $"ONNX file '{filePath}': {problem}"

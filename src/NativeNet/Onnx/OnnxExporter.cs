@@ -37,6 +37,8 @@ public static class OnnxExporter
     public const string OutputName = "output";
 
     /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> atomically (temporary file, then rename).</summary>
+    /// <param name="network">The network to export.</param>
+    /// <param name="path">The .onnx file; its folder is created if needed.</param>
     public static void Export(Network network, string path)
     {
         var bytes = ToBytes(network);
@@ -61,15 +63,20 @@ public static class OnnxExporter
     }
 
     /// <summary>Writes <paramref name="network"/> as ONNX to <paramref name="stream"/>.</summary>
+    /// <param name="network">The network to export.</param>
+    /// <param name="stream">Where to write, from its current position; left open.</param>
     public static void Export(Network network, Stream stream) => stream.Write(ToBytes(network));
 
     /// <summary>The ONNX model's bytes.</summary>
+    /// <param name="network">The network to export.</param>
     public static byte[] ToBytes(Network network) => OnnxModelWriter.Write(Build(network));
 
     /// <summary>
     /// The shape of the exported graph's input for a batch of <paramref name="batch"/> examples: [batch, C, H, W] for
     /// an image network, [batch, features] for a flat one. The examples' floats are in the order <see cref="Network.Predict"/> takes.
     /// </summary>
+    /// <param name="network">The exported network.</param>
+    /// <param name="batch">Examples in the batch.</param>
     public static long[] InputShape(Network network, int batch)
     {
         var s = network.InputShape;
@@ -77,6 +84,7 @@ public static class OnnxExporter
     }
 
     /// <summary>The network as <see cref="NetworkSpec"/> text, e.g. "input 784 | dense 30 sigmoid | output 10 sigmoid-ce".</summary>
+    /// <param name="network">The network.</param>
     public static string SpecText(Network network)
     {
         var s = network.InputShape;

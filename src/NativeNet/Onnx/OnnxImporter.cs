@@ -14,6 +14,7 @@ namespace NativeNet.Onnx;
 public sealed record ImportedModel(NetworkSpec Spec, IReadOnlyList<float[]> Parameters, IReadOnlyDictionary<string, string> Metadata, bool OutputIsLogSoftmax)
 {
     /// <summary>Builds the network on <paramref name="backend"/> (the CPU when null) and loads the parameters.</summary>
+    /// <param name="backend">Where the network runs; null for the CPU.</param>
     public Network Build(IComputeBackend? backend = null)
     {
         var net = Spec.Build(0, WeightInit.ScaledByFanIn, backend);
@@ -41,12 +42,24 @@ public sealed record ImportedModel(NetworkSpec Spec, IReadOnlyList<float[]> Para
 public static class OnnxImporter
 {
     /// <summary>Imports the file at <paramref name="path"/> into a network on <paramref name="backend"/> (the CPU when null).</summary>
+    /// <param name="path">The .onnx file.</param>
+    /// <param name="backend">Where the network runs; null for the CPU.</param>
+    /// <exception cref="OnnxFormatException">The bytes are not a well-formed ONNX model.</exception>
+    /// <exception cref="OnnxGraphException">The graph is not one NativeNet's layers express.</exception>
     public static Network Import(string path, IComputeBackend? backend = null) => Read(path).Build(backend);
 
     /// <summary>Imports an ONNX model from a stream; <paramref name="sourceName"/> names it in errors.</summary>
+    /// <param name="stream">The model's bytes, read from its position to its end.</param>
+    /// <param name="sourceName">The name errors give for the source.</param>
+    /// <param name="backend">Where the network runs; null for the CPU.</param>
+    /// <exception cref="OnnxFormatException">The bytes are not a well-formed ONNX model.</exception>
+    /// <exception cref="OnnxGraphException">The graph is not one NativeNet's layers express.</exception>
     public static Network Import(Stream stream, string sourceName, IComputeBackend? backend = null) => Read(stream, sourceName).Build(backend);
 
     /// <summary>Reads and translates the file without building a network.</summary>
+    /// <param name="path">The .onnx file.</param>
+    /// <exception cref="OnnxFormatException">The bytes are not a well-formed ONNX model.</exception>
+    /// <exception cref="OnnxGraphException">The graph is not one NativeNet's layers express.</exception>
     public static ImportedModel Read(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -54,6 +67,10 @@ public static class OnnxImporter
     }
 
     /// <summary>Reads and translates an ONNX model from a stream; <paramref name="sourceName"/> names it in errors.</summary>
+    /// <param name="stream">The model's bytes, read from its position to its end.</param>
+    /// <param name="sourceName">The name errors give for the source.</param>
+    /// <exception cref="OnnxFormatException">The bytes are not a well-formed ONNX model.</exception>
+    /// <exception cref="OnnxGraphException">The graph is not one NativeNet's layers express.</exception>
     public static ImportedModel Read(Stream stream, string sourceName)
     {
         var model = OnnxModelReader.Read(stream, sourceName);

@@ -59,7 +59,8 @@ public static class ModelFile
     public const int MaxHeaderBytes = 16 << 20;
 
     /// <summary>Parameter tensor names of a network, in <see cref="Network.Parameters"/> order.</summary>
-    public static string[] ParameterNames(Network net) =>
+    /// <param name="net">The network, e.g. ["layers.0.weight", "layers.0.bias", ...].</param>
+    internal static string[] ParameterNames(Network net) =>
         net.Layers.SelectMany(l => l.Parameters.Select(p => $"layers.{l.Index}.{(p.IsWeight ? "weight" : "bias")}")).ToArray();
 
     /// <summary>Saves a network (however it was built: its <see cref="Network.Architecture"/> is recorded) atomically to a file.</summary>
@@ -91,6 +92,7 @@ public static class ModelFile
     /// <param name="spec">The architecture to record; its tensors must match the network's.</param>
     /// <param name="metadata">Extra metadata strings to store.</param>
     /// <param name="includeVelocity">Also store the momentum velocities (for resuming training).</param>
+    /// <exception cref="ArgumentException"><paramref name="spec"/> does not describe the network's tensors.</exception>
     public static void Save(string path, Network net, NetworkSpec spec, IReadOnlyDictionary<string, string>? metadata = null, bool includeVelocity = false)
     {
         ArgumentNullException.ThrowIfNull(net);
@@ -129,13 +131,23 @@ public static class ModelFile
     /// torn one. Sets <c>metadata["sha256"]</c> to the checksum (of the data alone when <c>metadata["version"]</c> is "1",
     /// else of the whole file as described on <see cref="ModelFile"/>).
     /// </summary>
-    public static void Write(string path, IReadOnlyList<(string Name, int[] Shape, float[] Data)> tensors, Dictionary<string, string> metadata)
+    /// <param name="path">The file to write.</param>
+    /// <param name="tensors">Each tensor's name, shape and row-major values (the product of the shape).</param>
+    /// <param name="metadata">The <c>__metadata__</c> strings; "sha256" is set here.</param>
+    internal static void Write(string path, IReadOnlyList<(string Name, int[] Shape, float[] Data)> tensors, Dictionary<string, string> metadata)
         => ModelWriter.WriteFile(path, tensors, metadata);
 
     /// <summary>Reads and verifies a file: every problem is a <see cref="ModelFormatException"/> (a missing file: <see cref="FileNotFoundException"/>).</summary>
+    /// <param name="path">The model or checkpoint file.</param>
+    /// <exception cref="ModelFormatException">The file is not a valid model; the message names the offset and field.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     public static ModelContents Read(string path) => ModelReader.ReadFile(path);
 
     /// <summary>Loads a model file into a new network on <paramref name="backend"/> (the CPU when null).</summary>
+    /// <param name="path">The model file.</param>
+    /// <param name="backend">Where the network runs (the CPU when null).</param>
+    /// <exception cref="ModelFormatException">The file is not a valid model; the message names the offset and field.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     public static Network Load(string path, IComputeBackend? backend = null) => Build(Read(path), backend);
 
     /// <summary>
@@ -154,6 +166,7 @@ public static class ModelFile
     /// <param name="stream">The model's bytes; it need not be seekable.</param>
     /// <param name="backend">Where the network runs (the CPU when null).</param>
     /// <param name="sourceName">The name errors give for the source (default: the file name of a <see cref="FileStream"/>, else "stream").</param>
+    /// <exception cref="ModelFormatException">The bytes are not a valid model: truncated, oversized or malformed.</exception>
     public static Network Load(Stream stream, IComputeBackend? backend = null, string? sourceName = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -164,6 +177,7 @@ public static class ModelFile
     /// <param name="bytes">The whole model file.</param>
     /// <param name="backend">Where the network runs (the CPU when null).</param>
     /// <param name="sourceName">The name errors give for the source (default: "in-memory model (N bytes)").</param>
+    /// <exception cref="ModelFormatException">The bytes are not a valid model: truncated, oversized or malformed.</exception>
     public static unsafe Network Load(ReadOnlySpan<byte> bytes, IComputeBackend? backend = null, string? sourceName = null)
     {
         sourceName ??= $"in-memory model ({bytes.Length} bytes)";
@@ -195,6 +209,7 @@ public static class ModelFile
     /// <param name="net">A network of the contents' architecture.</param>
     /// <param name="contents">What <see cref="Read"/> returned.</param>
     /// <param name="velocity">Also restore momentum velocities: required when the network has them.</param>
+    /// <exception cref="ModelFormatException">A tensor the network needs is missing or has another size.</exception>
     public static void Apply(string path, Network net, ModelContents contents, bool velocity)
     {
         var names = ParameterNames(net);

@@ -33,12 +33,18 @@ public sealed class Ensemble : IDisposable
         _buffers = new ThreadLocal<Buffers>(() => new Buffers(_members.Length, OutputSize));
     }
 
+    /// <summary>The networks that vote.</summary>
     public IReadOnlyList<Network> Members => _members;
+    /// <summary>The number of members.</summary>
     public int Count => _members.Length;
+    /// <summary>Floats per input example, the same for every member.</summary>
     public int InputSize => _members[0].InputSize;
+    /// <summary>Classes, the same for every member.</summary>
     public int OutputSize => _members[0].OutputSize;
 
     /// <summary>The plurality vote of the members' most likely classes for one example.</summary>
+    /// <param name="example">The input, <see cref="InputSize"/> floats.</param>
+    /// <exception cref="ArgumentException"><paramref name="example"/> is not <see cref="InputSize"/> floats long.</exception>
     public int Classify(ReadOnlySpan<float> example)
     {
         var b = _buffers.Value!;
@@ -48,6 +54,8 @@ public sealed class Ensemble : IDisposable
     }
 
     /// <summary>The vote for every example of a data set, computed a chunk of examples at a time with batched inference.</summary>
+    /// <param name="data">The images, <see cref="InputSize"/> features each.</param>
+    /// <exception cref="ArgumentException">The images do not have <see cref="InputSize"/> features.</exception>
     public int[] ClassifyAll(LabeledImages data)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -68,6 +76,7 @@ public sealed class Ensemble : IDisposable
     }
 
     /// <summary>The fraction of the data set that the vote classifies correctly.</summary>
+    /// <param name="data">The labelled images, <see cref="InputSize"/> features each.</param>
     public double Evaluate(LabeledImages data)
     {
         var predicted = ClassifyAll(data);
@@ -103,6 +112,7 @@ public sealed class Ensemble : IDisposable
         return winner;
     }
 
+    /// <summary>Frees the per-thread buffers, and the members when the ensemble owns them.</summary>
     public void Dispose()
     {
         _buffers.Dispose();

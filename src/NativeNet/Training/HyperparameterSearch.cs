@@ -4,12 +4,25 @@ using NativeNet.Data;
 namespace NativeNet.Training;
 
 /// <summary>One point of a hyper-parameter search: learning rate eta, L2 strength lambda and mini-batch size m.</summary>
+/// <param name="Index">The trial's position in its list, from 0.</param>
+/// <param name="LearningRate">eta.</param>
+/// <param name="L2">lambda (0: no L2 regularization).</param>
+/// <param name="BatchSize">m.</param>
 public sealed record Trial(int Index, float LearningRate, float L2, int BatchSize);
 
 /// <summary>
 /// The outcome of one trial: the best validation accuracy over its epochs and the epoch it came at. A trial that
 /// diverged keeps the best accuracy it reached before (0 if none) and says so in <see cref="Error"/>.
 /// </summary>
+/// <param name="Index">The trial's index.</param>
+/// <param name="LearningRate">The trial's eta.</param>
+/// <param name="L2">The trial's lambda.</param>
+/// <param name="BatchSize">The trial's m.</param>
+/// <param name="BestValidationAccuracy">The best validation accuracy over the trial's epochs, in [0, 1].</param>
+/// <param name="BestEpoch">The epoch it came at (0 when none finished).</param>
+/// <param name="Seconds">Wall time of the trial.</param>
+/// <param name="StopReason">Why the trial stopped.</param>
+/// <param name="Error">The divergence message, or null.</param>
 public sealed record TrialResult(int Index, float LearningRate, float L2, int BatchSize, double BestValidationAccuracy, int BestEpoch,
     double Seconds, StopReason StopReason, string? Error = null);
 
@@ -30,7 +43,11 @@ public sealed class HyperparameterSearch
 
     /// <param name="factory">Builds the network for a trial (seed it for comparable trials); the search disposes it after the trial.</param>
     /// <param name="baseOptions">Everything but eta, lambda, m, the epoch count and the output folder.</param>
+    /// <param name="training">The training images every trial trains on.</param>
+    /// <param name="validation">The images that rank the trials; not empty.</param>
     /// <param name="epochsPerTrial">Epochs each trial trains for.</param>
+    /// <exception cref="ArgumentException">The validation set is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochsPerTrial"/> is below 1.</exception>
     public HyperparameterSearch(Func<Trial, (Network Network, NetworkSpec Spec)> factory, TrainingOptions baseOptions,
         LabeledImages training, LabeledImages validation, int epochsPerTrial)
         : this(factory is null ? null! : (t, _) => factory(t), baseOptions, training, validation, epochsPerTrial)
@@ -40,7 +57,11 @@ public sealed class HyperparameterSearch
     /// <param name="factory">Builds the network for a trial on the given lane (0..<see cref="Parallel"/>-1): give each lane
     /// its own backend. The search disposes the network after the trial.</param>
     /// <param name="baseOptions">Everything but eta, lambda, m, the epoch count and the output folder.</param>
+    /// <param name="training">The training images every trial trains on.</param>
+    /// <param name="validation">The images that rank the trials; not empty.</param>
     /// <param name="epochsPerTrial">Epochs each trial trains for.</param>
+    /// <exception cref="ArgumentException">The validation set is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochsPerTrial"/> is below 1.</exception>
     public HyperparameterSearch(Func<Trial, int, (Network Network, NetworkSpec Spec)> factory, TrainingOptions baseOptions,
         LabeledImages training, LabeledImages validation, int epochsPerTrial)
     {
@@ -69,6 +90,10 @@ public sealed class HyperparameterSearch
     private readonly int _parallel = 1;
 
     /// <summary>Every combination of the given values (eta varies slowest, m fastest).</summary>
+    /// <param name="learningRates">Values of eta, each positive.</param>
+    /// <param name="l2s">Values of lambda, each 0 or more.</param>
+    /// <param name="batchSizes">Values of m, each at least 1.</param>
+    /// <exception cref="ArgumentException">A list is empty or holds a value out of range.</exception>
     public static IReadOnlyList<Trial> Grid(IReadOnlyList<float> learningRates, IReadOnlyList<float> l2s, IReadOnlyList<int> batchSizes)
     {
         CheckValues(learningRates, l2s, batchSizes);
@@ -85,6 +110,12 @@ public sealed class HyperparameterSearch
     /// <paramref name="batchSizes"/>; the same seed gives the same trials. A range with min = max is that constant
     /// (lambda 0:0 turns L2 off); otherwise the bounds must be positive.
     /// </summary>
+    /// <param name="count">Trials to draw, at least 1.</param>
+    /// <param name="learningRate">The range of eta.</param>
+    /// <param name="l2">The range of lambda.</param>
+    /// <param name="batchSizes">The values m is drawn from.</param>
+    /// <param name="seed">Seeds the draws.</param>
+    /// <exception cref="ArgumentException">A range or value is out of range.</exception>
     public static IReadOnlyList<Trial> Random(int count, (float Min, float Max) learningRate, (float Min, float Max) l2, IReadOnlyList<int> batchSizes, int seed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
@@ -132,6 +163,8 @@ public sealed class HyperparameterSearch
     }
 
     /// <summary>Runs every trial and returns the results best first (validation accuracy, then trial order).</summary>
+    /// <param name="trials">The trials, e.g. from <see cref="Grid"/> or <see cref="Random"/>.</param>
+    /// <param name="cancel">Stops the run: a running trial ends as <see cref="StopReason.Cancelled"/>, trials not yet started are left out of the result.</param>
     public IReadOnlyList<TrialResult> Run(IReadOnlyList<Trial> trials, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(trials);
@@ -147,6 +180,7 @@ public sealed class HyperparameterSearch
     }
 
     /// <summary>Sorts results best first: higher validation accuracy, then the earlier trial.</summary>
+    /// <param name="results">The results to sort.</param>
     public static IReadOnlyList<TrialResult> Rank(IEnumerable<TrialResult> results) =>
         results.OrderByDescending(r => r.BestValidationAccuracy).ThenBy(r => r.Index).ToList();
 

@@ -27,6 +27,9 @@ public sealed class LayerSpeedProbe : IDisposable
     private double[]? _pending;
 
     /// <summary>Measures on the first <paramref name="images"/> images of <paramref name="training"/> (fewer when it has fewer).</summary>
+    /// <param name="network">The network being trained; the probe reads it, never changes its weights.</param>
+    /// <param name="training">The training images.</param>
+    /// <param name="images">How many of the first images to measure on.</param>
     /// <exception cref="ArgumentException">The images do not fit the network, the network has no hidden layer with biases, or no image.</exception>
     public LayerSpeedProbe(Network network, LabeledImages training, int images = DefaultImages)
     {
@@ -74,6 +77,7 @@ public sealed class LayerSpeedProbe : IDisposable
     public void Start() => _pending = Measure();
 
     /// <summary>Measures after <paramref name="epoch"/> epochs and adds the record (after the pending start, if any).</summary>
+    /// <param name="epoch">Epochs trained so far.</param>
     public void Record(int epoch)
     {
         if (_pending is not null) { _history.Add(new LayerSpeedRecord(epoch - 1, _pending)); _pending = null; }

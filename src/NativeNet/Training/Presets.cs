@@ -3,6 +3,21 @@ using NativeNet.Layers;
 namespace NativeNet.Training;
 
 /// <summary>One of the book's experiments: architecture, hyper-parameters and the accuracy the book reports.</summary>
+/// <param name="Name">The name `nativenet train --preset` takes, e.g. "ch1".</param>
+/// <param name="Chapter">The book's chapter.</param>
+/// <param name="Description">One line on the experiment.</param>
+/// <param name="Architecture">The network as <see cref="NetworkSpec"/> text.</param>
+/// <param name="Init">The weight initialization.</param>
+/// <param name="Epochs">Epochs to train.</param>
+/// <param name="BatchSize">m, examples per mini-batch.</param>
+/// <param name="LearningRate">eta.</param>
+/// <param name="L2">lambda of L2 regularization, in this library's lambda / n form.</param>
+/// <param name="Expand">Train on the book's expanded set (each image and its four one-pixel shifts).</param>
+/// <param name="Shuffle">Reshuffle every epoch (chapters 1-5); chapter 6 keeps one order.</param>
+/// <param name="BookAccuracy">The accuracy the book reports, in percent.</param>
+/// <param name="BookMetric">Which data set that accuracy is on ("test" or "validation").</param>
+/// <param name="Momentum">mu; 0 for plain SGD.</param>
+/// <param name="TrainingImages">Training images used, from the start of the training split.</param>
 /// <param name="Ensemble">Networks that vote (chapter 6's ensemble); 1 for a single network. A preset above 1 is run by
 /// `nativenet ensemble`, which trains that many networks of this setup, seeds seed..seed+Ensemble-1.</param>
 /// <param name="LayerSpeed">Record each hidden layer's speed of learning per epoch (chapter 5, <see cref="LayerSpeedProbe"/>).</param>
@@ -10,8 +25,12 @@ public sealed record Preset(string Name, int Chapter, string Description, string
     float LearningRate, float L2, bool Expand, bool Shuffle, double BookAccuracy, string BookMetric, float Momentum = 0f, int TrainingImages = 50_000,
     int Ensemble = 1, bool LayerSpeed = false)
 {
+    /// <summary>The parsed <see cref="Architecture"/>.</summary>
     public NetworkSpec Spec => NetworkSpec.Parse(Architecture);
 
+    /// <summary>The preset's SGD options for a training set.</summary>
+    /// <param name="trainingSetSize">n in lambda / n: the training images actually used (after expansion).</param>
+    /// <param name="seed">Seeds the dropout masks.</param>
     public SgdOptions Sgd(int trainingSetSize, ulong seed) => new()
     {
         BatchSize = BatchSize, LearningRate = LearningRate, L2 = L2, Momentum = Momentum, TrainingSetSize = trainingSetSize, Seed = seed,
@@ -33,6 +52,7 @@ public static class Presets
 
     private static string Cnn(string act, string fc) => $"{Image} | {string.Format(Conv1, act)} | {string.Format(Conv2, act)} | {fc}";
 
+    /// <summary>Every preset, in the book's order, then "default".</summary>
     public static readonly IReadOnlyList<Preset> All =
     [
         new("ch1", 1, "[784,30,10] sigmoid, quadratic cost, N(0,1) init", $"{Mnist} | dense 30 sigmoid | output 10 sigmoid-quadratic", WeightInit.StandardNormal, 30, 10, 3.0f, 0, false, true, 95.42, "test"),
@@ -64,6 +84,9 @@ public static class Presets
         new("default", 6, "the README's default: ch6-relu's network, one epoch over the 250,000-image expanded set (under a minute on 2 cores)", Cnn("relu", "dense 100 relu | output 10 softmax"), WeightInit.Chapter6, 1, 10, 0.03f, 1.0f, true, false, 99.37, "test (book: ch6-relu-expanded, 60 epochs)"),
     ];
 
+    /// <summary>The preset named <paramref name="name"/>.</summary>
+    /// <param name="name">A preset's name, e.g. "ch6-relu" (case-sensitive).</param>
+    /// <exception cref="ArgumentException">No preset has that name; the message lists the known ones.</exception>
     public static Preset Get(string name) => All.FirstOrDefault(p => p.Name == name)
         ?? throw new ArgumentException($"Unknown preset '{name}'. Known: {string.Join(", ", All.Select(p => p.Name))}.");
 }

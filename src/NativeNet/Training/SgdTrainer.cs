@@ -15,11 +15,17 @@ namespace NativeNet;
 /// </summary>
 public sealed record SgdOptions
 {
+    /// <summary>m, the examples per mini-batch (the largest batch <see cref="SgdTrainer.Step(ReadOnlySpan{float}, ReadOnlySpan{byte})"/> takes).</summary>
     public int BatchSize { get; init; } = 10;
+    /// <summary>eta, the step size.</summary>
     public float LearningRate { get; init; } = 0.1f;
+    /// <summary>lambda of L2 regularization (weight decay); 0 for none.</summary>
     public float L2 { get; init; }
+    /// <summary>lambda of L1 regularization; 0 for none.</summary>
     public float L1 { get; init; }
+    /// <summary>mu, the momentum coefficient in [0, 1); 0 for plain SGD. Needs a network built with momentum buffers.</summary>
     public float Momentum { get; init; }
+    /// <summary>Use Nesterov's accelerated form of momentum.</summary>
     public bool Nesterov { get; init; }
     /// <summary>n in lambda / n: the number of training examples.</summary>
     public int TrainingSetSize { get; init; } = 50_000;
@@ -40,6 +46,8 @@ public sealed record SgdOptions
     /// </summary>
     public bool FuseWeightUpdate { get; init; } = true;
 
+    /// <summary>Checks every option's range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the exception names it.</exception>
     public void Validate()
     {
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "Mini-batch size must be at least 1.");
@@ -53,8 +61,12 @@ public sealed record SgdOptions
 }
 
 /// <summary>Accuracy and mean cost of a network on a data set.</summary>
+/// <param name="Correct">Examples classified correctly.</param>
+/// <param name="Count">Examples evaluated.</param>
+/// <param name="MeanCost">The cost averaged over the examples.</param>
 public readonly record struct Evaluation(int Correct, int Count, double MeanCost)
 {
+    /// <summary>Correct / Count, in [0, 1]; 0 for an empty set.</summary>
     public double Accuracy => Count == 0 ? 0 : (double)Correct / Count;
 }
 
@@ -82,6 +94,11 @@ public sealed class SgdTrainer : IDisposable
     // What the optimizer still updates after a step whose backward pass fused the weights' update: everything else.
     private readonly Parameter[] _notFused;
 
+    /// <summary>A trainer for <paramref name="network"/>; it reserves its workspaces now. Not thread-safe: one trainer, one thread.</summary>
+    /// <param name="network">The network to train, updated in place.</param>
+    /// <param name="options">The hyper-parameters; validated here.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="ArgumentException">Momentum is set but the network has no velocity buffers.</exception>
     public SgdTrainer(Network network, SgdOptions options)
     {
         options.Validate();
@@ -130,7 +147,9 @@ public sealed class SgdTrainer : IDisposable
         return Math.Clamp(split, 1, Math.Max(1, o.BatchSize));
     }
 
+    /// <summary>The options the trainer was made with.</summary>
     public SgdOptions Options { get; }
+    /// <summary>The network being trained.</summary>
     public Network Network => _net;
 
     /// <summary>The current learning rate (schedules lower it during training).</summary>
@@ -140,6 +159,10 @@ public sealed class SgdTrainer : IDisposable
     public ulong Steps { get; set; }
 
     /// <summary>One step on a batch with integer class labels (targets are one-hot).</summary>
+    /// <param name="examples">labels.Length examples back to back, InputSize floats each.</param>
+    /// <param name="labels">One class per example, 1 to <see cref="SgdOptions.BatchSize"/> of them, each below OutputSize.</param>
+    /// <exception cref="ArgumentException">A length does not match, or a label is outside the output classes.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The batch is empty or larger than <see cref="SgdOptions.BatchSize"/>.</exception>
     public void Step(ReadOnlySpan<float> examples, ReadOnlySpan<byte> labels)
     {
         int count = labels.Length;
@@ -149,6 +172,11 @@ public sealed class SgdTrainer : IDisposable
     }
 
     /// <summary>One step on a batch with real-valued targets [count x outputs].</summary>
+    /// <param name="examples">count x InputSize floats, row-major.</param>
+    /// <param name="targets">count x OutputSize floats, row-major.</param>
+    /// <param name="count">Examples in the batch, 1 to <see cref="SgdOptions.BatchSize"/>.</param>
+    /// <exception cref="ArgumentException">A span's length does not match <paramref name="count"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is below 1 or above <see cref="SgdOptions.BatchSize"/>.</exception>
     public void Step(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count)
     {
         FusedSgd? fused = FusesWeightUpdateOn(count)
@@ -164,12 +192,16 @@ public sealed class SgdTrainer : IDisposable
     public bool FusesWeightUpdate => Options.FuseWeightUpdate && Options.Momentum == 0f && Options.L1 == 0f;
 
     /// <summary>Whether a step on <paramref name="count"/> examples folds the update into the GEMMs: plain SGD on a whole batch.</summary>
+    /// <param name="count">Examples in the step.</param>
     public bool FusesWeightUpdateOn(int count) => FusesWeightUpdate && Whole(count);
 
     /// <summary>Whether a batch of <paramref name="count"/> runs whole on one workspace (not split across workers).</summary>
     private bool Whole(int count) => Split == 1 || count < 2 * Split;
 
     /// <summary>Forward and backward without updating: fills every parameter's gradient (summed over the batch).</summary>
+    /// <param name="examples">count x InputSize floats, row-major.</param>
+    /// <param name="targets">count x OutputSize floats, row-major.</param>
+    /// <param name="count">Examples in the batch, 1 to <see cref="SgdOptions.BatchSize"/>.</param>
     public void ForwardBackward(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count)
     {
         RunSlices(examples, targets, count, fused: null);
@@ -275,6 +307,9 @@ public sealed class SgdTrainer : IDisposable
     /// Accuracy and mean cost on a data set, in batches of the evaluation workspace. With <paramref name="includeRegularization"/>
     /// the cost adds the book's 0.5 (lambda / n) sum w^2 (and (lambda_1 / n) sum |w|).
     /// </summary>
+    /// <param name="examples">labels.Length examples back to back, InputSize floats each.</param>
+    /// <param name="labels">One class per example.</param>
+    /// <param name="includeRegularization">Add the regularization term to the mean cost.</param>
     public Evaluation Evaluate(ReadOnlySpan<float> examples, ReadOnlySpan<byte> labels, bool includeRegularization = false)
     {
         int count = labels.Length, k = _net.OutputSize, correct = 0;
@@ -316,6 +351,7 @@ public sealed class SgdTrainer : IDisposable
     /// Chapter 5's speed of learning: for each layer with biases, ||dC/db|| = ||delta^l|| averaged over the last batch
     /// passed to <see cref="ForwardBackward"/> (the bias gradient is the batch sum of delta).
     /// </summary>
+    /// <param name="batchCount">The number of examples in that batch (the divisor of the norm).</param>
     public double[] DeltaNorms(int batchCount)
     {
         var norms = new List<double>();
@@ -335,6 +371,7 @@ public sealed class SgdTrainer : IDisposable
         }
     }
 
+    /// <summary>Frees the trainer's workspaces; the network stays usable.</summary>
     public void Dispose()
     {
         foreach (var s in _slices) s.Dispose();

@@ -8,18 +8,25 @@ using NativeNet.Training;
 namespace NativeNet;
 
 /// <summary>Chapter 3's schedule: when validation accuracy has not improved for Patience epochs, divide eta by Factor; stop once eta falls below the floor.</summary>
+/// <param name="Patience">Epochs without improvement before eta is divided.</param>
+/// <param name="Factor">What eta is divided by.</param>
+/// <param name="FloorFraction">Training stops once eta is below this fraction of the initial eta.</param>
 public sealed record PlateauSchedule(int Patience = 10, float Factor = 2f, float FloorFraction = 1f / 128);
 
 /// <summary>The training workflow around <see cref="SgdTrainer"/>: epochs, shuffling, monitoring, stopping rules, checkpoints.</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>Epochs to train (at most: a stopping rule may end sooner), at least 1.</summary>
     public int Epochs { get; init; } = 30;
+    /// <summary>The mini-batch hyper-parameters.</summary>
     public required SgdOptions Sgd { get; init; }
     /// <summary>Reshuffle every epoch (chapters 1-3); chapter 6's code keeps one order.</summary>
     public bool Shuffle { get; init; } = true;
+    /// <summary>Seeds the shuffles (and the distortions).</summary>
     public int ShuffleSeed { get; init; } = 1;
     /// <summary>Stop when validation accuracy has not improved for this many epochs.</summary>
     public int? EarlyStoppingPatience { get; init; }
+    /// <summary>Lower eta when validation accuracy stalls; null keeps eta fixed.</summary>
     public PlateauSchedule? Schedule { get; init; }
     /// <summary>Also report cost and accuracy on the training data each epoch (costs an extra pass).</summary>
     public bool MonitorTraining { get; init; }
@@ -33,11 +40,42 @@ public sealed record TrainingOptions
     public string? OutputDirectory { get; init; }
 }
 
+/// <summary>What one epoch achieved; accuracies are fractions in [0, 1].</summary>
+/// <param name="Epoch">The epoch, from 1.</param>
+/// <param name="TrainingCost">Mean cost on the training data (with regularization), when <see cref="TrainingOptions.MonitorTraining"/> is set.</param>
+/// <param name="TrainingAccuracy">Accuracy on the training data, when <see cref="TrainingOptions.MonitorTraining"/> is set.</param>
+/// <param name="ValidationCost">Mean cost on the validation data (with regularization); the test data, then the training data, stand in when it is absent.</param>
+/// <param name="ValidationAccuracy">Accuracy on the same data as <paramref name="ValidationCost"/>.</param>
+/// <param name="TestAccuracy">Test accuracy when this epoch is a new best on validation (and both sets were given), else null.</param>
+/// <param name="LearningRate">eta during the epoch.</param>
+/// <param name="Seconds">Wall time of the epoch's training steps, evaluation excluded.</param>
+/// <param name="ImagesPerSecond">Training images per second over those steps.</param>
 public sealed record EpochReport(int Epoch, double? TrainingCost, double? TrainingAccuracy, double ValidationCost, double ValidationAccuracy,
     double? TestAccuracy, float LearningRate, double Seconds, double ImagesPerSecond);
 
-public enum StopReason { Completed, EarlyStopped, LearningRateFloor, Cancelled, Diverged }
+/// <summary>Why <see cref="TrainingSession.Run"/> stopped.</summary>
+public enum StopReason
+{
+    /// <summary>Every epoch ran.</summary>
+    Completed,
+    /// <summary>Validation accuracy did not improve for <see cref="TrainingOptions.EarlyStoppingPatience"/> epochs.</summary>
+    EarlyStopped,
+    /// <summary>The <see cref="PlateauSchedule"/> lowered eta below its floor.</summary>
+    LearningRateFloor,
+    /// <summary>The cancellation token was signalled.</summary>
+    Cancelled,
+    /// <summary>The cost or the weights stopped being finite.</summary>
+    Diverged,
+}
 
+/// <summary>The outcome of <see cref="TrainingSession.Run"/>; accuracies are fractions in [0, 1].</summary>
+/// <param name="Epochs">Every epoch's report, those before a resume included.</param>
+/// <param name="BestEpoch">The epoch with the best validation accuracy (-1 when none ran).</param>
+/// <param name="BestValidationAccuracy">That accuracy.</param>
+/// <param name="TestAccuracyAtBest">Test accuracy at that epoch, when test and validation data were given.</param>
+/// <param name="Seconds">Wall time of the whole run.</param>
+/// <param name="StopReason">Why the run stopped.</param>
+/// <param name="Message">Detail on the stop (e.g. "no improvement in 10 epochs"), or null.</param>
 /// <param name="BestParameters">The parameters at the best validation epoch of this run (<see cref="Network.ExportParameters"/>
 /// order), or null when no epoch of this run improved on the best so far (a resumed run keeps its earlier best in the
 /// output folder's best model).</param>
@@ -45,6 +83,7 @@ public sealed record TrainingResult(IReadOnlyList<EpochReport> Epochs, int BestE
     double Seconds, StopReason StopReason, string? Message, IReadOnlyList<float[]>? BestParameters = null);
 
 /// <summary>Thrown when the cost or the weights become NaN or infinite.</summary>
+/// <param name="message">Where it diverged (epoch, mini-batch, learning rate) and what to try.</param>
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
 /// <summary>
@@ -68,6 +107,14 @@ public sealed class TrainingSession
     private double? _testAtBest;
 
     /// <summary>A session for <paramref name="net"/>, whose models and checkpoints record <paramref name="spec"/> (it must describe the network).</summary>
+    /// <param name="net">The network to train, updated in place.</param>
+    /// <param name="spec">The architecture to record in saved models.</param>
+    /// <param name="options">Epochs, hyper-parameters, stopping rules, output folder.</param>
+    /// <param name="train">The training images.</param>
+    /// <param name="validation">Evaluated after each epoch to pick the best; null uses the test data, or else the training data.</param>
+    /// <param name="test">Reported at the best validation epoch; null for none.</param>
+    /// <exception cref="ArgumentException">The images do not fit the network, or the batch is larger than the training set.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public TrainingSession(Network net, NetworkSpec spec, TrainingOptions options, LabeledImages train, LabeledImages? validation, LabeledImages? test)
     {
         ArgumentNullException.ThrowIfNull(net);
@@ -84,6 +131,13 @@ public sealed class TrainingSession
     }
 
     /// <summary>A session for <paramref name="net"/>, recording its own <see cref="Network.Architecture"/> in models and checkpoints.</summary>
+    /// <param name="net">The network to train, updated in place.</param>
+    /// <param name="options">Epochs, hyper-parameters, stopping rules, output folder.</param>
+    /// <param name="train">The training images.</param>
+    /// <param name="validation">Evaluated after each epoch to pick the best; null uses the test data, or else the training data.</param>
+    /// <param name="test">Reported at the best validation epoch; null for none.</param>
+    /// <exception cref="ArgumentException">The images do not fit the network, or the batch is larger than the training set.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public TrainingSession(Network net, TrainingOptions options, LabeledImages train, LabeledImages? validation, LabeledImages? test)
         : this(net, (net ?? throw new ArgumentNullException(nameof(net))).Architecture, options, train, validation, test)
     {
@@ -91,9 +145,12 @@ public sealed class TrainingSession
 
     /// <summary>Called after every mini-batch with (epoch, batch, batches per epoch).</summary>
     public Action<int, int, int>? OnBatch { get; set; }
+    /// <summary>Called after every epoch with its report.</summary>
     public Action<EpochReport>? OnEpoch { get; set; }
 
+    /// <summary>The checkpoint written to the output folder after every epoch (a model file with velocities and progress).</summary>
     public const string CheckpointFile = "checkpoint.safetensors";
+    /// <summary>The model written to the output folder at every new best validation accuracy.</summary>
     public const string BestModelFile = "best.safetensors";
 
     /// <summary>
@@ -102,6 +159,10 @@ public sealed class TrainingSession
     /// path (batch, eta, L2, L1, momentum, seeds, shuffling, training set, distortions) must be the checkpoint's, or an
     /// <see cref="ArgumentException"/> names both values. Temporaries left by a killed save are removed.
     /// </summary>
+    /// <param name="directory">The output folder of the earlier run, holding <see cref="CheckpointFile"/>.</param>
+    /// <exception cref="ModelFormatException">The checkpoint is damaged or a field is invalid.</exception>
+    /// <exception cref="ArgumentException">The architecture or an option differs from the checkpoint's.</exception>
+    /// <exception cref="FileNotFoundException">There is no checkpoint.</exception>
     public void Resume(string directory)
     {
         string path = Path.Combine(directory, CheckpointFile);
@@ -124,6 +185,12 @@ public sealed class TrainingSession
         _history.AddRange(state.History);
     }
 
+    /// <summary>
+    /// Trains epoch by epoch until the last, a stopping rule, or cancellation (checked between mini-batches); writes the
+    /// best model and a checkpoint to the output folder, when one is set.
+    /// </summary>
+    /// <param name="cancel">Stops the run between mini-batches; the result then says <see cref="StopReason.Cancelled"/>.</param>
+    /// <exception cref="TrainingDivergedException">The cost or the weights stopped being finite.</exception>
     public TrainingResult Run(CancellationToken cancel = default)
     {
         var total = Stopwatch.StartNew();
