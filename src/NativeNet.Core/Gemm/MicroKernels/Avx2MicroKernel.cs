@@ -53,13 +53,26 @@ internal static unsafe partial class MicroKernels
         }
         var va = Vector256.Create(alpha);
         var vb = Vector256.Create(beta);
-        bool update = beta != 0f;
-        StoreRow256<TVectors>(c, c00, c01, va, vb, update);
-        if (rows > 1) StoreRow256<TVectors>(c + ldc, c10, c11, va, vb, update);
-        if (rows > 2) StoreRow256<TVectors>(c + 2L * ldc, c20, c21, va, vb, update);
-        if (rows > 3) StoreRow256<TVectors>(c + 3L * ldc, c30, c31, va, vb, update);
-        if (rows > 4) StoreRow256<TVectors>(c + 4L * ldc, c40, c41, va, vb, update);
-        if (rows > 5) StoreRow256<TVectors>(c + 5L * ldc, c50, c51, va, vb, update);
+        // The store mode is chosen once for the whole tile: with a short k (a convolution's 25-deep products) a test per
+        // row is a visible share of the tile's time.
+        if (beta == 0f) StoreTile256<TRows, TVectors, StoreScaledSums>(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, va, vb);
+        else StoreTile256<TRows, TVectors, StoreUpdate>(c, ldc, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, va, vb);
+    }
+
+    /// <summary>The first TRows rows of a tile, 8 * TVectors floats each, in the store mode TStore.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTile256<TRows, TVectors, TStore>(float* c, long ldc,
+        Vector256<float> c00, Vector256<float> c01, Vector256<float> c10, Vector256<float> c11, Vector256<float> c20, Vector256<float> c21,
+        Vector256<float> c30, Vector256<float> c31, Vector256<float> c40, Vector256<float> c41, Vector256<float> c50, Vector256<float> c51,
+        Vector256<float> alpha, Vector256<float> beta)
+        where TRows : struct, IStaticCount where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
+    {
+        StoreRow256<TVectors, TStore>(c, c00, c01, alpha, beta);
+        if (TRows.Value > 1) StoreRow256<TVectors, TStore>(c + ldc, c10, c11, alpha, beta);
+        if (TRows.Value > 2) StoreRow256<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta);
+        if (TRows.Value > 3) StoreRow256<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta);
+        if (TRows.Value > 4) StoreRow256<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta);
+        if (TRows.Value > 5) StoreRow256<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta);
     }
 
     /// <summary>One row of an <see cref="Avx2Tile{TRows, TVectors}"/> step: x0 += a * b0 and, with two vectors, x1 += a * b1.</summary>
@@ -72,20 +85,12 @@ internal static unsafe partial class MicroKernels
         if (TVectors.Value == 2) x1 = Vector256.FusedMultiplyAdd(ai, b1, x1);
     }
 
-    /// <summary>The first 8 * TVectors floats of a tile's row: c = alpha * x (+ beta * c with <paramref name="update"/>).</summary>
+    /// <summary>The first 8 * TVectors floats of a tile's row: c = alpha * x (+ beta * c when TStore accumulates).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow256<TVectors>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta, bool update)
-        where TVectors : struct, IStaticCount
+    private static void StoreRow256<TVectors, TStore>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta)
+        where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
     {
-        if (update)
-        {
-            GemmStores.Store<StoreUpdate>(c, x0, alpha, beta);
-            if (TVectors.Value == 2) GemmStores.Store<StoreUpdate>(c + 8, x1, alpha, beta);
-        }
-        else
-        {
-            GemmStores.Store<StoreScaledSums>(c, x0, alpha, beta);
-            if (TVectors.Value == 2) GemmStores.Store<StoreScaledSums>(c + 8, x1, alpha, beta);
-        }
+        GemmStores.Store<TStore>(c, x0, alpha, beta);
+        if (TVectors.Value == 2) GemmStores.Store<TStore>(c + 8, x1, alpha, beta);
     }
 }
