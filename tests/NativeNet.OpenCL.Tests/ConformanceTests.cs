@@ -392,6 +392,7 @@ public sealed class ConformanceTests
         { 1, 1, 1, 1, 1, 1, 1, 0 },
         { 20, 3, 12, 12, 5, 5, 1, 0 },
         { 2, 2, 11, 10, 4, 3, 3, 2 },
+        { 20, 17, 12, 12, 5, 5, 1, 0 },
     };
 
     [OpenClTheory, MemberData(nameof(ConvCases))]
@@ -409,6 +410,32 @@ public sealed class ConformanceTests
         Cpu.Col2Im(gradCols.Cpu, gradInput.Cpu, g);
         Cl.Col2Im(gradCols.Cl, gradInput.Cl, g);
         gradInput.AssertAgree(0f, $"col2im {g}");
+    }
+
+    /// <summary>
+    /// A convolution's weight and input gradients: the contract's default on OpenCL (the whole batch unfolded, one GEMM)
+    /// against the CPU backend's, which works a few images at a time (the book's second convolution at 17 images: three
+    /// chunks).
+    /// </summary>
+    [OpenClTheory, MemberData(nameof(ConvCases))]
+    public void Convolution_gradients(int channels, int batch, int height, int width, int kh, int kw, int stride, int pad)
+    {
+        var g = new ConvGeometry(channels, batch, height, width, kh, kw, stride, pad);
+        const int filters = 5;
+        int depth = g.Batch * g.OutHeight * g.OutWidth;
+        using var input = Twin.Random("input", g.InputLength, 92 + height);
+        using var weights = Twin.Random("weights", filters * g.ColRows, 93 + width);
+        using var dz = Twin.Random("dz", filters * g.ColCols, 94 + channels);
+        using var cols = new Twin("cols", new float[g.ColRows * g.ColCols]);
+        using var gradW = new Twin("gradW", Enumerable.Repeat(float.NaN, filters * g.ColRows).ToArray());
+        Cpu.ConvolutionWeightGradient(input.Cpu, dz.Cpu, cols.Cpu, gradW.Cpu, filters, g);
+        ((IComputeBackend)Cl).ConvolutionWeightGradient(input.Cl, dz.Cl, cols.Cl, gradW.Cl, filters, g);
+        gradW.AssertAgree(1e-6f * (depth + 10), $"conv weight gradient {g}");
+
+        using var gradInput = new Twin("gradInput", Enumerable.Repeat(float.NaN, g.InputLength).ToArray());
+        Cpu.ConvolutionInputGradient(weights.Cpu, dz.Cpu, cols.Cpu, gradInput.Cpu, filters, g);
+        ((IComputeBackend)Cl).ConvolutionInputGradient(weights.Cl, dz.Cl, cols.Cl, gradInput.Cl, filters, g);
+        gradInput.AssertAgree(1e-6f * (filters * kh * kw + 10), $"conv input gradient {g}");
     }
 
     public static TheoryData<PoolKind, int, int, int, int, int> PoolCases()

@@ -153,6 +153,17 @@ public sealed class CpuBackend : IComputeBackend
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g, Pool, Cpu);
 
     /// <inheritdoc/>
+    public long ConvolutionGradientScratch(in ConvGeometry g) => ConvKernels.GradientScratchLength(g);
+
+    /// <inheritdoc/>
+    public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g)
+        => ConvKernels.WeightGradient(Span(input), Span(dz), Span(cols), Span(gradWeights), filters, g, Pool, Cpu);
+
+    /// <inheritdoc/>
+    public void ConvolutionInputGradient(Tensor weights, Tensor dz, Tensor gradCols, Tensor gradInput, int filters, in ConvGeometry g)
+        => ConvKernels.InputGradient(Span(weights), Span(dz), Span(gradCols), Span(gradInput), filters, g, Pool, Cpu);
+
+    /// <inheritdoc/>
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g)
         => ConvKernels.PoolForward(kind, Span(input), Span(output), Span(argmax), g, Pool, Cpu);
 

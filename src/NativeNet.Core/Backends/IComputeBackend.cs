@@ -194,6 +194,47 @@ public interface IComputeBackend : IDisposable
     void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g);
 
     /// <summary>
+    /// Floats of scratch <see cref="ConvolutionWeightGradient"/> and <see cref="ConvolutionInputGradient"/> need for
+    /// <paramref name="g"/>: the whole unfolded batch, C*KH*KW x N*OH*OW, by default; a chunk of it on the CPU.
+    /// </summary>
+    /// <param name="g">The convolution's shape.</param>
+    long ConvolutionGradientScratch(in ConvGeometry g) => (long)g.ColRows * g.ColCols;
+
+    /// <summary>
+    /// A convolution's weight gradient from its input: gradWeights [F, C*KH*KW] = dz [F, N*OH*OW] x im2col(input)^T
+    /// (overwritten). The default unfolds the whole batch into <paramref name="cols"/> and multiplies; the CPU backend
+    /// unfolds and multiplies a few images at a time, so the unfolded copy stays in cache.
+    /// </summary>
+    /// <param name="input">The images, channel-major [C, N, H, W].</param>
+    /// <param name="dz">The error at the convolution's output [F, N*OH*OW].</param>
+    /// <param name="cols">Scratch of at least <see cref="ConvolutionGradientScratch"/> floats (overwritten).</param>
+    /// <param name="gradWeights">The weight gradient [F, C*KH*KW] (written).</param>
+    /// <param name="filters">F, the number of filters.</param>
+    /// <param name="g">The convolution's shape.</param>
+    void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g)
+    {
+        Im2Col(input, cols, g);
+        Gemm(false, true, filters, g.ColRows, g.ColCols, 1f, dz, cols, 0f, gradWeights);
+    }
+
+    /// <summary>
+    /// A convolution's input gradient: gradInput [C, N, H, W] = col2im(weights^T x dz) (overwritten). The default
+    /// multiplies into <paramref name="gradCols"/> for the whole batch and folds; the CPU backend does both a few images at
+    /// a time.
+    /// </summary>
+    /// <param name="weights">The filters [F, C*KH*KW].</param>
+    /// <param name="dz">The error at the convolution's output [F, N*OH*OW].</param>
+    /// <param name="gradCols">Scratch of at least <see cref="ConvolutionGradientScratch"/> floats (overwritten).</param>
+    /// <param name="gradInput">The gradient of the images [C, N, H, W] (written).</param>
+    /// <param name="filters">F, the number of filters.</param>
+    /// <param name="g">The convolution's shape.</param>
+    void ConvolutionInputGradient(Tensor weights, Tensor dz, Tensor gradCols, Tensor gradInput, int filters, in ConvGeometry g)
+    {
+        Gemm(true, false, g.ColRows, g.ColCols, filters, 1f, weights, dz, 0f, gradCols);
+        Col2Im(gradCols, gradInput, g);
+    }
+
+    /// <summary>
     /// Pools each window of input [Planes, H, W] into output [Planes, OH, OW]. Max pooling also writes, into argmax, the
     /// in-plane index of each window's maximum (first on ties) as a float; other kinds leave argmax untouched.
     /// </summary>

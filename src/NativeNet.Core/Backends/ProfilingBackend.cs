@@ -108,6 +108,12 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
     /// <inheritdoc/>
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Col2Im(cols, gradInput, in g); Record("Col2Im", t0); }
     /// <inheritdoc/>
+    public long ConvolutionGradientScratch(in ConvGeometry g) => _inner.ConvolutionGradientScratch(g);
+    /// <inheritdoc/>
+    public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.ConvolutionWeightGradient(input, dz, cols, gradWeights, filters, in g); Record(new Entry("ConvWeightGradient", "F={0} CKK={1} N*P={2}", filters, g.ColRows, g.ColCols), t0); }
+    /// <inheritdoc/>
+    public void ConvolutionInputGradient(Tensor weights, Tensor dz, Tensor gradCols, Tensor gradInput, int filters, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.ConvolutionInputGradient(weights, dz, gradCols, gradInput, filters, in g); Record(new Entry("ConvInputGradient", "F={0} CKK={1} N*P={2}", filters, g.ColRows, g.ColCols), t0); }
+    /// <inheritdoc/>
     public void PoolForward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, in PoolGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.PoolForward(kind, input, output, argmax, in g); Record("PoolForward", t0); }
     /// <inheritdoc/>
     public void PoolBackward(PoolKind kind, Tensor input, Tensor output, Tensor argmax, Tensor gradOutput, Tensor gradInput, in PoolGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.PoolBackward(kind, input, output, argmax, gradOutput, gradInput, in g); Record("PoolBackward", t0); }

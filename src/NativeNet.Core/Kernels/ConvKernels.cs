@@ -42,38 +42,48 @@ internal static partial class ConvKernels
         CheckLength(colsLength, (long)g.ColRows * g.ColCols, "cols");
     }
 
-    /// <summary><see cref="Unfold"/> inline or over the pool: rows of cols when unfolding, whole channels when folding.</summary>
-    private static unsafe void RunUnfold(float* image, float* cols, in ConvGeometry g, bool fold, WorkerPool? pool, CpuLevel level)
+    /// <summary>
+    /// <see cref="Unfold"/> of images [n0, n1) inline or over the pool: rows of cols when unfolding, whole channels when
+    /// folding. cols then holds only those images' columns, [C*KH*KW, (n1 - n0)*OH*OW].
+    /// </summary>
+    private static unsafe void RunUnfold(float* image, float* cols, in ConvGeometry g, bool fold, WorkerPool? pool, CpuLevel level, int n0 = 0, int n1 = -1)
     {
-        var work = new UnfoldSplit(image, cols, g, fold, level);
-        Elementwise.RunSplit(ref work, (long)g.ColRows * g.ColCols, fold ? g.Channels : g.ColRows, pool);
+        if (n1 < 0) n1 = g.Batch;
+        var work = new UnfoldSplit(image, cols, g, fold, n0, n1, level);
+        Elementwise.RunSplit(ref work, (long)g.ColRows * (n1 - n0) * g.OutHeight * g.OutWidth, fold ? g.Channels : g.ColRows, pool);
     }
 
     /// <summary>One worker's share of <see cref="Unfold"/>: rows of cols when unfolding, whole channels when folding.</summary>
-    private readonly unsafe struct UnfoldSplit(float* image, float* cols, ConvGeometry g, bool fold, CpuLevel level) : IParallelWork
+    private readonly unsafe struct UnfoldSplit(float* image, float* cols, ConvGeometry g, bool fold, int n0, int n1, CpuLevel level) : IParallelWork
     {
         public void Execute(int worker, int workers)
         {
             int window = g.KernelHeight * g.KernelWidth;
             var (r0, r1) = fold ? Scale(WorkerPool.Partition(g.Channels, worker, workers), window) : WorkerPool.Partition(g.ColRows, worker, workers);
             if (r0 >= r1) return;
-            if (fold) new Span<float>(image + (long)(r0 / window) * g.Batch * g.Height * g.Width, (r1 - r0) / window * g.Batch * g.Height * g.Width).Clear();
-            Unfold(image, cols, g, fold, r0, r1, level);
+            if (fold)
+            {
+                // Folding overwrites: clear the planes of images [n0, n1) in this worker's channels first.
+                long plane = (long)g.Height * g.Width;
+                for (int c = r0 / window; c < r1 / window; c++)
+                    new Span<float>(image + ((long)c * g.Batch + n0) * plane, (int)((n1 - n0) * plane)).Clear();
+            }
+            Unfold(image, cols, g, fold, r0, r1, n0, n1, level);
         }
 
         private static (int, int) Scale((int Start, int End) range, int by) => (range.Start * by, range.End * by);
     }
 
     /// <summary>
-    /// The one loop nest behind im2col and col2im, over rows [r0, r1) of cols: for each (c, kh, kw) row and each output
-    /// pixel, the input pixel it reads. Unfolding copies input to cols (0 outside the image); folding adds cols back onto
-    /// the input.
+    /// The one loop nest behind im2col and col2im, over rows [r0, r1) of cols and images [n0, n1): for each (c, kh, kw)
+    /// row and each output pixel, the input pixel it reads. Unfolding copies input to cols (0 outside the image); folding
+    /// adds cols back onto the input. cols has (n1 - n0)*OH*OW columns.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Unfold(float* image, float* cols, ConvGeometry g, bool fold, int r0, int r1, CpuLevel level)
+    private static unsafe void Unfold(float* image, float* cols, ConvGeometry g, bool fold, int r0, int r1, int n0, int n1, CpuLevel level)
     {
         int oh = g.OutHeight, ow = g.OutWidth, h = g.Height, w = g.Width, stride = g.Stride, pad = g.Padding;
-        long plane = (long)h * w, q = g.ColCols;
+        long plane = (long)h * w, q = (long)(n1 - n0) * oh * ow;
         bool dense = stride == 1 && pad == 0;
         for (int r = r0; r < r1; r++)
         {
@@ -86,7 +96,7 @@ internal static partial class ConvKernels
                 // Unfolding whole lines at a time where the output rows allow it (see CopyRunPairs).
                 bool pairs = !fold && level >= CpuLevel.Avx512 && ow % 8 == 0 && oh * (ow / 8) % 2 == 0;
                 bool vectors = level >= CpuLevel.Avx2;
-                for (int n = 0; n < g.Batch; n++)
+                for (int n = n0; n < n1; n++)
                 {
                     float* src = image + (c * (long)g.Batch + n) * plane + (long)kh * w + kw;
                     if (pairs)
@@ -104,7 +114,7 @@ internal static partial class ConvKernels
                 }
                 continue;
             }
-            for (int n = 0; n < g.Batch; n++)
+            for (int n = n0; n < n1; n++)
             {
                 float* img = image + (c * (long)g.Batch + n) * plane;
                 for (int y = 0; y < oh; y++, col += ow)
