@@ -63,6 +63,50 @@ public class GradientCheckTests
     }
 
     /// <summary>
+    /// A batch large enough to convolve directly: the weight gradient unfolds the images a chunk at a time (two chunks of
+    /// the 2 x 28 x 28 input at 12 images) and the input gradient folds them back chunk by chunk. Average pooling: a
+    /// 4 x 4 max over thousands of windows puts some kink within any usable step.
+    /// </summary>
+    [Fact]
+    public void Conv_DirectTraining_ChunkedGradients()
+    {
+        using var backend = new CpuBackend(1);   // one worker: the batch runs whole, not split into slices below the direct minimum
+        using var net = NetworkBuilder.ForImages(2, 28, 28).Conv(3, 5, Activation.Tanh).Pool(PoolKind.Average, 4)
+            .Conv(2, 3, Activation.Sigmoid).Output(3, OutputCost.SoftmaxLogLikelihood).Build(seed: 8, backend: backend);
+        var g = new ConvGeometry(Channels: 2, Batch: 12, Height: 28, Width: 28, KernelHeight: 5, KernelWidth: 5);
+        Assert.True(ConvKernels.ImagesPerChunk(g) < 12, "the geometry should need more than one chunk");
+        Check(net, batch: 12, seed: 16);
+    }
+
+    /// <summary>
+    /// The last mini-batch of an epoch can be too small to convolve directly while the workspace was sized for a full
+    /// batch: its gradients unfold in forward instead and must equal those of a trainer sized for that batch.
+    /// </summary>
+    [Fact]
+    public void Conv_RemainderBatch_MatchesATrainerSizedForIt()
+    {
+        const int count = 4;
+        var rng = new Random(21);
+        var x = new float[count * 784];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var y = new float[count * 10];
+        for (int i = 0; i < count; i++) y[i * 10 + rng.Next(10)] = 1f;
+        float[][] Gradients(int batchSize)
+        {
+            using var backend = new CpuBackend(1);
+            using var net = NetworkSpec.Parse("input 1x28x28 | conv 6 5 relu | maxpool 2 | conv 4 5 relu | maxpool 2 | output 10 softmax")
+                .Build(5, WeightInit.Chapter6, backend);
+            using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = batchSize, LearningRate = 0.1f, Seed = 3 });
+            trainer.ForwardBackward(x, y, count);
+            return net.Parameters.Select(p => CpuBackend.Span(p.Gradient).ToArray()).ToArray();
+        }
+        var sized = Gradients(count);
+        var larger = Gradients(64);
+        Assert.Equal(sized.Length, larger.Length);
+        for (int t = 0; t < sized.Length; t++) Assert.Equal(sized[t], larger[t]);
+    }
+
+    /// <summary>
     /// Compares each parameter's analytic gradient with (C(w + e) - C(w - e)) / 2e. Where a ReLU or max-pool kink lies
     /// within e, the estimates at e and e/2 disagree; such points are skipped, but most points must be checked.
     /// </summary>

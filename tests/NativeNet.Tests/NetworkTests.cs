@@ -8,6 +8,26 @@ namespace NativeNet.Tests;
 
 public class NetworkTests
 {
+    /// <summary>
+    /// A convolution trained directly keeps no unfolded copy of its batch: its gradients unfold a chunk of images at a
+    /// time into a scratch of fixed size, so the training workspace grows with the batch by the activations alone.
+    /// </summary>
+    [Fact]
+    public void ConvTrainingWorkspace_DoesNotGrowWithTheUnfoldedBatch()
+    {
+        using var backend = new CpuBackend(1);
+        using var net = NetworkSpec.Parse("input 1x28x28 | conv 20 5 relu | maxpool 2 | conv 40 5 relu | maxpool 2 | dense 100 relu | output 10 softmax")
+            .Build(1, WeightInit.Chapter6, backend);
+        long Bytes(int batch) { using var ws = net.CreateWorkspace(batch, training: true); return ws.Bytes; }
+        double perImage = (Bytes(256) - Bytes(128)) / 128.0;
+        // Floats an image takes unfolded: 1*5*5 rows x 24*24 columns for the first convolution, 20*5*5 x 8*8 for the second.
+        double unfolded = (25 * 576 + 500 * 64) * sizeof(float);
+        // Each image's activations and their errors: input, conv (a and grad), pool (a and grad) of both layers, dense.
+        double activations = (784 + 2 * 20 * 576 + 2 * 20 * 144 + 2 * 40 * 64 + 2 * 40 * 16 + 2 * 100 + 3 * 10) * sizeof(float);
+        Assert.True(perImage < activations + unfolded / 4,
+            $"{perImage:N0} bytes an image; activations take {activations:N0} and one unfolded copy {unfolded:N0}");
+    }
+
     [Fact]
     public void Perceptron_ComputesNand()
     {

@@ -117,11 +117,17 @@ public sealed class ConvLayer : Layer
         // the input; training keeps one for the weight gradient (see ConvolvesDirectly).
         bool direct = arena.Backend.SupportsDirectConvolution(g);
         bool unfold = training || !direct;
+        // The backward products need only the backend's scratch (on the CPU a chunk of images, not the whole batch);
+        // cols must still hold a whole batch too small to convolve directly, which unfolds in forward.
+        long scratch = arena.Backend.ConvolutionGradientScratch(g);
+        long cols = training && direct
+            ? Math.Max(scratch, (long)g.ColRows * Math.Min(batch, DirectTrainingMinBatch - 1) * Output.Height * Output.Width)
+            : (long)g.ColRows * g.ColCols;
         return new State(
             arena.Allocate($"{p}.a", Filters, batch, Output.Height, Output.Width),
             training ? arena.Allocate($"{p}.grad", Filters, batch, Output.Height, Output.Width) : null,
-            unfold ? arena.Allocate($"{p}.cols", g.ColRows, g.ColCols) : null,
-            training ? arena.Allocate($"{p}.gradCols", g.ColRows, g.ColCols) : null,
+            unfold ? arena.Allocate($"{p}.cols", checked((int)cols)) : null,
+            training ? arena.Allocate($"{p}.gradCols", checked((int)Math.Max(scratch, 1))) : null,
             NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
             NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null,
             activated: training || !ActivationAfterPool,
@@ -154,14 +160,14 @@ public sealed class ConvLayer : Layer
         var g = Geometry(Input, step.Batch);
         var dz = s.GradOutput!;
         b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
-        if (ConvolvesDirectly(s, step)) b.Im2Col(s.Permuted ?? input, s.Cols!, g);
-        // dW [F, CKK] = dz [F, N*P] x cols^T;  db [F] = row sums of dz
-        b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, 0f, s.Gradients[0]);
+        // dW [F, CKK] = dz [F, N*P] x cols^T: unfolded here when forward convolved directly (the backend may do it a few
+        // images at a time), else from forward's cols.  db [F] = row sums of dz
+        if (ConvolvesDirectly(s, step)) b.ConvolutionWeightGradient(s.Permuted ?? input, dz, s.Cols!, s.Gradients[0], Filters, g);
+        else b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, 0f, s.Gradients[0]);
         b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, 0f);
         if (gradInput is null) return;
         // dcols [CKK, N*P] = W^T x dz, folded back onto the input pixels
-        b.Gemm(true, false, g.ColRows, g.ColCols, Filters, 1f, _w.Value, dz, 0f, s.GradCols!);
-        b.Col2Im(s.GradCols!, s.GradPermuted ?? gradInput, g);
+        b.ConvolutionInputGradient(_w.Value, dz, s.GradCols!, s.GradPermuted ?? gradInput, Filters, g);
         if (s.GradPermuted is not null)
             b.ChannelMajorToBatchMajor(s.GradPermuted, gradInput, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: false);
     }
