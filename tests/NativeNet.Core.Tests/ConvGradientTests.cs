@@ -12,9 +12,9 @@ public class ConvGradientTests
 {
     // channels, batch, height, width, kernel, stride, padding, filters, chunks the batch splits into.
     public static IEnumerable<object[]> Geometries() => CpuLevelCases.Cross(
-        [20, 17, 12, 12, 5, 1, 0, 40, 3],    // the book's second convolution: 8 images a chunk, the last alone
-        [1, 37, 28, 28, 5, 1, 0, 20, 3],     // the book's first: 18 a chunk
-        [20, 29, 12, 12, 5, 2, 2, 6, 3],     // strided and padded: 14 a chunk
+        [20, 37, 12, 12, 5, 1, 0, 40, 5],    // the book's second convolution: 4.5 MiB unfolded, so five chunks, 8 images and 5 last
+        [1, 37, 28, 28, 5, 1, 0, 20, 2],     // the book's first: 2 MiB, so 19 and 18
+        [20, 61, 12, 12, 5, 2, 2, 6, 4],     // strided and padded: 4.2 MiB, so 16, 16, 16 and 13
         [64, 3, 20, 20, 5, 1, 0, 3, 3],      // one image larger than a chunk: one a chunk
         [3, 2, 7, 5, 3, 2, 1, 4, 1]);        // the whole batch in one chunk
 
@@ -105,6 +105,25 @@ public class ConvGradientTests
         Assert.Contains("gradWeights", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch, gradW.AsSpan(1), filters, g, null, cpu)).Message);
         Assert.Contains("gradInput", Assert.Throws<ArgumentException>(() => ConvKernels.InputGradient(gradW, dz, scratch, input.AsSpan(1), filters, g, null, cpu)).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => ConvKernels.InputGradient(gradW, dz, scratch, input, 0, g, null, cpu));
+    }
+
+    /// <summary>
+    /// A layer sizes its scratch for its largest batch; every smaller batch (an epoch's last) must fit in it, and a
+    /// batch of up to one and a half chunks' bytes runs whole.
+    /// </summary>
+    [Fact]
+    public void ScratchForABatch_ServesEverySmallerBatch()
+    {
+        foreach (var (c, h, k) in new[] { (20, 12, 5), (1, 28, 5), (64, 20, 5) })
+            for (int n = 2; n <= 130; n++)
+            {
+                var g = new ConvGeometry(c, n, h, h, k, k);
+                var smaller = g with { Batch = n - 1 };
+                Assert.True(ConvKernels.GradientScratchLength(smaller) <= ConvKernels.GradientScratchLength(g), $"{smaller} needs more scratch than {g}");
+                long unfolded = (long)g.ColRows * g.OutHeight * g.OutWidth;
+                Assert.True(unfolded * ConvKernels.ImagesPerChunk(g) <= ConvKernels.GradientScratchLength(g), $"{g}: a chunk overflows");
+                if (unfolded * n * sizeof(float) < ConvKernels.GradientChunkBytes * 3 / 2) Assert.Equal(n, ConvKernels.ImagesPerChunk(g));
+            }
     }
 
     /// <summary>Scratch of exactly the length the kernels may use, with a sentinel after it that they must not touch.</summary>

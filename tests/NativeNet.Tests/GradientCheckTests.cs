@@ -64,16 +64,16 @@ public class GradientCheckTests
 
     /// <summary>
     /// A batch large enough to convolve directly: the weight gradient unfolds the images a chunk at a time (two chunks of
-    /// the 2 x 28 x 28 input at 12 images) and the input gradient folds them back chunk by chunk. Average pooling: a
+    /// the 4 x 28 x 28 input at 12 images) and the input gradient folds them back chunk by chunk. Average pooling: a
     /// 4 x 4 max over thousands of windows puts some kink within any usable step.
     /// </summary>
     [Fact]
     public void Conv_DirectTraining_ChunkedGradients()
     {
         using var backend = new CpuBackend(1);   // one worker: the batch runs whole, not split into slices below the direct minimum
-        using var net = NetworkBuilder.ForImages(2, 28, 28).Conv(3, 5, Activation.Tanh).Pool(PoolKind.Average, 4)
+        using var net = NetworkBuilder.ForImages(4, 28, 28).Conv(3, 5, Activation.Tanh).Pool(PoolKind.Average, 4)
             .Conv(2, 3, Activation.Sigmoid).Output(3, OutputCost.SoftmaxLogLikelihood).Build(seed: 8, backend: backend);
-        var g = new ConvGeometry(Channels: 2, Batch: 12, Height: 28, Width: 28, KernelHeight: 5, KernelWidth: 5);
+        var g = new ConvGeometry(Channels: 4, Batch: 12, Height: 28, Width: 28, KernelHeight: 5, KernelWidth: 5);
         Assert.True(ConvKernels.ImagesPerChunk(g) < 12, "the geometry should need more than one chunk");
         Check(net, batch: 12, seed: 16);
     }

@@ -12,24 +12,40 @@ namespace NativeNet.Core.Kernels;
 internal static partial class ConvKernels
 {
     /// <summary>
-    /// Bytes of unfolded input in one chunk. Smaller chunks make each GEMM shallow (k = chunk images x OH x OW: 128 for
-    /// two images of the book's second convolution), and the per-call costs (packing, C read and written once per call)
-    /// grow; larger ones leave the cache before the GEMM reads them. Chosen from the ch6-relu batch-64 profile
-    /// (benchmarks/experiments/avx2-zen3.md).
+    /// Bytes of unfolded input a chunk aims at. Smaller chunks make each GEMM shallow (k = chunk images x OH x OW: 128
+    /// for two images of the book's second convolution), and the per-call costs (packing, C read and written once per
+    /// call) grow; larger ones leave the cache before the GEMM reads them. Chosen from the ch6-relu profiles at batches
+    /// 10 and 64 (benchmarks/experiments/avx2-zen3.md).
     /// </summary>
     internal const int GradientChunkBytes = 1024 * 1024;
 
-    /// <summary>Images in one chunk of a gradient: as many as fit <see cref="GradientChunkBytes"/>, at least one.</summary>
+    /// <summary>
+    /// Images in each chunk of a gradient: the batch's unfolded bytes over <see cref="GradientChunkBytes"/>, rounded to
+    /// the nearest whole number of chunks (at least one, at most one an image), split evenly (the last may be smaller).
+    /// A batch up to one and a half times the target runs as one chunk and no chunk is a shallow remainder.
+    /// </summary>
     /// <param name="g">The convolution's shape.</param>
-    internal static int ImagesPerChunk(in ConvGeometry g)
+    internal static int ImagesPerChunk(in ConvGeometry g) => ImagesPerChunk(g.Batch, (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float));
+
+    private static int ImagesPerChunk(int batch, long bytesPerImage)
     {
-        long perImage = (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float);
-        return (int)Math.Clamp(GradientChunkBytes / perImage, 1, g.Batch);
+        long chunks = Math.Clamp((batch * bytesPerImage + GradientChunkBytes / 2) / GradientChunkBytes, 1, batch);
+        return (int)((batch + chunks - 1) / chunks);
     }
 
-    /// <summary>Floats of scratch the gradients use for <paramref name="g"/>: C*KH*KW rows by one chunk's columns.</summary>
+    /// <summary>
+    /// Floats of scratch the gradients use for <paramref name="g"/>: C*KH*KW rows by the columns of the largest chunk
+    /// of any batch up to g's. A layer sizes it once for its largest batch, and an epoch's smaller last batch, whose
+    /// chunks can hold more images, fits too.
+    /// </summary>
     /// <param name="g">The convolution's shape.</param>
-    internal static long GradientScratchLength(in ConvGeometry g) => (long)g.ColRows * ImagesPerChunk(g) * g.OutHeight * g.OutWidth;
+    internal static long GradientScratchLength(in ConvGeometry g)
+    {
+        long bytesPerImage = (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float);
+        int most = 1;
+        for (int batch = 2; batch <= g.Batch; batch++) most = Math.Max(most, ImagesPerChunk(batch, bytesPerImage));
+        return most * bytesPerImage / sizeof(float);
+    }
 
     /// <summary>
     /// gradWeights [F, C*KH*KW] = dz [F, N*OH*OW] x im2col(input)^T, overwritten: each chunk of images is unfolded into
