@@ -12,9 +12,9 @@ public class ConvGradientTests
 {
     // channels, batch, height, width, kernel, stride, padding, filters, chunks the batch splits into.
     public static IEnumerable<object[]> Geometries() => CpuLevelCases.Cross(
-        [20, 37, 12, 12, 5, 1, 0, 40, 5],    // the book's second convolution: 4.5 MiB unfolded, so five chunks, 8 images and 5 last
-        [1, 37, 28, 28, 5, 1, 0, 20, 2],     // the book's first: 2 MiB, so 19 and 18
-        [20, 61, 12, 12, 5, 2, 2, 6, 4],     // strided and padded: 4.2 MiB, so 16, 16, 16 and 13
+        [20, 37, 12, 12, 5, 1, 0, 40, 5],    // the book's second convolution: 4.5 MiB unfolded, five chunks of 7 or 8 images
+        [1, 37, 28, 28, 5, 1, 0, 20, 2],     // the book's first: 2 MiB, 18 and 19
+        [20, 61, 12, 12, 5, 2, 2, 6, 4],     // strided and padded: 4.2 MiB, 15 or 16 a chunk
         [64, 3, 20, 20, 5, 1, 0, 3, 3],      // one image larger than a chunk: one a chunk
         [3, 2, 7, 5, 3, 2, 1, 4, 1]);        // the whole batch in one chunk
 
@@ -23,7 +23,7 @@ public class ConvGradientTests
     public void WeightGradient_EqualsNaiveSum(CpuLevel level, int c, int n, int h, int w, int k, int stride, int pad, int filters, int chunks)
     {
         var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
-        Assert.Equal(chunks, (n + ConvKernels.ImagesPerChunk(g) - 1) / ConvKernels.ImagesPerChunk(g));
+        Assert.Equal(chunks, ConvKernels.GradientChunks(g));
         var input = Reference.Random(g.InputLength, 1);
         var dz = Reference.Random(filters * g.ColCols, 2);
         var expected = new float[filters * g.ColRows];
@@ -43,14 +43,17 @@ public class ConvGradientTests
                 expected[f * g.ColRows + row] = (float)s;
             }
 
+        float[]? oneThread = null;
         foreach (int threads in new[] { 1, 2 })
         {
             using var pool = threads > 1 ? new WorkerPool(threads) : null;
-            var (scratch, sentinel) = GuardedScratch(g);
+            var scratch = GuardedScratch(g);
             var gradW = Enumerable.Repeat(float.NaN, filters * g.ColRows).ToArray();   // overwritten, never read
-            ConvKernels.WeightGradient(input, dz, scratch.AsSpan(0, sentinel), gradW, filters, g, pool, CpuContext.For(level));
+            ConvKernels.WeightGradient(input, dz, scratch.Usable, gradW, filters, g, pool, CpuContext.For(level));
             Reference.AssertClose(expected, gradW, 2e-6f * n * g.OutHeight * g.OutWidth, $"dW at {level}, {threads} threads");
-            Assert.Equal(123f, scratch[sentinel]);
+            scratch.AssertUntouched();
+            if (oneThread is null) oneThread = gradW;
+            else Assert.Equal(oneThread, gradW);   // the same sums in the same order, whatever the thread count
         }
     }
 
@@ -59,7 +62,7 @@ public class ConvGradientTests
     public void InputGradient_EqualsNaiveSum(CpuLevel level, int c, int n, int h, int w, int k, int stride, int pad, int filters, int chunks)
     {
         var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
-        Assert.Equal(chunks, (n + ConvKernels.ImagesPerChunk(g) - 1) / ConvKernels.ImagesPerChunk(g));
+        Assert.Equal(chunks, ConvKernels.GradientChunks(g));
         var weights = Reference.Random(filters * g.ColRows, 3);
         var dz = Reference.Random(filters * g.ColCols, 4);
         var expected = new double[g.InputLength];
@@ -77,16 +80,19 @@ public class ConvGradientTests
                         }
             }
 
+        float[]? oneThread = null;
         foreach (int threads in new[] { 1, 2 })
         {
             using var pool = threads > 1 ? new WorkerPool(threads) : null;
-            var (scratch, sentinel) = GuardedScratch(g);
+            var scratch = GuardedScratch(g);
             var gradInput = Enumerable.Repeat(float.NaN, g.InputLength + 1).ToArray();   // overwritten; the last float is past the end
             gradInput[^1] = 321f;
-            ConvKernels.InputGradient(weights, dz, scratch.AsSpan(0, sentinel), gradInput.AsSpan(0, g.InputLength), filters, g, pool, CpuContext.For(level));
+            ConvKernels.InputGradient(weights, dz, scratch.Usable, gradInput.AsSpan(0, g.InputLength), filters, g, pool, CpuContext.For(level));
             Reference.AssertClose(expected.Select(v => (float)v).ToArray(), gradInput.AsSpan(0, g.InputLength), 2e-6f * filters * k * k, $"dx at {level}, {threads} threads");
             Assert.Equal(321f, gradInput[^1]);
-            Assert.Equal(123f, scratch[sentinel]);
+            scratch.AssertUntouched();
+            if (oneThread is null) oneThread = gradInput;
+            else Assert.Equal(oneThread, gradInput);
         }
     }
 
@@ -104,6 +110,9 @@ public class ConvGradientTests
         Assert.Contains("dz", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz.AsSpan(1), scratch, gradW, filters, g, null, cpu)).Message);
         Assert.Contains("gradWeights", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch, gradW.AsSpan(1), filters, g, null, cpu)).Message);
         Assert.Contains("gradInput", Assert.Throws<ArgumentException>(() => ConvKernels.InputGradient(gradW, dz, scratch, input.AsSpan(1), filters, g, null, cpu)).Message);
+        Assert.Contains("input", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input.AsSpan(1), dz, scratch, gradW, filters, g, null, cpu)).Message);
+        Assert.Contains("weights", Assert.Throws<ArgumentException>(() => ConvKernels.InputGradient(gradW.AsSpan(1), dz, scratch, input, filters, g, null, cpu)).Message);
+        Assert.Contains("scratch", Assert.Throws<ArgumentException>(() => ConvKernels.InputGradient(gradW, dz, scratch.AsSpan(1), input, filters, g, null, cpu)).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => ConvKernels.InputGradient(gradW, dz, scratch, input, 0, g, null, cpu));
     }
 
@@ -118,20 +127,34 @@ public class ConvGradientTests
             for (int n = 2; n <= 130; n++)
             {
                 var g = new ConvGeometry(c, n, h, h, k, k);
-                var smaller = g with { Batch = n - 1 };
-                Assert.True(ConvKernels.GradientScratchLength(smaller) <= ConvKernels.GradientScratchLength(g), $"{smaller} needs more scratch than {g}");
-                long unfolded = (long)g.ColRows * g.OutHeight * g.OutWidth;
-                Assert.True(unfolded * ConvKernels.ImagesPerChunk(g) <= ConvKernels.GradientScratchLength(g), $"{g}: a chunk overflows");
+                long unfolded = (long)g.ColRows * g.OutHeight * g.OutWidth, scratch = ConvKernels.GradientScratchLength(g);
+                for (int m = 1; m <= n; m++)
+                    Assert.True(unfolded * ConvKernels.ImagesPerChunk(g with { Batch = m }) <= scratch, $"a chunk of {m} images overflows the scratch for {g}");
                 if (unfolded * n * sizeof(float) < ConvKernels.GradientChunkBytes * 3 / 2) Assert.Equal(n, ConvKernels.ImagesPerChunk(g));
             }
     }
 
-    /// <summary>Scratch of exactly the length the kernels may use, with a sentinel after it that they must not touch.</summary>
-    private static (float[] Scratch, int Sentinel) GuardedScratch(in ConvGeometry g)
+    /// <summary>
+    /// The scratch the layer would hold for <paramref name="g"/> (<see cref="ConvKernels.GradientScratchLength"/>, which
+    /// can exceed what this batch's chunks need), every float past the largest chunk a sentinel, and one more past the end.
+    /// </summary>
+    private static GuardedBuffer GuardedScratch(in ConvGeometry g)
     {
         int length = (int)ConvKernels.GradientScratchLength(g);
+        int used = g.ColRows * ConvKernels.ImagesPerChunk(g) * g.OutHeight * g.OutWidth;
+        Assert.True(used <= length, $"{g}: a chunk of {used} floats in a scratch of {length}");
         var scratch = new float[length + 1];
-        scratch[length] = 123f;
-        return (scratch, length);
+        scratch.AsSpan(used).Fill(123f);
+        return new GuardedBuffer(scratch, used, length);
+    }
+
+    private readonly record struct GuardedBuffer(float[] Scratch, int Used, int Length)
+    {
+        public Span<float> Usable => Scratch.AsSpan(0, Length);
+
+        public void AssertUntouched()
+        {
+            for (int i = Used; i <= Length; i++) Assert.True(Scratch[i] == 123f, $"scratch[{i}] written past the largest chunk ({Used} floats)");
+        }
     }
 }

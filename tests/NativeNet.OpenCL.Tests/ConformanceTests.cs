@@ -414,7 +414,7 @@ public sealed class ConformanceTests
 
     /// <summary>
     /// A convolution's weight and input gradients: the contract's default on OpenCL (the whole batch unfolded, one GEMM)
-    /// against the CPU backend's, which works a few images at a time (the book's second convolution at 17 images: three
+    /// against the CPU backend's, which works a few images at a time (the book's second convolution at 17 images: two
     /// chunks).
     /// </summary>
     [OpenClTheory, MemberData(nameof(ConvCases))]

@@ -63,29 +63,32 @@ public class GradientCheckTests
     }
 
     /// <summary>
-    /// A batch large enough to convolve directly: the weight gradient unfolds the images a chunk at a time (two chunks of
-    /// the 4 x 28 x 28 input at 12 images) and the input gradient folds them back chunk by chunk. Average pooling: a
-    /// 4 x 4 max over thousands of windows puts some kink within any usable step.
+    /// A batch large enough to convolve directly: the second convolution's weight gradient unfolds its 4 x 28 x 28 input
+    /// a chunk at a time (three chunks of 4 images at 12) and its input gradient folds back chunk by chunk into the
+    /// 1 x 1 convolution before it. Average pooling: a 4 x 4 max over thousands of windows puts some kink within any
+    /// usable step.
     /// </summary>
     [Fact]
     public void Conv_DirectTraining_ChunkedGradients()
     {
         using var backend = new CpuBackend(1);   // one worker: the batch runs whole, not split into slices below the direct minimum
-        using var net = NetworkBuilder.ForImages(4, 28, 28).Conv(3, 5, Activation.Tanh).Pool(PoolKind.Average, 4)
+        using var net = NetworkBuilder.ForImages(4, 28, 28).Conv(4, 1, Activation.Tanh).Conv(3, 5, Activation.Tanh).Pool(PoolKind.Average, 4)
             .Conv(2, 3, Activation.Sigmoid).Output(3, OutputCost.SoftmaxLogLikelihood).Build(seed: 8, backend: backend);
         var g = new ConvGeometry(Channels: 4, Batch: 12, Height: 28, Width: 28, KernelHeight: 5, KernelWidth: 5);
-        Assert.True(ConvKernels.ImagesPerChunk(g) < 12, "the geometry should need more than one chunk");
+        Assert.Equal(3, ConvKernels.GradientChunks(g));
         Check(net, batch: 12, seed: 16);
     }
 
     /// <summary>
-    /// The last mini-batch of an epoch can be too small to convolve directly while the workspace was sized for a full
-    /// batch: its gradients unfold in forward instead and must equal those of a trainer sized for that batch.
+    /// The last mini-batch of an epoch is smaller than the batch the workspace was sized for: 4 images convolve by
+    /// unfolding in forward; 27 convolve directly, and their gradient chunks hold more images than a full batch's (the
+    /// first convolution: one chunk of 27 against four of 16). Either way the gradients equal a trainer's sized for it.
     /// </summary>
-    [Fact]
-    public void Conv_RemainderBatch_MatchesATrainerSizedForIt()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(27)]
+    public void Conv_RemainderBatch_MatchesATrainerSizedForIt(int count)
     {
-        const int count = 4;
         var rng = new Random(21);
         var x = new float[count * 784];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
@@ -95,7 +98,7 @@ public class GradientCheckTests
         {
             using var backend = new CpuBackend(1);
             using var net = NetworkSpec.Parse("input 1x28x28 | conv 6 5 relu | maxpool 2 | conv 4 5 relu | maxpool 2 | output 10 softmax")
-                .Build(5, WeightInit.Chapter6, backend);
+                .Build(5, WeightInit.ScaledByFanIn, backend);
             using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = batchSize, LearningRate = 0.1f, Seed = 3 });
             trainer.ForwardBackward(x, y, count);
             return net.Parameters.Select(p => CpuBackend.Span(p.Gradient).ToArray()).ToArray();
@@ -103,6 +106,7 @@ public class GradientCheckTests
         var sized = Gradients(count);
         var larger = Gradients(64);
         Assert.Equal(sized.Length, larger.Length);
+        Assert.Contains(sized[0], v => v != 0f);   // the first convolution's weights get a gradient at all
         for (int t = 0; t < sized.Length; t++) Assert.Equal(sized[t], larger[t]);
     }
 

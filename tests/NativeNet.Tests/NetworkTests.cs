@@ -10,7 +10,8 @@ public class NetworkTests
 {
     /// <summary>
     /// A convolution trained directly keeps no unfolded copy of its batch: its gradients unfold a chunk of images at a
-    /// time into a scratch of fixed size, so the training workspace grows with the batch by the activations alone.
+    /// time into a scratch of fixed size, so the training workspace grows with the batch by the activations alone. At a
+    /// CPU level without a direct kernel, forward unfolds the batch, and only that one copy grows with it.
     /// </summary>
     [Fact]
     public void ConvTrainingWorkspace_DoesNotGrowWithTheUnfoldedBatch()
@@ -24,8 +25,10 @@ public class NetworkTests
         double unfolded = (25 * 576 + 500 * 64) * sizeof(float);
         // Each image's activations and their errors: input, conv (a and grad), pool (a and grad) of both layers, dense.
         double activations = (784 + 2 * 20 * 576 + 2 * 20 * 144 + 2 * 40 * 64 + 2 * 40 * 16 + 2 * 100 + 3 * 10) * sizeof(float);
-        Assert.True(perImage < activations + unfolded / 4,
-            $"{perImage:N0} bytes an image; activations take {activations:N0} and one unfolded copy {unfolded:N0}");
+        bool direct = backend.SupportsDirectConvolution(new ConvGeometry(1, 256, 28, 28, 5, 5))
+            && backend.SupportsDirectConvolution(new ConvGeometry(20, 256, 12, 12, 5, 5));
+        Assert.True(perImage < activations + (direct ? unfolded / 4 : unfolded * 5 / 4),
+            $"{perImage:N0} bytes an image (direct convolution: {direct}); activations take {activations:N0} and one unfolded copy {unfolded:N0}");
     }
 
     [Fact]

@@ -195,7 +195,9 @@ public interface IComputeBackend : IDisposable
 
     /// <summary>
     /// Floats of scratch <see cref="ConvolutionWeightGradient"/> and <see cref="ConvolutionInputGradient"/> need for
-    /// <paramref name="g"/>: the whole unfolded batch, C*KH*KW x N*OH*OW, by default; a chunk of it on the CPU.
+    /// <paramref name="g"/>: the whole unfolded batch, C*KH*KW x N*OH*OW, by default; a chunk of it on the CPU. It must
+    /// never shrink as g's batch grows: a layer sizes the scratch once for its largest batch and uses it for every
+    /// smaller one.
     /// </summary>
     /// <param name="g">The convolution's shape.</param>
     long ConvolutionGradientScratch(in ConvGeometry g) => (long)g.ColRows * g.ColCols;

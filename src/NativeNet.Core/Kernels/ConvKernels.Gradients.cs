@@ -7,7 +7,7 @@ namespace NativeNet.Core.Kernels;
 /// <summary>
 /// The two products of a convolution's backward pass, a few images at a time: each chunk of images is unfolded into a
 /// scratch matrix small enough to stay in cache and multiplied at once, instead of unfolding the whole batch (the book's
-/// second convolution: 128 KiB of cols an image, 8 MiB at batch 64) and reading it back from L3 or memory.
+/// second convolution: 125 KiB of cols an image, 7.8 MiB at batch 64) and reading it back from L3 or memory.
 /// </summary>
 internal static partial class ConvKernels
 {
@@ -20,32 +20,41 @@ internal static partial class ConvKernels
     internal const int GradientChunkBytes = 1024 * 1024;
 
     /// <summary>
-    /// Images in each chunk of a gradient: the batch's unfolded bytes over <see cref="GradientChunkBytes"/>, rounded to
-    /// the nearest whole number of chunks (at least one, at most one an image), split evenly (the last may be smaller).
-    /// A batch up to one and a half times the target runs as one chunk and no chunk is a shallow remainder.
+    /// Chunks a gradient of <paramref name="g"/> runs in: the batch's unfolded bytes over <see cref="GradientChunkBytes"/>,
+    /// rounded to the nearest whole number (at least one, at most one an image). A batch of up to one and a half times
+    /// the target runs as one chunk; chunk i holds images [i*N/chunks, (i+1)*N/chunks), so their sizes differ by at most
+    /// one image and none is a shallow remainder.
     /// </summary>
     /// <param name="g">The convolution's shape.</param>
-    internal static int ImagesPerChunk(in ConvGeometry g) => ImagesPerChunk(g.Batch, (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float));
+    internal static int GradientChunks(in ConvGeometry g) => GradientChunks(g.Batch, BytesPerImage(g));
 
-    private static int ImagesPerChunk(int batch, long bytesPerImage)
-    {
-        long chunks = Math.Clamp((batch * bytesPerImage + GradientChunkBytes / 2) / GradientChunkBytes, 1, batch);
-        return (int)((batch + chunks - 1) / chunks);
-    }
+    /// <summary>The most images in one chunk of <paramref name="g"/>'s gradients.</summary>
+    /// <param name="g">The convolution's shape.</param>
+    internal static int ImagesPerChunk(in ConvGeometry g) => CeilDiv(g.Batch, GradientChunks(g));
 
     /// <summary>
     /// Floats of scratch the gradients use for <paramref name="g"/>: C*KH*KW rows by the columns of the largest chunk
-    /// of any batch up to g's. A layer sizes it once for its largest batch, and an epoch's smaller last batch, whose
-    /// chunks can hold more images, fits too.
+    /// of any batch up to g's. It never shrinks as the batch grows, so a layer sizes it once for its largest batch and
+    /// an epoch's smaller last batch, whose chunks can hold more images, fits too.
     /// </summary>
     /// <param name="g">The convolution's shape.</param>
     internal static long GradientScratchLength(in ConvGeometry g)
     {
-        long bytesPerImage = (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float);
+        long bytesPerImage = BytesPerImage(g);
         int most = 1;
-        for (int batch = 2; batch <= g.Batch; batch++) most = Math.Max(most, ImagesPerChunk(batch, bytesPerImage));
+        for (int batch = 2; batch <= g.Batch; batch++) most = Math.Max(most, CeilDiv(batch, GradientChunks(batch, bytesPerImage)));
         return most * bytesPerImage / sizeof(float);
     }
+
+    private static long BytesPerImage(in ConvGeometry g) => (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float);
+
+    private static int GradientChunks(int batch, long bytesPerImage) =>
+        (int)Math.Clamp((batch * bytesPerImage + GradientChunkBytes / 2) / GradientChunkBytes, 1, batch);
+
+    private static int CeilDiv(int a, int b) => (a + b - 1) / b;
+
+    /// <summary>The first image of chunk <paramref name="i"/> of <paramref name="chunks"/> over <paramref name="batch"/> images.</summary>
+    private static int ChunkStart(int i, int chunks, int batch) => (int)((long)i * batch / chunks);
 
     /// <summary>
     /// gradWeights [F, C*KH*KW] = dz [F, N*OH*OW] x im2col(input)^T, overwritten: each chunk of images is unfolded into
@@ -64,16 +73,16 @@ internal static partial class ConvKernels
         int filters, in ConvGeometry g, WorkerPool? pool, CpuContext cpu)
     {
         CheckGradient(g, filters, input.Length, "input", g.InputLength, dz.Length, scratch.Length, gradWeights.Length, "gradWeights", (long)filters * g.ColRows);
-        int images = ImagesPerChunk(g), pixels = g.OutHeight * g.OutWidth;
+        int chunks = GradientChunks(g), pixels = g.OutHeight * g.OutWidth;
         fixed (float* pin = input, pdz = dz, pscratch = scratch, pw = gradWeights)
         {
-            for (int n0 = 0; n0 < g.Batch; n0 += images)
+            for (int i = 0; i < chunks; i++)
             {
-                int n1 = Math.Min(n0 + images, g.Batch), k = (n1 - n0) * pixels;
+                int n0 = ChunkStart(i, chunks, g.Batch), n1 = ChunkStart(i + 1, chunks, g.Batch), k = (n1 - n0) * pixels;
                 RunUnfold(pin, pscratch, g, fold: false, pool, cpu.Level, n0, n1);
                 // dW [F, CKK] (+)= dz[:, chunk] [F, k] (leading dimension N*OH*OW) x chunk^T [k, CKK]
                 Sgemm.MultiplyUnchecked(false, true, filters, g.ColRows, k, 1f, pdz + (long)n0 * pixels, g.ColCols, pscratch, k,
-                    n0 == 0 ? 0f : 1f, pw, g.ColRows, pool, cpu);
+                    i == 0 ? 0f : 1f, pw, g.ColRows, pool, cpu);
             }
         }
     }
@@ -94,12 +103,12 @@ internal static partial class ConvKernels
         int filters, in ConvGeometry g, WorkerPool? pool, CpuContext cpu)
     {
         CheckGradient(g, filters, gradInput.Length, "gradInput", g.InputLength, dz.Length, scratch.Length, weights.Length, "weights", (long)filters * g.ColRows);
-        int images = ImagesPerChunk(g), pixels = g.OutHeight * g.OutWidth;
+        int chunks = GradientChunks(g), pixels = g.OutHeight * g.OutWidth;
         fixed (float* pw = weights, pdz = dz, pscratch = scratch, pgrad = gradInput)
         {
-            for (int n0 = 0; n0 < g.Batch; n0 += images)
+            for (int i = 0; i < chunks; i++)
             {
-                int n1 = Math.Min(n0 + images, g.Batch), n = (n1 - n0) * pixels;
+                int n0 = ChunkStart(i, chunks, g.Batch), n1 = ChunkStart(i + 1, chunks, g.Batch), n = (n1 - n0) * pixels;
                 // chunk [CKK, n] = W^T [CKK, F] x dz[:, chunk] [F, n] (leading dimension N*OH*OW)
                 Sgemm.MultiplyUnchecked(true, false, g.ColRows, n, filters, 1f, pw, g.ColRows, pdz + (long)n0 * pixels, g.ColCols,
                     0f, pscratch, n, pool, cpu);

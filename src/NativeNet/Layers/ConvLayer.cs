@@ -104,8 +104,13 @@ public sealed class ConvLayer : Layer
         public bool Activated { get; } = activated;
         public Tensor? Permuted { get; } = permuted;
         public Tensor? GradPermuted { get; } = gradPermuted;
-        /// <summary>[C*k*k, N*OH*OW] unfolded input; null in an inference workspace that convolves directly.</summary>
+        /// <summary>
+        /// The unfolded input [C*k*k, N*OH*OW] where forward unfolds; in a training workspace that convolves directly,
+        /// the backend's gradient scratch, also large enough for a batch below <see cref="DirectTrainingMinBatch"/>
+        /// unfolded whole; null in an inference workspace that convolves directly.
+        /// </summary>
         public Tensor? Cols { get; } = cols;
+        /// <summary>The backend's scratch for the input gradient (<see cref="IComputeBackend.ConvolutionGradientScratch"/>); null in inference.</summary>
         public Tensor? GradCols { get; } = gradCols;
     }
 
@@ -113,13 +118,12 @@ public sealed class ConvLayer : Layer
     {
         var g = Geometry(Input, batch);
         string p = $"L{Index}";
-        // The forward pass takes the backend's direct kernel where it has one. Inference then needs no unfolded copy of
-        // the input; training keeps one for the weight gradient (see ConvolvesDirectly).
+        // The forward pass takes the backend's direct kernel where it has one; inference then needs no unfolded copy of
+        // the input. The backward products need only the backend's scratch (on the CPU a chunk of images, not the whole
+        // batch); in training, cols must still hold a whole batch too small to convolve directly (see ConvolvesDirectly).
         bool direct = arena.Backend.SupportsDirectConvolution(g);
         bool unfold = training || !direct;
-        // The backward products need only the backend's scratch (on the CPU a chunk of images, not the whole batch);
-        // cols must still hold a whole batch too small to convolve directly, which unfolds in forward.
-        long scratch = arena.Backend.ConvolutionGradientScratch(g);
+        long scratch = training ? arena.Backend.ConvolutionGradientScratch(g) : 0;
         long cols = training && direct
             ? Math.Max(scratch, (long)g.ColRows * Math.Min(batch, DirectTrainingMinBatch - 1) * Output.Height * Output.Width)
             : (long)g.ColRows * g.ColCols;
