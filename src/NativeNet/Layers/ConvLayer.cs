@@ -110,7 +110,10 @@ public sealed class ConvLayer : Layer
         /// unfolded whole; null in an inference workspace that convolves directly.
         /// </summary>
         public Tensor? Cols { get; } = cols;
-        /// <summary>The backend's scratch for the input gradient (<see cref="IComputeBackend.ConvolutionGradientScratch"/>); null in inference.</summary>
+        /// <summary>
+        /// The backend's scratch for the input gradient (<see cref="IComputeBackend.ConvolutionGradientScratch"/>): the
+        /// same buffer as <see cref="Cols"/>, free by then (backward takes the weight gradient first); null in inference.
+        /// </summary>
         public Tensor? GradCols { get; } = gradCols;
     }
 
@@ -124,14 +127,15 @@ public sealed class ConvLayer : Layer
         bool direct = arena.Backend.SupportsDirectConvolution(g);
         bool unfold = training || !direct;
         long scratch = training ? arena.Backend.ConvolutionGradientScratch(g) : 0;
-        long cols = training && direct
-            ? Math.Max(scratch, (long)g.ColRows * Math.Min(batch, DirectTrainingMinBatch - 1) * Output.Height * Output.Width)
-            : (long)g.ColRows * g.ColCols;
+        long colsLength = Math.Max(scratch, training && direct
+            ? (long)g.ColRows * Math.Min(batch, DirectTrainingMinBatch - 1) * Output.Height * Output.Width
+            : (long)g.ColRows * g.ColCols);
+        var cols = unfold ? arena.Allocate($"{p}.cols", checked((int)colsLength)) : null;
         return new State(
             arena.Allocate($"{p}.a", Filters, batch, Output.Height, Output.Width),
             training ? arena.Allocate($"{p}.grad", Filters, batch, Output.Height, Output.Width) : null,
-            unfold ? arena.Allocate($"{p}.cols", checked((int)cols)) : null,
-            training ? arena.Allocate($"{p}.gradCols", checked((int)Math.Max(scratch, 1))) : null,
+            cols,
+            training ? cols : null,
             NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
             NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null,
             activated: training || !ActivationAfterPool,
