@@ -68,9 +68,9 @@ public sealed class CpuContext
 
     /// <summary>
     /// Whether a dense layer's backward and SGD step run as one kernel (<see cref="DenseBackward"/>): it keeps up to
-    /// 12 rows of dx and of x in registers, 24 of AVX-512's 32.
+    /// 12 rows of dx and of x in AVX-512's registers, or 10 rows of dx in AVX2's.
     /// </summary>
-    internal bool FusesDenseBackward => Level == CpuLevel.Avx512;
+    internal bool FusesDenseBackward => Level >= CpuLevel.Avx2;
 
     /// <summary>Whether convolutions the direct kernel covers skip im2col (<see cref="Kernels.DirectConvolution"/>: blocks for AVX2 and AVX-512).</summary>
     internal bool ConvolvesDirectly => Level >= CpuLevel.Avx2;

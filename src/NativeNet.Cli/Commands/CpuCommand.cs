@@ -35,7 +35,7 @@ internal sealed class CpuCommand : Command<CpuCommand.Settings>
         table.AddRow("supported levels", string.Join(", ", supported));
         table.AddRow("GEMM micro-kernel", $"{mr} x {nr}");
         table.AddRow("GEMM blocks", $"MC {mc}, KC {kc}, NC {nc}");
-        table.AddRow("fused dense backward", cpu.HasFusedDenseBackward ? "yes" : "no (avx512 only)");
+        table.AddRow("fused dense backward", cpu.HasFusedDenseBackward ? "yes" : "no (avx2 and avx512 only)");
         table.AddRow("direct convolution", cpu.HasDirectConvolution ? "yes" : "no (avx2 and avx512 only)");
         table.AddRow("processors", Environment.ProcessorCount.ToString());
         AnsiConsole.Write(table);

@@ -15,12 +15,13 @@ namespace NativeNet.Core.Gemm;
 /// </code>
 /// As two GEMMs at a mini-batch of 10, both are bound by memory, not arithmetic: each streams all of W (a 1000 x 1000
 /// layer is 4 MB, more than a core's L2) and the step does only 10 multiply-adds per element of W it reads and writes.
-/// This kernel reads each element of W once, into a register: a tile of 16 columns walks down the rows of W with dx's
-/// and x's 16 columns in registers (2 x rows of them), and for each row j adds dz[:, j] W[j, :] to dx, then rewrites the
+/// This kernel reads each element of W once, into a register: a tile of one vector's columns walks down the rows of W
+/// with dx's and x's columns in registers (2 x rows of them at AVX-512), and for each row j adds dz[:, j] W[j, :] to dx, then rewrites the
 /// row with alpha dz[:, j]^T x + beta W[j, :]. Per row, 2 x rows multiply-adds for one load and one store of W.
 /// <para>
-/// At the AVX-512 level (<see cref="CpuContext.FusesDenseBackward"/>) and up to <see cref="MaxRows"/> rows (the registers
-/// must hold them); otherwise the two GEMMs. Rows of W go by in blocks of <see cref="PackedGemm.InPlaceKC"/>, the tiles of a block side by side
+/// At the AVX-512 level up to <see cref="MaxRows"/> rows, at AVX2 (8-column tiles, x read from L1) up to
+/// <see cref="MaxRows256"/> (<see cref="CpuContext.FusesDenseBackward"/>; the registers must hold dx's rows); otherwise
+/// the two GEMMs. Rows of W go by in blocks of <see cref="PackedGemm.InPlaceKC"/>, the tiles of a block side by side
 /// (the order in which the in-place GEMM reads B), each tile prefetching its rows two tiles ahead.
 /// </para>
 /// <para>
@@ -32,19 +33,29 @@ namespace NativeNet.Core.Gemm;
 /// </summary>
 internal static unsafe class DenseBackward
 {
-    /// <summary>The most rows (examples in a mini-batch) the fused kernel takes: 2 x 12 registers of dx and x, 8 others.</summary>
+    /// <summary>
+    /// The most rows (examples in a mini-batch) the fused kernel takes, and the row stride of its transposed dz: at
+    /// AVX-512, 2 x 12 registers of dx and x, 8 others.
+    /// </summary>
     public const int MaxRows = 12;
+
+    /// <summary>
+    /// The most rows the AVX2 tile takes: 10 registers of dx, and W's row, the two update chains, a broadcast, alpha and
+    /// beta, the 16 ymm registers; x is read from L1 as the FMAs' memory operand.
+    /// </summary>
+    public const int MaxRows256 = 10;
 
     /// <summary>Layers with at least this many units split them into two halves (see the class remarks).</summary>
     public const int SplitUnits = 2 * PackedGemm.InPlaceKC;
 
-    private const int TileColumns = 16;
+    /// <summary>Columns of W a tile covers: one vector.</summary>
+    private static int TileColumns(CpuContext cpu) => cpu.HasVector512 ? 16 : 8;
 
     /// <summary>
-    /// How far ahead in its row of W a tile prefetches (floats): the next tile but one. A tile walks 64 rows, 64 pages
-    /// apart, more streams than the hardware prefetchers follow.
+    /// How far ahead in its row of W a tile prefetches (floats): the next tile but one at AVX-512 (two cache lines; the
+    /// next three tiles at AVX2). A tile walks 64 rows, 64 pages apart, more streams than the hardware prefetchers follow.
     /// </summary>
-    private const int PrefetchAhead = 2 * TileColumns;
+    private const int PrefetchAhead = 32;
 
     /// <summary>
     /// The shortest rows of W that workers split by columns when the units are too few to halve: shorter rows run faster on
@@ -53,7 +64,7 @@ internal static unsafe class DenseBackward
     private const int ColumnSplitMinInputs = 4096;
 
     /// <summary>Whether <see cref="PropagateAndStep"/> runs the fused kernel for this many rows in this context (else two GEMMs).</summary>
-    public static bool IsFused(int rows, CpuContext cpu) => rows <= MaxRows && cpu.FusesDenseBackward;
+    public static bool IsFused(int rows, CpuContext cpu) => cpu.FusesDenseBackward && rows <= (cpu.HasVector512 ? MaxRows : MaxRows256);
 
     public static void PropagateAndStep(int rows, int units, int inputs, float alpha, ReadOnlySpan<float> dz, ReadOnlySpan<float> x,
         float beta, Span<float> w, Span<float> dx, WorkerPool? pool = null, CpuContext? cpu = null)
@@ -83,7 +94,8 @@ internal static unsafe class DenseBackward
                 for (int j = 0; j < units; j++) dzT[(long)j * MaxRows + i] = src[j];
             }
             float* partial = half < units ? dzT + (long)units * MaxRows : null;
-            var work = new Work(rows, units, inputs, alpha, beta, dzT, px, pw, pdx, partial, half);
+            var work = new Work(units, inputs, alpha, beta, dzT, px, pw, pdx, partial, half, TileColumns(cpu),
+                TileFor(rows, masked: false, cpu), TileFor(rows, masked: true, cpu));
             // Unsplit, workers would split the columns of W and share a cache line in each row: worth it for long rows only.
             int workers = 2L * rows * units * inputs < Sgemm.ParallelThreshold || (partial is null && inputs < ColumnSplitMinInputs) ? 1 : pool.DegreeOfParallelism;
             if (workers == 1) work.Execute(0, 1);
@@ -99,8 +111,8 @@ internal static unsafe class DenseBackward
         }
     }
 
-    private readonly struct Work(int rows, int units, int inputs, float alpha, float beta, float* dzT, float* x, float* w, float* dx,
-        float* partial, int half) : IParallelWork
+    private readonly struct Work(int units, int inputs, float alpha, float beta, float* dzT, float* x, float* w, float* dx,
+        float* partial, int half, int tileColumns, TileKernel tile, TileKernel edge) : IParallelWork
     {
         public void Execute(int worker, int workers)
         {
@@ -117,31 +129,47 @@ internal static unsafe class DenseBackward
         /// <summary>Rows [j0, j1) of W, this worker's share of its columns; target = dz[:, j0:j1] W[j0:j1, :].</summary>
         private void Rows(int j0, int j1, float* target, int worker, int workers)
         {
-            var (c0, c1) = WorkerPool.Partition(inputs, worker, workers, TileColumns);
+            var (c0, c1) = WorkerPool.Partition(inputs, worker, workers, tileColumns);
             if (c0 >= c1) return;
-            var tile = TileFor(rows, masked: false);
-            var edge = TileFor(rows, masked: true);
             for (int jb = j0; jb < j1; jb += PackedGemm.InPlaceKC)
             {
                 int count = Math.Min(PackedGemm.InPlaceKC, j1 - jb);
-                for (int c = c0; c < c1; c += TileColumns)
-                    (c1 - c >= TileColumns ? tile : edge)(count, dzT + (long)jb * MaxRows, w + (long)jb * inputs + c, inputs, x + c, target + c, inputs,
+                for (int c = c0; c < c1; c += tileColumns)
+                    (c1 - c >= tileColumns ? tile : edge).Run(count, dzT + (long)jb * MaxRows, w + (long)jb * inputs + c, inputs, x + c, target + c, inputs,
                         alpha, beta, jb == j0, c1 - c);
             }
         }
     }
 
-    private static delegate*<int, float*, float*, int, float*, float*, int, float, float, bool, int, void> TileFor(int rows, bool masked) => masked
-        ? rows switch
-        {
-            1 => &Tile<Rows1, Yes>, 2 => &Tile<Rows2, Yes>, 3 => &Tile<Rows3, Yes>, 4 => &Tile<Rows4, Yes>, 5 => &Tile<Rows5, Yes>, 6 => &Tile<Rows6, Yes>,
-            7 => &Tile<Rows7, Yes>, 8 => &Tile<Rows8, Yes>, 9 => &Tile<Rows9, Yes>, 10 => &Tile<Rows10, Yes>, 11 => &Tile<Rows11, Yes>, _ => &Tile<Rows12, Yes>,
-        }
-        : rows switch
-        {
-            1 => &Tile<Rows1, No>, 2 => &Tile<Rows2, No>, 3 => &Tile<Rows3, No>, 4 => &Tile<Rows4, No>, 5 => &Tile<Rows5, No>, 6 => &Tile<Rows6, No>,
-            7 => &Tile<Rows7, No>, 8 => &Tile<Rows8, No>, 9 => &Tile<Rows9, No>, 10 => &Tile<Rows10, No>, 11 => &Tile<Rows11, No>, _ => &Tile<Rows12, No>,
-        };
+    /// <summary>One compiled tile: (count, dzT, w, ldw, x, dx, ldx, alpha, beta, first, cols).</summary>
+    private readonly struct TileKernel(delegate*<int, float*, float*, int, float*, float*, int, float, float, bool, int, void> run)
+    {
+        public readonly delegate*<int, float*, float*, int, float*, float*, int, float, float, bool, int, void> Run = run;
+    }
+
+    private static TileKernel TileFor(int rows, bool masked, CpuContext cpu) => new(cpu.HasVector512
+        ? masked
+            ? rows switch
+            {
+                1 => &Tile<Rows1, Yes>, 2 => &Tile<Rows2, Yes>, 3 => &Tile<Rows3, Yes>, 4 => &Tile<Rows4, Yes>, 5 => &Tile<Rows5, Yes>, 6 => &Tile<Rows6, Yes>,
+                7 => &Tile<Rows7, Yes>, 8 => &Tile<Rows8, Yes>, 9 => &Tile<Rows9, Yes>, 10 => &Tile<Rows10, Yes>, 11 => &Tile<Rows11, Yes>, _ => &Tile<Rows12, Yes>,
+            }
+            : rows switch
+            {
+                1 => &Tile<Rows1, No>, 2 => &Tile<Rows2, No>, 3 => &Tile<Rows3, No>, 4 => &Tile<Rows4, No>, 5 => &Tile<Rows5, No>, 6 => &Tile<Rows6, No>,
+                7 => &Tile<Rows7, No>, 8 => &Tile<Rows8, No>, 9 => &Tile<Rows9, No>, 10 => &Tile<Rows10, No>, 11 => &Tile<Rows11, No>, _ => &Tile<Rows12, No>,
+            }
+        : masked
+            ? rows switch
+            {
+                1 => &Tile256<Rows1, Yes>, 2 => &Tile256<Rows2, Yes>, 3 => &Tile256<Rows3, Yes>, 4 => &Tile256<Rows4, Yes>, 5 => &Tile256<Rows5, Yes>,
+                6 => &Tile256<Rows6, Yes>, 7 => &Tile256<Rows7, Yes>, 8 => &Tile256<Rows8, Yes>, 9 => &Tile256<Rows9, Yes>, _ => &Tile256<Rows10, Yes>,
+            }
+            : rows switch
+            {
+                1 => &Tile256<Rows1, No>, 2 => &Tile256<Rows2, No>, 3 => &Tile256<Rows3, No>, 4 => &Tile256<Rows4, No>, 5 => &Tile256<Rows5, No>,
+                6 => &Tile256<Rows6, No>, 7 => &Tile256<Rows7, No>, 8 => &Tile256<Rows8, No>, 9 => &Tile256<Rows9, No>, _ => &Tile256<Rows10, No>,
+            });
 
     /// <summary>
     /// One tile of 16 columns (the first <paramref name="cols"/>, through a mask, with TMasked) over <paramref name="count"/>
@@ -217,6 +245,70 @@ internal static unsafe class DenseBackward
         if (TRows.Value > 9) Store<TMasked>(dx + 9L * ldx, d9, mask);
         if (TRows.Value > 10) Store<TMasked>(dx + 10L * ldx, d10, mask);
         if (TRows.Value > 11) Store<TMasked>(dx + 11L * ldx, d11, mask);
+    }
+
+    /// <summary>
+    /// <see cref="Tile{TRows, TMasked}"/> at AVX2: 8 columns, up to <see cref="MaxRows256"/> rows. dx's rows stay in
+    /// registers as there; x's rows do not fit beside them and are read from L1 by each update FMA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256<TRows, TMasked>(int count, float* a, float* w, int ldw, float* x, float* dx, int ldx, float alpha, float beta, bool first, int cols)
+        where TRows : struct, IStaticCount where TMasked : struct, IStaticFlag
+    {
+        var mask = MaskedLanes.LeadingLanes256(cols);
+        Vector256<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default, d6 = default, d7 = default, d8 = default, d9 = default;
+        if (!first)
+        {
+            if (TRows.Value > 0) d0 = MaskedLanes.Load256<TMasked>(dx + 0L * ldx, mask);
+            if (TRows.Value > 1) d1 = MaskedLanes.Load256<TMasked>(dx + 1L * ldx, mask);
+            if (TRows.Value > 2) d2 = MaskedLanes.Load256<TMasked>(dx + 2L * ldx, mask);
+            if (TRows.Value > 3) d3 = MaskedLanes.Load256<TMasked>(dx + 3L * ldx, mask);
+            if (TRows.Value > 4) d4 = MaskedLanes.Load256<TMasked>(dx + 4L * ldx, mask);
+            if (TRows.Value > 5) d5 = MaskedLanes.Load256<TMasked>(dx + 5L * ldx, mask);
+            if (TRows.Value > 6) d6 = MaskedLanes.Load256<TMasked>(dx + 6L * ldx, mask);
+            if (TRows.Value > 7) d7 = MaskedLanes.Load256<TMasked>(dx + 7L * ldx, mask);
+            if (TRows.Value > 8) d8 = MaskedLanes.Load256<TMasked>(dx + 8L * ldx, mask);
+            if (TRows.Value > 9) d9 = MaskedLanes.Load256<TMasked>(dx + 9L * ldx, mask);
+        }
+        var va = Vector256.Create(alpha);
+        var vb = Vector256.Create(beta);
+        for (int j = 0; j < count; j++, a += MaxRows, w += ldw)
+        {
+            Sse.Prefetch0(w + PrefetchAhead);              // a hint: never faults, even past the end of W
+            var wj = MaskedLanes.Load256<TMasked>(w, mask);
+            Vector256<float> ua = default, ub = default;
+            if (TRows.Value > 0) { var s = Vector256.Create(a[0]); d0 = Fma(s, wj, d0); ua = Fma(s, MaskedLanes.Load256<TMasked>(x + 0L * ldx, mask), ua); }
+            if (TRows.Value > 1) { var s = Vector256.Create(a[1]); d1 = Fma(s, wj, d1); ub = Fma(s, MaskedLanes.Load256<TMasked>(x + 1L * ldx, mask), ub); }
+            if (TRows.Value > 2) { var s = Vector256.Create(a[2]); d2 = Fma(s, wj, d2); ua = Fma(s, MaskedLanes.Load256<TMasked>(x + 2L * ldx, mask), ua); }
+            if (TRows.Value > 3) { var s = Vector256.Create(a[3]); d3 = Fma(s, wj, d3); ub = Fma(s, MaskedLanes.Load256<TMasked>(x + 3L * ldx, mask), ub); }
+            if (TRows.Value > 4) { var s = Vector256.Create(a[4]); d4 = Fma(s, wj, d4); ua = Fma(s, MaskedLanes.Load256<TMasked>(x + 4L * ldx, mask), ua); }
+            if (TRows.Value > 5) { var s = Vector256.Create(a[5]); d5 = Fma(s, wj, d5); ub = Fma(s, MaskedLanes.Load256<TMasked>(x + 5L * ldx, mask), ub); }
+            if (TRows.Value > 6) { var s = Vector256.Create(a[6]); d6 = Fma(s, wj, d6); ua = Fma(s, MaskedLanes.Load256<TMasked>(x + 6L * ldx, mask), ua); }
+            if (TRows.Value > 7) { var s = Vector256.Create(a[7]); d7 = Fma(s, wj, d7); ub = Fma(s, MaskedLanes.Load256<TMasked>(x + 7L * ldx, mask), ub); }
+            if (TRows.Value > 8) { var s = Vector256.Create(a[8]); d8 = Fma(s, wj, d8); ua = Fma(s, MaskedLanes.Load256<TMasked>(x + 8L * ldx, mask), ua); }
+            if (TRows.Value > 9) { var s = Vector256.Create(a[9]); d9 = Fma(s, wj, d9); ub = Fma(s, MaskedLanes.Load256<TMasked>(x + 9L * ldx, mask), ub); }
+            Store256<TMasked>(w, Vector256.FusedMultiplyAdd(ua + ub, va, wj * vb), mask);
+        }
+        if (TRows.Value > 0) Store256<TMasked>(dx + 0L * ldx, d0, mask);
+        if (TRows.Value > 1) Store256<TMasked>(dx + 1L * ldx, d1, mask);
+        if (TRows.Value > 2) Store256<TMasked>(dx + 2L * ldx, d2, mask);
+        if (TRows.Value > 3) Store256<TMasked>(dx + 3L * ldx, d3, mask);
+        if (TRows.Value > 4) Store256<TMasked>(dx + 4L * ldx, d4, mask);
+        if (TRows.Value > 5) Store256<TMasked>(dx + 5L * ldx, d5, mask);
+        if (TRows.Value > 6) Store256<TMasked>(dx + 6L * ldx, d6, mask);
+        if (TRows.Value > 7) Store256<TMasked>(dx + 7L * ldx, d7, mask);
+        if (TRows.Value > 8) Store256<TMasked>(dx + 8L * ldx, d8, mask);
+        if (TRows.Value > 9) Store256<TMasked>(dx + 9L * ldx, d9, mask);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store256<TMasked>(float* p, Vector256<float> value, Vector256<float> mask) where TMasked : struct, IStaticFlag
+    {
+        if (TMasked.Value) Avx.MaskStore(p, mask, value);
+        else value.Store(p);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
