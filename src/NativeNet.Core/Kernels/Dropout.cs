@@ -32,7 +32,7 @@ internal static class Dropout
                 Vector512.ConditionalSelect(keepLanes, Vector512<float>.One, Vector512<float>.Zero).StoreUnsafe(ref dst, (nuint)i);
             }
         }
-        else if (cpu.Level >= CpuLevel.Avx2)
+        else if (cpu.HasVector256)
         {
             // The same hash, 8 indices at a time in 64-bit lanes (two vectors of 4); AVX2 has no 64-bit multiply, so
             // each product is put together from 32-bit ones (Multiply64).

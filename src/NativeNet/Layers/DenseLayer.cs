@@ -143,7 +143,7 @@ public sealed class DenseLayer : Layer
     // Backward: dz [N, units] = da * f'(a) (the output layer receives dz directly)
     //   db [units] = column sums of dz;  dx [N, n] = dz W (* mask);  dW [units, n] = dz^T x,
     //   or with a fused SGD step W <- beta W + alpha dz^T x, after dx has read the old W (both in one pass over W on
-    //   the CPU with AVX-512, for batches of at most 12).
+    //   the CPU: with AVX-512 for batches of at most 12, with AVX2 of at most 10).
     internal override Parameter? FusedWeight => _w;
 
     internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
