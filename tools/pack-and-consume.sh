@@ -11,7 +11,8 @@
 # Exits non-zero when any check fails.
 #
 # Usage: tools/pack-and-consume.sh [--no-build]
-#   --no-build  pack what `dotnet build NativeNet.sln -c Release` already built (as .ci/run does).
+#   --no-build  pack the libraries `dotnet build NativeNet.sln -c Release` already built (as .ci/run does); the tool's
+#               platform packages are always built here, one publish for each platform.
 # Needs MNIST in data/mnist (tools/fetch-mnist.sh) and, for Native AOT, clang and zlib1g-dev (.ci/run installs them).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -50,10 +51,17 @@ runtime_of() { sed -nE 's|^runtime: (.*)$|\1|p' "$1"; }
 echo "== pack ($version) into $feed"
 rm -rf "$feed"
 start=$SECONDS
-if run_logged pack dotnet pack NativeNet.sln -c Release -warnaserror "${no_build[@]}"; then
-    ok "dotnet pack NativeNet.sln ($((SECONDS - start)) s)"
+pack_all() {
+    local project
+    for project in NativeNet.Core NativeNet.Data NativeNet NativeNet.OpenCL; do
+        dotnet pack "src/$project" -c Release -warnaserror "${no_build[@]}" || return 1
+    done
+    dotnet pack src/NativeNet.Cli -c Release -warnaserror
+}
+if run_logged pack pack_all; then
+    ok "dotnet pack: the four libraries and the tool ($((SECONDS - start)) s)"
 else
-    fail "dotnet pack NativeNet.sln"
+    fail "dotnet pack"
     finish
 fi
 # Each package: its files and .nuspec fields; the libraries with XML docs and their PDB in the .snupkg.
@@ -61,11 +69,15 @@ if /usr/bin/python3 - "$feed" "$version" <<'PY'
 import sys, zipfile, xml.etree.ElementTree as ET
 feed, version = sys.argv[1], sys.argv[2]
 libraries = ["NativeNet.Core", "NativeNet.Data", "NativeNet", "NativeNet.OpenCL"]
+# The tool: one package for each platform, and a pointer package (no binaries, no symbols) naming them.
+tool_rids = ["linux-x64", "linux-arm64", "win-x64", "osx-arm64"]
 problems = []
-for pid in libraries + ["NativeNet.Cli"]:
+for pid in libraries + ["NativeNet.Cli"] + [f"NativeNet.Cli.{rid}" for rid in tool_rids]:
     path = f"{feed}/{pid}.{version}.nupkg"
+    pointer = pid == "NativeNet.Cli"
     try:
-        nupkg, snupkg = zipfile.ZipFile(path), zipfile.ZipFile(f"{feed}/{pid}.{version}.snupkg")
+        nupkg = zipfile.ZipFile(path)
+        snupkg = None if pointer else zipfile.ZipFile(f"{feed}/{pid}.{version}.snupkg")
     except FileNotFoundError as e:
         problems.append(f"{pid}: {e.filename} missing"); continue
     names = set(nupkg.namelist())
@@ -79,21 +91,32 @@ for pid in libraries + ["NativeNet.Cli"]:
     if readme is None or readme.text not in names: problems.append(f"{pid}: no README in the package")
     repo = field("repository")
     if repo is None or repo.get("type") != "git" or len(repo.get("commit", "")) != 40: problems.append(f"{pid}: no repository type and commit")
-    pdbs = [n for n in snupkg.namelist() if n.endswith(f"{pid}.pdb")]
-    if not pdbs: problems.append(f"{pid}: no {pid}.pdb in the .snupkg")
+    assembly = "NativeNet.Cli" if pid.startswith("NativeNet.Cli") else pid
+    if snupkg is not None and not [n for n in snupkg.namelist() if n.endswith(f"{assembly}.pdb")]:
+        problems.append(f"{pid}: no {assembly}.pdb in the .snupkg")
+    types = [t.get("name") for t in meta.findall(".//{*}packageType")]
     if pid in libraries:
         for f in (f"lib/net10.0/{pid}.dll", f"lib/net10.0/{pid}.xml"):
             if f not in names: problems.append(f"{pid}: {f} missing")
-    else:
-        types = [t.get("name") for t in meta.findall(".//{*}packageType")]
-        settings = nupkg.read("tools/net10.0/any/DotnetToolSettings.xml").decode() if "tools/net10.0/any/DotnetToolSettings.xml" in names else ""
+    elif pointer:
+        settings = nupkg.read("tools/any/any/DotnetToolSettings.xml").decode() if "tools/any/any/DotnetToolSettings.xml" in names else ""
         if "DotnetTool" not in types or 'Name="nativenet"' not in settings: problems.append(f"{pid}: not a .NET tool with the command nativenet")
+        for rid in tool_rids:
+            if f'RuntimeIdentifier="{rid}" Id="NativeNet.Cli.{rid}"' not in settings: problems.append(f"{pid}: does not point {rid} to NativeNet.Cli.{rid}")
+    else:
+        rid = pid.removeprefix("NativeNet.Cli.")
+        settings_path = f"tools/net10.0/{rid}/DotnetToolSettings.xml"
+        settings = nupkg.read(settings_path).decode() if settings_path in names else ""
+        if "DotnetToolRidPackage" not in types or 'Name="nativenet"' not in settings: problems.append(f"{pid}: not the {rid} package of a .NET tool with the command nativenet")
+        natives = [n for n in names if n.endswith((".so", ".dylib", ".dll", ".lib")) and n.rsplit("/", 1)[-1].startswith(("onnxruntime", "libonnxruntime"))]
+        foreign = [n for n in natives if (n.endswith(".dll") or n.endswith(".lib")) != rid.startswith("win")]
+        if foreign: problems.append(f"{pid}: another platform's ONNX Runtime files: {', '.join(sorted(foreign))}")
     size = sum(i.compress_size for i in nupkg.infolist())
     print(f"   {pid}.{version}.nupkg: {size / 1e6:.1f} MB, {len(names)} files; repository commit {repo.get('commit', '?')[:12] if repo is not None else '?'}, url '{repo.get('url', '') if repo is not None else ''}'")
 for p in problems: print("   " + p)
 sys.exit(1 if problems else 0)
 PY
-then ok "5 packages + 5 symbol packages, each with licence, description, tags, README, repository commit (libraries: XML docs)"
+then ok "4 libraries and the tool (a pointer package and one for each of 4 platforms, none with another platform's ONNX Runtime), each with licence, description, tags, README, repository commit, symbols (libraries: XML docs)"
 else fail "package contents"
 fi
 
