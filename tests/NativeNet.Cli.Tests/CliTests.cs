@@ -289,6 +289,18 @@ public sealed class CliTests
         }
     }
 
+    /// <summary>`bench infer --profile` times the single-image calls only: the batches measured after them do not leak into its table.</summary>
+    [Fact]
+    public void BenchInferProfile_ShowsTheSingleImageCallsOnly()
+    {
+        var r = CliRunner.Run("bench", "infer", "--preset", "ch1", "--calls", "500", "--images", "300", "--threads", "1", "--profile");
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains("primitive (single image)", r.Stdout);
+        Assert.Contains("Gemm NT m=1 n=30 k=784", r.Stdout);   // the hidden layer of one image
+        Assert.DoesNotContain("m=100 ", r.Stdout);              // the batches of 100 and of 300 come after the profile
+        Assert.DoesNotContain("m=300 ", r.Stdout);
+    }
+
     [Fact]
     public void BenchPeakAndGemmShapesReportJson()
     {

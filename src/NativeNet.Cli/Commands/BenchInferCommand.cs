@@ -38,7 +38,8 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
     }
 
     /// <summary>One implementation's figures: median single-image latency, batch-of-100 and large-batch throughput, bytes allocated per single call.</summary>
-    private sealed record Timing(string Name, double LatencyUs, double Batch100PerSecond, double BatchPerSecond, double AllocatedPerCall);
+    private sealed record Timing(string Name, double LatencyUs, double Batch100PerSecond, double BatchPerSecond, double AllocatedPerCall,
+        IReadOnlyList<(string Name, double Seconds, long Calls)>? Profile);
 
     private const int Block = 100;
 
@@ -58,13 +59,8 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         {
             if (s.Compare == "onnxruntime") targets.Add(new OnnxRuntimeTarget(net, s.Threads));
             var timings = new List<Timing>();
-            IReadOnlyList<(string Name, double Seconds, long Calls)>? profile = null;
-            foreach (var target in targets)
-            {
-                timings.Add(Measure(target, net, images, s, profiler, cancellation));
-                if (profiler is not null && target is NativeNetTarget) profile = profiler.Report();   // single-image calls only
-            }
-            Report(s, name, backend.Name, timings, profile);
+            foreach (var target in targets) timings.Add(Measure(target, net, images, s, target is NativeNetTarget ? profiler : null, cancellation));
+            Report(s, name, backend.Name, timings, timings[0].Profile);
             return 0;
         }
         finally
@@ -104,6 +100,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
             perCall[b] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / Block;
         }
         double allocated = (double)(GC.GetAllocatedBytesForCurrentThread() - before) / (blocks * Block);
+        var profile = profiler?.Report();   // the single-image calls only, before the batches below
         // Batches of 100: the median of about a second of calls. The large batch: the median of three calls.
         var hundred = new List<double>();
         for (var clock = Stopwatch.StartNew(); hundred.Count < 5 || clock.Elapsed.TotalSeconds < 1;)
@@ -120,7 +117,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
             target.PredictBatch(images, outputs);
             large.Add(count / Stopwatch.GetElapsedTime(t0).TotalSeconds);
         }
-        return new Timing(target.Name, Median(perCall), Median(hundred), Median(large), allocated);
+        return new Timing(target.Name, Median(perCall), Median(hundred), Median(large), allocated, profile);
     }
 
     private static double Median(IEnumerable<double> values)
