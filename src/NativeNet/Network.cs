@@ -20,6 +20,9 @@ public sealed class Network : IDisposable
     public const int PredictBatchCapacity = 100;
 
     private readonly TensorArena _parameters;
+    // The parameters' gradients: storage only once a training workspace is made (EnsureGradients), so a network that
+    // only predicts (a loaded model) holds its weights alone.
+    private readonly TensorArena _gradients;
     private readonly WorkspacePool _single;
     private readonly WorkspacePool _batched;
     // Workspaces made through CreateWorkspace that are not yet disposed; Dispose frees them with the network.
@@ -53,7 +56,8 @@ public sealed class Network : IDisposable
         var output = (DenseLayer)layers[^1];
         Cost = output.Cost ?? throw new ArgumentException("The last layer must be an output layer with a cost.");
         _parameters = new TensorArena(backend);
-        foreach (var layer in layers) layer.DeclareParameters(_parameters, withVelocity);
+        _gradients = new TensorArena(backend);
+        foreach (var layer in layers) layer.DeclareParameters(_parameters, _gradients, withVelocity);
         _parameters.Commit();
         ParameterArray = layers.SelectMany(l => l.Parameters).ToArray();
         HasVelocity = withVelocity;
@@ -247,7 +251,17 @@ public sealed class Network : IDisposable
         _batched.Dispose();
         _singleImageBackend?.Dispose();
         _parameters.Dispose();
+        _gradients.Dispose();
     }
+
+    /// <summary>Gives the parameters' gradients their storage (zero-filled) if they have none yet; safe from any thread.</summary>
+    internal void EnsureGradients()
+    {
+        lock (_gradients) _gradients.Commit();
+    }
+
+    /// <summary>Bytes the network's own tensors take: parameter values and velocities, and gradients once trained.</summary>
+    internal long ParameterBytes => (_parameters.Size + (_gradients.IsCommitted ? _gradients.Size : 0)) * sizeof(float);
 }
 
 /// <summary>
@@ -269,6 +283,7 @@ internal sealed class Workspace : IDisposable
     internal Workspace(Network net, int capacity, bool training, bool ownGradients, IComputeBackend? kernels = null)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "Batch capacity must be at least 1.");
+        if (training) net.EnsureGradients();
         _net = net;
         _backend = kernels ?? net.Backend;
         Capacity = capacity;

@@ -9,6 +9,35 @@ namespace NativeNet.Tests;
 public class NetworkTests
 {
     /// <summary>
+    /// A network that only predicts (a model loaded into an app) holds its weights alone; the parameters' gradients get
+    /// storage when a training workspace is first made, and training then works as before.
+    /// </summary>
+    [Fact]
+    public void GradientsGetStorage_OnlyOnceTheNetworkIsTrained()
+    {
+        const long floats = 784 * 1000 + 1000 + 1000 * 10 + 10, slack = 4 * 16 * sizeof(float);   // each tensor starts on 64 bytes
+        using var built = NetworkSpec.Parse("input 784 | dense 1000 relu | output 10 softmax").Build(1, WeightInit.ScaledByFanIn);
+        Assert.InRange(built.ParameterBytes, floats * sizeof(float), floats * sizeof(float) + slack);
+        var file = new MemoryStream();
+        ModelFile.Save(file, built);
+        file.Position = 0;
+        using var net = ModelFile.Load(file);
+        var images = new float[20 * 784];
+        for (int i = 0; i < images.Length; i++) images[i] = (i % 7) / 7f;
+        var outputs = new float[20 * 10];
+        net.PredictBatch(images, outputs);
+        net.Predict(images.AsSpan(0, 784), outputs.AsSpan(0, 10));
+        Assert.InRange(net.ParameterBytes, floats * sizeof(float), floats * sizeof(float) + slack);
+        Assert.All(net.Parameters, p => Assert.False(p.Gradient.IsBound));
+
+        using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.1f });
+        Assert.InRange(net.ParameterBytes, 2 * floats * sizeof(float), 2 * (floats * sizeof(float) + slack));
+        var before = CpuBackend.Span(net.Parameters[0].Value).ToArray();
+        trainer.Step(images.AsSpan(0, 10 * 784), new byte[] { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 });
+        Assert.NotEqual(before, CpuBackend.Span(net.Parameters[0].Value).ToArray());
+    }
+
+    /// <summary>
     /// A convolution trained directly keeps no unfolded copy of its batch: its gradients unfold a chunk of images at a
     /// time into a scratch of fixed size, so the training workspace grows with the batch by the activations alone. At a
     /// CPU level without a direct kernel, forward unfolds the batch, and only that one copy grows with it.

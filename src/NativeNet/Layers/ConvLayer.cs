@@ -71,12 +71,12 @@ public sealed class ConvLayer : Layer
     /// <summary>For example "Conv 20 x 5x5 relu" (stride and padding named when not 1 and 0).</summary>
     public override string Describe() => $"Conv {Filters} x {Kernel}x{Kernel}" + (Stride > 1 ? $" stride {Stride}" : "") + (Padding > 0 ? $" pad {Padding}" : "") + $" {Activation.ToString().ToLowerInvariant()}";
 
-    internal override void DeclareParameters(TensorArena arena, bool withVelocity)
+    internal override void DeclareParameters(TensorArena values, TensorArena gradients, bool withVelocity)
     {
         int fanIn = Input.Channels * Kernel * Kernel;
         int fanOut = Filters * Kernel * Kernel / PoolAreaForInit;
-        _w = AddParameter(arena, withVelocity, "W", true, fanIn, fanOut, Filters, fanIn);
-        _b = AddParameter(arena, withVelocity, "b", false, fanIn, fanOut, Filters);
+        _w = AddParameter(values, gradients, withVelocity, "W", true, fanIn, fanOut, Filters, fanIn);
+        _b = AddParameter(values, gradients, withVelocity, "b", false, fanIn, fanOut, Filters);
     }
 
     internal override void Initialize(IComputeBackend backend, WeightInit rule, Random rng) => Init.Parameters(backend, Parameters, rule, rng);

@@ -74,11 +74,11 @@ public sealed class DenseLayer : Layer
         return $"Dense {Units} {act}" + (Dropout > 0 ? $", dropout {Dropout} on input" : "");
     }
 
-    internal override void DeclareParameters(TensorArena arena, bool withVelocity)
+    internal override void DeclareParameters(TensorArena values, TensorArena gradients, bool withVelocity)
     {
         int n = Input.Size;
-        _w = AddParameter(arena, withVelocity, "W", isWeight: true, fanIn: n, fanOut: Units, Units, n);
-        _b = AddParameter(arena, withVelocity, "b", isWeight: false, fanIn: n, fanOut: Units, Units);
+        _w = AddParameter(values, gradients, withVelocity, "W", isWeight: true, fanIn: n, fanOut: Units, Units, n);
+        _b = AddParameter(values, gradients, withVelocity, "b", isWeight: false, fanIn: n, fanOut: Units, Units);
     }
 
     internal override void Initialize(IComputeBackend backend, WeightInit rule, Random rng)

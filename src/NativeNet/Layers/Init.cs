@@ -33,7 +33,7 @@ internal static class Init
                 Gaussian(host, std, rng);
             }
             backend.Upload(host, p.Value);
-            backend.Fill(p.Gradient, 0f, p.Gradient.Length);
+            if (p.Gradient.IsBound) backend.Fill(p.Gradient, 0f, p.Gradient.Length);   // else zero when it gets storage
             if (p.Velocity is not null) backend.Fill(p.Velocity, 0f, p.Velocity.Length);
         }
     }

@@ -85,15 +85,19 @@ public abstract class Layer
     /// <summary>A one-line description such as "Dense 30 sigmoid".</summary>
     public abstract string Describe();
 
-    /// <summary>Declares parameters in the network's parameter arena.</summary>
-    internal virtual void DeclareParameters(TensorArena arena, bool withVelocity) { }
+    /// <summary>
+    /// Declares parameters: values (and velocities) in the network's parameter arena, gradients in its gradient arena,
+    /// which gets storage only once the network is trained.
+    /// </summary>
+    internal virtual void DeclareParameters(TensorArena values, TensorArena gradients, bool withVelocity) { }
 
-    private protected Parameter AddParameter(TensorArena arena, bool withVelocity, string name, bool isWeight, int fanIn, int fanOut, params int[] dims)
+    private protected Parameter AddParameter(TensorArena values, TensorArena gradients, bool withVelocity, string name, bool isWeight, int fanIn, int fanOut,
+        params int[] dims)
     {
         var p = new Parameter(
-            arena.Allocate($"L{Index}.{name}", dims),
-            arena.Allocate($"L{Index}.{name}.grad", dims),
-            withVelocity ? arena.Allocate($"L{Index}.{name}.velocity", dims) : null,
+            values.Allocate($"L{Index}.{name}", dims),
+            gradients.Allocate($"L{Index}.{name}.grad", dims),
+            withVelocity ? values.Allocate($"L{Index}.{name}.velocity", dims) : null,
             isWeight, fanIn, fanOut);
         _parameters.Add(p);
         return p;
