@@ -51,11 +51,14 @@ public sealed class CpuContext
     /// <summary>The GEMM's micro-kernel tile (MR rows x NR columns of C) and cache blocks (MC rows of A, KC deep, NC columns of B).</summary>
     public (int MR, int NR, int MC, int KC, int NC) GemmBlocking => (Gemm.MR, Gemm.NR, Gemm.MC, Gemm.KC, Gemm.NC);
 
-    /// <summary>Whether a dense layer's backward and its SGD step run as one kernel at this level.</summary>
-    public bool HasFusedDenseBackward => FusesDenseBackward;
+    /// <summary>
+    /// Whether a dense layer's backward and its SGD step run as one kernel at this level (<see cref="Gemm.DenseBackward"/>):
+    /// it keeps up to 12 rows of dx and of x in AVX-512's registers, or 10 rows of dx in AVX2's.
+    /// </summary>
+    public bool HasFusedDenseBackward => Level >= CpuLevel.Avx2;
 
-    /// <summary>Whether convolutions the direct kernel covers skip im2col at this level.</summary>
-    public bool HasDirectConvolution => ConvolvesDirectly;
+    /// <summary>Whether convolutions the direct kernel covers skip im2col at this level (<see cref="Kernels.DirectConvolution"/>: blocks for AVX2 and AVX-512).</summary>
+    public bool HasDirectConvolution => Level >= CpuLevel.Avx2;
 
     /// <summary>Whether <see cref="Default"/>'s level was forced by <see cref="LevelVariable"/>.</summary>
     public static bool IsForced => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(LevelVariable));
@@ -65,15 +68,6 @@ public sealed class CpuContext
 
     /// <summary>Whether kernels use 256-bit vectors with FMA.</summary>
     internal bool HasVector256 => Level >= CpuLevel.Avx2;
-
-    /// <summary>
-    /// Whether a dense layer's backward and SGD step run as one kernel (<see cref="DenseBackward"/>): it keeps up to
-    /// 12 rows of dx and of x in AVX-512's registers, or 10 rows of dx in AVX2's.
-    /// </summary>
-    internal bool FusesDenseBackward => Level >= CpuLevel.Avx2;
-
-    /// <summary>Whether convolutions the direct kernel covers skip im2col (<see cref="Kernels.DirectConvolution"/>: blocks for AVX2 and AVX-512).</summary>
-    internal bool ConvolvesDirectly => Level >= CpuLevel.Avx2;
 
     /// <summary>Every level this CPU (and the process's DOTNET_Enable* settings) can run, widest first.</summary>
     public static IReadOnlyList<CpuLevel> SupportedLevels { get; } =

@@ -21,9 +21,6 @@ public sealed class NetworkBuilder
 
     private NetworkBuilder(FeatureShape input) { _input = input; _current = input; }
 
-    /// <summary>The shape of one input example.</summary>
-    internal FeatureShape InputShape => _input;
-
     /// <summary>The layers added so far, attached (their shapes known) but without tensors until <see cref="Build"/>.</summary>
     internal IReadOnlyList<Layer> Layers => _layers;
 

@@ -1,4 +1,3 @@
-using CommunityToolkit.HighPerformance;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Kernels;
 using NativeNet.Core.Memory;
@@ -60,13 +59,6 @@ public sealed class CpuBackend : IComputeBackend
     /// <param name="t">A tensor of a CPU backend.</param>
     /// <exception cref="ArgumentException"><paramref name="t"/> does not live on a CPU backend.</exception>
     public static Span<float> Span(Tensor t) => Span(t, t.Length);
-
-    /// <summary>The host view of a CPU tensor as a row-major rows x cols matrix.</summary>
-    /// <param name="t">A tensor of a CPU backend with at least rows * cols elements.</param>
-    /// <param name="rows">Rows of the view.</param>
-    /// <param name="cols">Columns of the view.</param>
-    /// <exception cref="ArgumentException"><paramref name="t"/> does not live on a CPU backend, or is smaller than rows * cols.</exception>
-    internal static Span2D<float> Matrix(Tensor t, int rows, int cols) => Span(t, checked(rows * cols)).AsSpan2D(rows, cols);
 
     /// <inheritdoc/>
     public void Upload(ReadOnlySpan<float> source, Tensor destination, int offset = 0)

@@ -1,4 +1,3 @@
-using NativeNet.Core.Kernels;
 
 namespace NativeNet.Core.Backends;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using NativeNet.Core.Kernels;
 
 namespace NativeNet.Core.Backends;
 

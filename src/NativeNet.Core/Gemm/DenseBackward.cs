@@ -21,7 +21,7 @@ namespace NativeNet.Core.Gemm;
 /// row with alpha dz[:, j]^T x + beta W[j, :]. Per row, 2 x rows multiply-adds for one load and one store of W.
 /// <para>
 /// At the AVX-512 level up to <see cref="MaxRows"/> rows, at AVX2 (8-column tiles, x read from L1) up to
-/// <see cref="MaxRows256"/> (<see cref="CpuContext.FusesDenseBackward"/>; the registers must hold dx's rows); otherwise
+/// <see cref="MaxRows256"/> (<see cref="CpuContext.HasFusedDenseBackward"/>; the registers must hold dx's rows); otherwise
 /// the two GEMMs. Rows of W go by in blocks of <see cref="PackedGemm.InPlaceKC"/>, the tiles of a block side by side
 /// (the order in which the in-place GEMM reads B), each tile prefetching its rows 128 bytes ahead.
 /// </para>
@@ -67,7 +67,7 @@ internal static unsafe class DenseBackward
     private const int ColumnSplitMinInputs = 4096;
 
     /// <summary>Whether <see cref="PropagateAndStep"/> runs the fused kernel for this many rows in this context (else two GEMMs).</summary>
-    public static bool IsFused(int rows, CpuContext cpu) => cpu.FusesDenseBackward && rows <= (cpu.HasVector512 ? MaxRows : MaxRows256);
+    public static bool IsFused(int rows, CpuContext cpu) => cpu.HasFusedDenseBackward && rows <= (cpu.HasVector512 ? MaxRows : MaxRows256);
 
     public static void PropagateAndStep(int rows, int units, int inputs, float alpha, ReadOnlySpan<float> dz, ReadOnlySpan<float> x,
         float beta, Span<float> w, Span<float> dx, WorkerPool? pool = null, CpuContext? cpu = null)

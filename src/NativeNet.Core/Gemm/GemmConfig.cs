@@ -24,9 +24,6 @@ internal enum EdgeTiles
 /// </summary>
 internal sealed unsafe class GemmConfig
 {
-    /// <summary>The level whose kernels this row names.</summary>
-    public required CpuLevel Level { get; init; }
-
     /// <summary>Rows of the micro-kernel's tile of C.</summary>
     public required int MR { get; init; }
 
@@ -96,7 +93,7 @@ internal sealed unsafe class GemmConfig
     /// </summary>
     public static readonly GemmConfig Avx512 = new()
     {
-        Level = CpuLevel.Avx512, MR = 12, NR = 32, MC = 144, KC = 256, NC = 3072,
+        MR = 12, NR = 32, MC = 144, KC = 256, NC = 3072,
         Tile = &MicroKernels.Avx512Tile12x32, Edges = EdgeTiles.Masked, RegisterBlocks = true,
     };
 
@@ -106,14 +103,14 @@ internal sealed unsafe class GemmConfig
     /// </summary>
     public static readonly GemmConfig Avx2 = new()
     {
-        Level = CpuLevel.Avx2, MR = 6, NR = 16, MC = 144, KC = 256, NC = 3072,
+        MR = 6, NR = 16, MC = 144, KC = 256, NC = 3072,
         Tile = &MicroKernels.Avx2Tile<Rows6, Vectors2>, Edges = EdgeTiles.OwnShape, RegisterBlocks = true,
     };
 
     /// <summary>The portable reference: a 4 x 4 tile in plain loops; NT dot products unpacked up to 32 rows.</summary>
     public static readonly GemmConfig Scalar = new()
     {
-        Level = CpuLevel.Scalar, MR = 4, NR = 4, MC = 128, KC = 256, NC = 2048,
+        MR = 4, NR = 4, MC = 128, KC = 256, NC = 2048,
         Tile = &MicroKernels.ScalarTile4x4, Edges = EdgeTiles.Scratch, RegisterBlocks = false,
         DirectNtMaxRows = 32, DirectNtLongMaxRows = 32,
     };

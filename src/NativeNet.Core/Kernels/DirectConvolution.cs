@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Threading;
 using NativeNet.Core.Backends;
@@ -22,7 +20,7 @@ namespace NativeNet.Core.Kernels;
 /// <para>
 /// Covered geometries (<see cref="Supports"/>): stride 1, no padding, output rows a multiple of 8 pixels wide and
 /// output maps a multiple of the block's pixels (the book's 24x24 and 8x8 maps), at a level with vectors
-/// (<see cref="CpuContext.ConvolvesDirectly"/>). Others take im2col + GEMM. Every output element is one fixed-order sum
+/// (<see cref="CpuContext.HasDirectConvolution"/>). Others take im2col + GEMM. Every output element is one fixed-order sum
 /// over (c, kh, kw), so results do not depend on batch or thread count.
 /// </para>
 /// </summary>
@@ -39,7 +37,7 @@ internal static unsafe partial class DirectConvolution
 
     /// <summary>Whether <see cref="Convolve"/> covers this geometry in this context.</summary>
     public static bool Supports(in ConvGeometry g, CpuContext cpu) =>
-        cpu.ConvolvesDirectly && g.Stride == 1 && g.Padding == 0
+        cpu.HasDirectConvolution && g.Stride == 1 && g.Padding == 0
         && g.OutWidth % 8 == 0 && g.OutHeight * g.OutWidth % PixelBlock(cpu.Level) == 0;
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using CommunityToolkit.HighPerformance;
 
 namespace NativeNet.Core.Memory;
 
@@ -41,13 +40,6 @@ internal sealed unsafe class NativeBuffer : IDisposable
 
     public Span<float> Slice(int offset, int length) => Span.Slice(offset, length);
 
-    /// <summary>A rows x cols matrix view starting at <paramref name="offset"/>, rows <paramref name="ld"/> floats apart (ld >= cols).</summary>
-    public Span2D<float> AsMatrix(int offset, int rows, int cols, int ld)
-    {
-        if (rows < 0 || cols < 0 || ld < cols || offset < 0 || (rows > 0 && (long)offset + (long)(rows - 1) * ld + cols > Length))
-            throw new ArgumentException($"A {rows} x {cols} view with leading dimension {ld} at offset {offset} does not fit a buffer of {Length} floats.");
-        return new Span2D<float>(Pointer + offset, rows, cols, ld - cols);
-    }
 
     public void Dispose()
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using NativeNet.Core.Kernels;
 using NativeNet.Layers;
+using NativeNet.Persistence;
 
 namespace NativeNet.Onnx;
 
@@ -39,28 +40,7 @@ public static class OnnxExporter
     /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> atomically (temporary file, then rename).</summary>
     /// <param name="network">The network to export.</param>
     /// <param name="path">The .onnx file; its folder is created if needed.</param>
-    public static void Export(Network network, string path)
-    {
-        var bytes = ToBytes(network);
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                fs.Write(bytes);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
-    }
+    public static void Export(Network network, string path) => AtomicFile.WriteAllBytes(path, ToBytes(network));
 
     /// <summary>Writes <paramref name="network"/> as ONNX to <paramref name="stream"/>.</summary>
     /// <param name="network">The network to export.</param>

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace NativeNet.Persistence;
 
 /// <summary>A tensor entry of a safetensors header: its name, declared shape and byte range in the data section.</summary>
-internal readonly record struct TensorEntry(TensorInfo Info, long Begin, long End, long HeaderOffset);
+internal readonly record struct TensorEntry(TensorInfo Info, long Begin, long End);
 
 /// <summary>
 /// Reads a safetensors JSON header with <see cref="Utf8JsonReader"/> (no reflection, no document tree), in two passes:
@@ -150,7 +150,7 @@ internal static class SafetensorsHeader
             throw new ModelFormatException(source, at, $"tensor '{name}' lacks '{(dtype is null ? "dtype" : shape is null ? "shape" : "data_offsets")}'.", name);
         if (offsets[1] - offsets[0] != expected.Count * sizeof(float))
             throw new ModelFormatException(source, at, $"tensor '{name}' spans {offsets[1] - offsets[0]} bytes but its shape {expected.ShapeText} needs {expected.Count * sizeof(float)}.", $"{name}.data_offsets");
-        return new TensorEntry(expected, offsets[0], offsets[1], at);
+        return new TensorEntry(expected, offsets[0], offsets[1]);
     }
 
     /// <summary>A JSON array of at most <paramref name="maxLength"/> integers, each accepted by <paramref name="parse"/>.</summary>
