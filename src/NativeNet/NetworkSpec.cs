@@ -214,42 +214,47 @@ public sealed class NetworkSpec
     }
 
     /// <summary>The spec of layers built by a <see cref="NetworkBuilder"/> (the text <see cref="Parse"/> reads back to the same layers).</summary>
-    internal static NetworkSpec Describe(FeatureShape input, IReadOnlyList<Layer> layers)
+    internal static NetworkSpec Describe(FeatureShape input, IReadOnlyList<Layer> layers) => Parse(CanonicalText(input, layers));
+
+    /// <summary>
+    /// The canonical spec text of an input shape and layers, e.g. "input 784 | dense 30 sigmoid | output 10 sigmoid-ce":
+    /// what model files, ONNX metadata and <c>nativenet export</c> record, whatever words the network was first written in.
+    /// </summary>
+    internal static string CanonicalText(FeatureShape input, IEnumerable<Layer> layers)
     {
-        var sb = new StringBuilder(input.Height == 1 && input.Width == 1 ? $"input {input.Channels}" : $"input {input.Channels}x{input.Height}x{input.Width}");
+        var parts = new List<string> { input.Height == 1 && input.Width == 1 ? $"input {input.Channels}" : $"input {input.Channels}x{input.Height}x{input.Width}" };
         foreach (var layer in layers)
-        {
-            sb.Append(" | ");
-            switch (layer)
+            parts.Add(layer switch
             {
-                case DenseLayer { Cost: OutputCost cost } d:
-                    sb.Append(CultureInfo.InvariantCulture, $"output {d.Units} {CostName(cost)}");
-                    AppendDropout(sb, d.Dropout);
-                    break;
-                case DenseLayer d:
-                    sb.Append(CultureInfo.InvariantCulture, $"dense {d.Units} {ActivationName(d.Activation)}");
-                    AppendDropout(sb, d.Dropout);
-                    break;
-                case ConvLayer c:
-                    sb.Append(CultureInfo.InvariantCulture, $"conv {c.Filters} {c.Kernel} {ActivationName(c.Activation)}");
-                    if (c.Stride != 1) sb.Append(CultureInfo.InvariantCulture, $" stride={c.Stride}");
-                    if (c.Padding != 0) sb.Append(CultureInfo.InvariantCulture, $" pad={c.Padding}");
-                    break;
-                case PoolLayer p:
-                    sb.Append(CultureInfo.InvariantCulture, $"{PoolName(p.Kind)} {p.Window}");
-                    if (p.Stride != p.Window) sb.Append(CultureInfo.InvariantCulture, $" stride={p.Stride}");
-                    break;
-                default:
-                    throw new InvalidOperationException($"Layer {layer.Describe()} has no spec form.");
-            }
-        }
-        return Parse(sb.ToString());
+                DenseLayer { Cost: OutputCost cost } d => OutputText(d.Units, CostName(cost), d.Dropout),
+                DenseLayer d => DenseText(d.Units, d.Activation, d.Dropout),
+                ConvLayer c => ConvText(c.Filters, c.Kernel, c.Activation, c.Stride, c.Padding),
+                PoolLayer p => PoolText(p.Kind, p.Window, p.Stride),
+                _ => throw new InvalidOperationException($"Layer {layer.Describe()} has no spec form."),
+            });
+        return string.Join(" | ", parts);
     }
 
-    private static void AppendDropout(StringBuilder sb, float p)
-    {
-        if (p > 0) sb.Append(" dropout=").Append(p.ToString("R", CultureInfo.InvariantCulture));
-    }
+    /// <summary>A convolution's spec text: "conv F K act", with " stride=S" and " pad=P" when not 1 and 0.</summary>
+    internal static string ConvText(int filters, int kernel, Activation activation, int stride, int padding) =>
+        string.Create(CultureInfo.InvariantCulture, $"conv {filters} {kernel} {ActivationName(activation)}")
+        + (stride != 1 ? string.Create(CultureInfo.InvariantCulture, $" stride={stride}") : "")
+        + (padding != 0 ? string.Create(CultureInfo.InvariantCulture, $" pad={padding}") : "");
+
+    /// <summary>A pooling layer's spec text: "maxpool W", with " stride=S" when the windows do not tile.</summary>
+    internal static string PoolText(PoolKind kind, int window, int stride) =>
+        string.Create(CultureInfo.InvariantCulture, $"{PoolName(kind)} {window}") + (stride != window ? string.Create(CultureInfo.InvariantCulture, $" stride={stride}") : "");
+
+    /// <summary>A hidden fully connected layer's spec text: "dense U act", with " dropout=P" when it drops.</summary>
+    internal static string DenseText(int units, Activation activation, float dropout) =>
+        string.Create(CultureInfo.InvariantCulture, $"dense {units} {ActivationName(activation)}") + DropoutText(dropout);
+
+    /// <summary>The output layer's spec text: "output U cost", with " dropout=P" when it drops.</summary>
+    internal static string OutputText(int units, string costWord, float dropout) =>
+        string.Create(CultureInfo.InvariantCulture, $"output {units} {costWord}") + DropoutText(dropout);
+
+    /// <summary>" dropout=P" with P written so that parsing gives back the same float, or "" for none.</summary>
+    private static string DropoutText(float p) => p > 0 ? " dropout=" + p.ToString("R", CultureInfo.InvariantCulture) : "";
 
     /// <summary>The spec word of an activation (sigmoid, tanh, relu, linear).</summary>
     internal static string ActivationName(Activation a) => a switch

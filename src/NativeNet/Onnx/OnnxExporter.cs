@@ -65,24 +65,9 @@ public static class OnnxExporter
 
     /// <summary>The network as <see cref="NetworkSpec"/> text, e.g. "input 784 | dense 30 sigmoid | output 10 sigmoid-ce".</summary>
     /// <param name="network">The network.</param>
-    public static string SpecText(Network network)
-    {
-        var s = network.InputShape;
-        var parts = new List<string> { IsImage(network) ? $"input {s.Channels}x{s.Height}x{s.Width}" : $"input {s.Size}" };
-        foreach (var layer in network.Layers) parts.Add(LayerText(layer));
-        return string.Join(" | ", parts);
-    }
+    public static string SpecText(Network network) => NetworkSpec.CanonicalText(network.InputShape, network.Layers);
 
     private static bool IsImage(Network network) => network.InputShape.Height > 1 || network.InputShape.Width > 1;
-
-    private static string LayerText(Layer layer) => layer switch
-    {
-        ConvLayer c => $"conv {c.Filters} {c.Kernel} {SpecNames.Activation(c.Activation)}" + (c.Stride != 1 ? $" stride={c.Stride}" : "") + (c.Padding != 0 ? $" pad={c.Padding}" : ""),
-        PoolLayer p => $"{SpecNames.Pool(p.Kind)} {p.Window}" + (p.Stride != p.Window ? $" stride={p.Stride}" : ""),
-        DenseLayer { Cost: { } cost } d => $"output {d.Units} {SpecNames.Cost(cost)}" + SpecNames.Dropout(d.Dropout),
-        DenseLayer d => $"dense {d.Units} {SpecNames.Activation(d.Activation)}" + SpecNames.Dropout(d.Dropout),
-        _ => throw new NotSupportedException($"layer {layer.Describe()} has no ONNX form"),
-    };
 
     private static OnnxModel Build(Network network)
     {
@@ -153,7 +138,7 @@ public static class OnnxExporter
         };
         model.Opsets[""] = Opset;
         model.Metadata["nativenet.architecture"] = SpecText(network);
-        model.Metadata["nativenet.cost"] = SpecNames.Cost(network.Cost);
+        model.Metadata["nativenet.cost"] = NetworkSpec.CostName(network.Cost);
         return model;
     }
 
@@ -205,27 +190,3 @@ public static class OnnxExporter
     private static OnnxAttribute Float(string name, float value) => new() { Name = name, Type = OnnxAttributeType.Float, F = value };
 }
 
-/// <summary>The words <see cref="NetworkSpec"/> uses for activations, pools and costs, shared by the exporter and importer.</summary>
-internal static class SpecNames
-{
-    public static string Activation(Activation a) => a switch
-    {
-        NativeNet.Activation.Sigmoid => "sigmoid",
-        NativeNet.Activation.Tanh => "tanh",
-        NativeNet.Activation.ReLU => "relu",
-        _ => "linear",
-    };
-
-    public static string Pool(PoolKind kind) => kind switch { PoolKind.Max => "maxpool", PoolKind.Average => "avgpool", _ => "l2pool" };
-
-    public static string Cost(OutputCost cost) => cost switch
-    {
-        OutputCost.SigmoidQuadratic => "sigmoid-quadratic",
-        OutputCost.SigmoidCrossEntropy => "sigmoid-ce",
-        OutputCost.SoftmaxLogLikelihood => "softmax",
-        _ => "linear",
-    };
-
-    /// <summary>" dropout=P" with P written so that parsing gives back the same float, or "" for none.</summary>
-    public static string Dropout(float p) => p > 0 ? " dropout=" + p.ToString("R", CultureInfo.InvariantCulture) : "";
-}

@@ -113,16 +113,16 @@ internal sealed class OnnxTranslator(OnnxChain chain, IReadOnlyDictionary<string
             switch (item)
             {
                 case Conv c:
-                    parts.Add($"conv {c.Filters} {c.Kernel} {SpecNames.Activation(c.Activation)}" + (c.Stride != 1 ? $" stride={c.Stride}" : "") + (c.Padding != 0 ? $" pad={c.Padding}" : ""));
+                    parts.Add(NetworkSpec.ConvText(c.Filters, c.Kernel, c.Activation, c.Stride, c.Padding));
                     parameters.Add(c.Weights); parameters.Add(c.Biases);
                     break;
                 case Pool p:
-                    parts.Add($"{SpecNames.Pool(p.Kind)} {p.Window}" + (p.Stride != p.Window ? $" stride={p.Stride}" : ""));
+                    parts.Add(NetworkSpec.PoolText(p.Kind, p.Window, p.Stride));
                     break;
                 case Dense d:
                     parts.Add(ReferenceEquals(d, last)
-                        ? $"output {d.Units} {cost}" + SpecNames.Dropout(d.Dropout)
-                        : $"dense {d.Units} {SpecNames.Activation(d.Activation)}" + SpecNames.Dropout(d.Dropout));
+                        ? NetworkSpec.OutputText(d.Units, cost, d.Dropout)
+                        : NetworkSpec.DenseText(d.Units, d.Activation, d.Dropout));
                     parameters.Add(d.Weights); parameters.Add(d.Biases);
                     break;
             }
