@@ -81,7 +81,7 @@ public static class Universality
             SetStep(2 * k, left, height);
             if (2 * k + 1 < neurons) SetStep(2 * k + 1, right, -height);
         }
-        var net = NetworkBuilder.ForInput(1).Dense(neurons, Activation.Sigmoid).Output(1, OutputCost.LinearQuadratic).Build(backend: backend);
+        var net = NetworkBuilder.ForInput(1).Dense(neurons, Activation.Sigmoid).Output(1, OutputCost.LinearQuadratic).BuildUninitialized(backend);
         net.ImportParameters([inWeights, inBiases, outWeights, [0f]]);
         return net;
 
@@ -132,7 +132,7 @@ public static class Universality
         var y = new float[n];
         for (int i = 0; i < n; i++) { x[i] = (float)i / (n - 1); y[i] = (float)f(x[i]); }
         var net = NetworkBuilder.ForInput(1).Dense(neurons, Activation.Sigmoid).Output(1, OutputCost.LinearQuadratic)
-            .Build(options.Seed, WeightInit.ScaledByFanIn, backend, withMomentum: options.Momentum > 0);
+            .BuildUninitialized(backend, withMomentum: options.Momentum > 0);   // SpreadSteps sets every parameter
         try
         {
             SpreadSteps(net, neurons, y.Average(), options.Seed);

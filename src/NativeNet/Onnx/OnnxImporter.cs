@@ -17,7 +17,7 @@ public sealed record ImportedModel(NetworkSpec Spec, IReadOnlyList<float[]> Para
     /// <param name="backend">Where the network runs; null for the CPU.</param>
     public Network Build(IComputeBackend? backend = null)
     {
-        var net = Spec.Build(0, WeightInit.ScaledByFanIn, backend);
+        var net = Spec.BuildUninitialized(backend);   // every parameter comes from the graph
         try
         {
             net.ImportParameters(Parameters);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using NativeNet.Core;
 using NativeNet.Core.Backends;
 using NativeNet.Core.Kernels;
 using NativeNet.Core.Threading;
@@ -90,6 +91,8 @@ public sealed class SgdTrainer : IDisposable
     // The update rules of the split step in progress, read by ReduceSlices' workers.
     private (UpdateRule Weights, UpdateRule Biases) _updateRules;
     private readonly WorkerPool? _pool;
+    // The CPU context the split step's reduction updates with (set with _pool: only a split batch reduces on the host).
+    private readonly CpuContext? _cpu;
     private GCHandle _self;
     // What the optimizer still updates after a step whose backward pass fused the weights' update: everything else.
     private readonly Parameter[] _notFused;
@@ -121,7 +124,9 @@ public sealed class SgdTrainer : IDisposable
         _notFused = network.Layers.SelectMany(l => l.Parameters.Where(p => !ReferenceEquals(p, l.FusedWeight))).ToArray();
         if (split > 1)
         {
-            _pool = HostCpu(network)!.Pool;
+            var host = HostCpu(network)!;
+            _pool = host.Pool;
+            _cpu = host.Cpu;
             _self = GCHandle.Alloc(this);
         }
     }
@@ -267,7 +272,7 @@ public sealed class SgdTrainer : IDisposable
             if (!update) continue;
             var velocity = p.Velocity is null ? default : CpuBackend.Span(p.Velocity).Slice(start, end - start);
             Optimizer.Update(CpuBackend.Span(p.Value).Slice(start, end - start), sum, velocity, p.IsWeight ? _updateRules.Weights : _updateRules.Biases,
-                HostCpu(_net)!.Cpu);
+                _cpu!);
         }
     }
 
