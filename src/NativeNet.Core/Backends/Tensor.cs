@@ -90,7 +90,7 @@ public sealed class Tensor
 /// </summary>
 internal sealed class TensorArena : IDisposable
 {
-    private const int AlignFloats = 16;
+    private const int AlignFloats = Memory.NativeBuffer.AlignmentFloats;
     private readonly IComputeBackend _backend;
     private readonly List<(Tensor Tensor, int Offset)> _pending = [];
     private DeviceBuffer? _buffer;

@@ -49,8 +49,6 @@ internal static unsafe class DenseBackward
     /// <summary>Layers with at least this many units split them into two halves (see the class remarks).</summary>
     public const int SplitUnits = 2 * PackedGemm.InPlaceKC;
 
-    private const int CacheLineFloats = 16;
-
     /// <summary>Columns of W a tile covers: one vector.</summary>
     private static int TileColumns(CpuContext cpu) => cpu.HasVector512 ? 16 : 8;
 
@@ -101,8 +99,7 @@ internal static unsafe class DenseBackward
                 TileFor(rows, masked: false, cpu), TileFor(rows, masked: true, cpu));
             // Unsplit, workers would split the columns of W and share a cache line in each row: worth it for long rows only.
             int workers = 2L * rows * units * inputs < Sgemm.ParallelThreshold || (partial is null && inputs < ColumnSplitMinInputs) ? 1 : pool.DegreeOfParallelism;
-            if (workers == 1) work.Execute(0, 1);
-            else pool.Run(ref work, workers);
+            pool.Run(ref work, workers);   // one worker runs inline
             if (partial is not null)
                 TensorPrimitives.Add(dx[..(rows * inputs)], new ReadOnlySpan<float>(partial, rows * inputs), dx[..(rows * inputs)]);
         }
@@ -133,7 +130,7 @@ internal static unsafe class DenseBackward
         private void Rows(int j0, int j1, float* target, int worker, int workers)
         {
             // Column ranges start on a cache line, so no two workers write the same line of W.
-            var (c0, c1) = WorkerPool.Partition(inputs, worker, workers, CacheLineFloats);
+            var (c0, c1) = WorkerPool.Partition(inputs, worker, workers, NativeBuffer.AlignmentFloats);
             if (c0 >= c1) return;
             for (int jb = j0; jb < j1; jb += PackedGemm.InPlaceKC)
             {

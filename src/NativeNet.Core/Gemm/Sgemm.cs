@@ -105,8 +105,7 @@ internal static unsafe class Sgemm
         else
         {
             var work = new PackedGemm(op, m, n, k, config, workers);
-            if (work.Workers == 1) work.Execute(0, 1);
-            else pool.Run(ref work, work.Workers);
+            pool.Run(ref work, work.Workers);   // one worker runs inline
         }
     }
 

@@ -60,8 +60,7 @@ internal static unsafe partial class DirectConvolution
             pool ??= WorkerPool.Shared;
             long macs = (long)filters * g.ColRows * g.ColCols;
             int workers = macs < Sgemm.ParallelThreshold ? 1 : Math.Min(pool.DegreeOfParallelism, work.Blocks);
-            if (workers == 1) work.Execute(0, 1);
-            else pool.Run(ref work, workers);
+            pool.Run(ref work, workers);   // one worker runs inline
         }
 
         static void Check(long actual, long needed, string name)

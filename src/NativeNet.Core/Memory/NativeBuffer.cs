@@ -10,6 +10,10 @@ namespace NativeNet.Core.Memory;
 internal sealed unsafe class NativeBuffer : IDisposable
 {
     public const int Alignment = 64;
+
+    /// <summary>Floats in <see cref="Alignment"/> bytes: one cache line, one Vector512.</summary>
+    public const int AlignmentFloats = Alignment / sizeof(float);
+
     private float* _ptr;
 
     public NativeBuffer(long length)

@@ -37,7 +37,7 @@ internal unsafe struct PackedGemm : IParallelWork
         _inPlaceRows = config.InPlaceRows;
         // Decided from the whole product, not a worker's slice, so the k blocks (and the rounding) do not depend on
         // the worker count.
-        if (ReadsBInPlace(op, m, config)) _kc = Math.Min(_kc, InPlaceKC);
+        if (ReadsBInPlace(op, m, config.InPlaceRows)) _kc = Math.Min(_kc, InPlaceKC);
         _tile = config.Tile;
         _edges = config.Edges;
         int nTiles = (n + _nr - 1) / _nr, mTiles = (m + _mr - 1) / _mr;
@@ -50,7 +50,7 @@ internal unsafe struct PackedGemm : IParallelWork
     /// of C, so that each packed element of B would serve only a few micro-tiles and packing would cost about what the
     /// arithmetic does. In 64-row k blocks (<see cref="InPlaceKC"/>) the length of B's rows does not matter.
     /// </summary>
-    public static bool ReadsBInPlace(in Operands op, int rows, GemmConfig config) => op.BRowsContiguous && rows <= config.InPlaceRows;
+    public static bool ReadsBInPlace(in Operands op, int rows, int inPlaceRows) => op.BRowsContiguous && rows <= inPlaceRows;
 
     public void Execute(int worker, int workers)
     {
@@ -68,7 +68,7 @@ internal unsafe struct PackedGemm : IParallelWork
         float* edge = stackalloc float[_mr * _nr + 16];
         // With few rows of A the kernel reads B's rows where they lie. A last, partial panel is read in place through masks
         // where the edge kernels have them, else packed, so no read runs past the end of a row.
-        bool bInPlace = _op.BRowsContiguous && m1 - m0 <= _inPlaceRows;
+        bool bInPlace = ReadsBInPlace(_op, m1 - m0, _inPlaceRows);   // this worker's rows
         for (int jc = n0; jc < n1; jc += _nc)
         {
             int nc = Math.Min(_nc, n1 - jc);

@@ -24,7 +24,7 @@ internal static unsafe class SplitDepth
 
     /// <summary>Whether a product splits k in two.</summary>
     public static bool Applies(in Operands op, int m, int n, int k, GemmConfig config)
-        => m <= MaxRows && PackedGemm.ReadsBInPlace(op, m, config) && k >= 4 * PackedGemm.InPlaceKC && (long)k * n >= MinB;
+        => m <= MaxRows && PackedGemm.ReadsBInPlace(op, m, config.InPlaceRows) && k >= 4 * PackedGemm.InPlaceKC && (long)k * n >= MinB;
 
     /// <summary>Runs the two halves, half the workers each (see <see cref="PackedGemm"/> for how each half splits), then adds the second to C.</summary>
     public static void Multiply(in Operands op, int m, int n, int k, GemmConfig config, int workers, WorkerPool pool)
@@ -34,8 +34,7 @@ internal static unsafe class SplitDepth
         var split = new Halves(
             new PackedGemm(op, m, n, h, config, Math.Max(1, workers / 2)),
             new PackedGemm(op.FromDepth(h).WithC(partial, n, 0f), m, n, k - h, config, Math.Max(1, workers - workers / 2)));
-        if (workers == 1) split.Execute(0, 1);
-        else pool.Run(ref split, workers);
+        pool.Run(ref split, workers);   // one worker runs inline
         for (int i = 0; i < m; i++)
         {
             var row = new Span<float>(op.C + (long)i * op.Ldc, n);

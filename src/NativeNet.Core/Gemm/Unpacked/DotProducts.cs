@@ -35,8 +35,7 @@ internal static unsafe partial class DotProducts
     /// <summary>The largest copy (floats, 4 MiB) that scratch takes for it; longer rows are read where they lie.</summary>
     private const long AlignedCopyMaxFloats = 1 << 20;
 
-    /// <summary>Floats per <see cref="NativeBuffer.Alignment"/> (64 bytes: one cache line, one Vector512).</summary>
-    private const int AlignedFloats = NativeBuffer.Alignment / sizeof(float);
+    private const int AlignedFloats = NativeBuffer.AlignmentFloats;
 
     /// <summary>C[0..m, j0..j1) for the operands' level.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
