@@ -41,7 +41,7 @@ public sealed record UniversalityTraining
 /// and t, with output weights +h and -h, is a bump of height h on [s, t]. Splitting [0, 1] into bumps whose heights are the
 /// function's values at their centres gives a network whose (linear) output follows the function, the more closely the
 /// more neurons. <see cref="Construct"/> builds that network; <see cref="Train"/> lets gradient descent find weights for
-/// the same [1, N, 1] shape; <see cref="MaxError"/> measures either against the function.
+/// the same [1, N, 1] shape; <see cref="MaxError(Network, Func{double, double}, int)"/> measures either against the function.
 /// </summary>
 public static class Universality
 {
@@ -214,8 +214,14 @@ public static class Universality
     {
         ArgumentNullException.ThrowIfNull(f);
         var (xs, ys) = Sample(net, points);
+        return MaxError(ys, xs.Select(f).ToArray());
+    }
+
+    /// <summary>The largest |ys[i] - target[i]|: a network's samples against the function's at the same points.</summary>
+    internal static double MaxError(ReadOnlySpan<double> ys, ReadOnlySpan<double> target)
+    {
         double max = 0;
-        for (int i = 0; i < points; i++) max = Math.Max(max, Math.Abs(ys[i] - f(xs[i])));
+        for (int i = 0; i < ys.Length; i++) max = Math.Max(max, Math.Abs(ys[i] - target[i]));
         return max;
     }
 }

@@ -68,7 +68,7 @@ internal sealed class UniversalityCommand : Command<UniversalityCommand.Settings
             var (xs, built) = Universality.Sample(construction, points);
             var (_, learned) = Universality.Sample(trained, points);
             var target = xs.Select(f).ToArray();
-            var panel = new UniversalityPanel(n, xs, target, built, learned, MaxAbsDifference(built, target), MaxAbsDifference(learned, target));
+            var panel = new UniversalityPanel(n, xs, target, built, learned, Universality.MaxError(built, target), Universality.MaxError(learned, target));
             panels.Add(panel);
             log.WriteLine($"N = {n,5}: construction ({(n + 1) / 2} bumps) max error {panel.ConstructionError:F4}; trained [1, {n}, 1] max error {panel.TrainedError:F4}");
         }
@@ -85,12 +85,5 @@ internal sealed class UniversalityCommand : Command<UniversalityCommand.Settings
                 @out = s.NoPlots ? null : outDir,
             }));
         return 0;
-    }
-
-    private static double MaxAbsDifference(double[] a, double[] b)
-    {
-        double max = 0;
-        for (int i = 0; i < a.Length; i++) max = Math.Max(max, Math.Abs(a[i] - b[i]));
-        return max;
     }
 }

@@ -48,11 +48,11 @@ internal static class LayerSpeedReport
             LabelFormatter = y => Math.Pow(10, y).ToString("G4", System.Globalization.CultureInfo.InvariantCulture),
         };
         plot.Axes.Left.TickGenerator = ticks;
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        TrainingReport.IntegerEpochTicks(plot);
         plot.Title($"Speed of learning: ||delta|| per hidden layer ({images:N0} training images)");
         plot.XLabel("epoch");
         plot.YLabel("||delta^l|| (log scale)");
         plot.ShowLegend(Alignment.LowerRight);
-        plot.SavePng(path, 800, 500);
+        TrainingReport.Save(plot, path, 800, 500);
     }
 }

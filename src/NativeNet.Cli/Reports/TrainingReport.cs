@@ -107,10 +107,11 @@ internal static class TrainingReport
     }
 
     /// <summary>Renders to memory, then writes atomically: a full disk leaves the previous PNG or none, never a truncated one.</summary>
-    private static void Save(Plot plot, string path, int width, int height) =>
+    internal static void Save(Plot plot, string path, int width, int height) =>
         AtomicFile.WriteAllBytes(path, plot.GetImageBytes(width, height, ImageFormat.Png));
 
-    private static void IntegerEpochTicks(Plot plot) =>
+    /// <summary>Epochs on the x axis as whole numbers only.</summary>
+    internal static void IntegerEpochTicks(Plot plot) =>
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
 
     /// <summary>A 6x6 grid of the first misclassified test images, each labelled "predicted/true" above it.</summary>
