@@ -40,9 +40,13 @@ public sealed class ReliabilityCliTests
         Assert.Equal(saved, File.ReadAllBytes(best));
         AssertCleanFailure(CliRunner.Run("train", "--layers", Tiny, "--data", data, "--resume", dir, "--overwrite"), "contradict");
 
+        // A picture of the run being replaced (chapter 5's layer speeds) counts as part of it and is removed with it.
+        string layerSpeed = Path.Combine(dir, "layer-speed.png");
+        File.WriteAllBytes(layerSpeed, [1, 2, 3]);
         var replaced = Train(data, dir, "--overwrite", "--seed", "2");
         Assert.True(replaced.ExitCode == 0, replaced.All);
         Assert.NotEqual(saved, File.ReadAllBytes(best));
+        Assert.False(File.Exists(layerSpeed), "the replaced run's layer-speed.png was left behind");
     }
 
     [Fact]

@@ -273,7 +273,7 @@ internal sealed record TrainingPlan(string Name, NetworkSpec Spec, WeightInit In
     /// <summary>The files of a training run that are in <paramref name="folder"/>: its models, checkpoint, metrics and plots (none when it is not a run folder).</summary>
     public static string[] RunFiles(string folder) =>
         Directory.Exists(folder)
-            ? new[] { TrainingSession.BestModelFile, TrainingSession.CheckpointFile, TrainCommand.MetricsFile }.Concat(TrainingReport.Files)
+            ? new[] { TrainingSession.BestModelFile, TrainingSession.CheckpointFile, TrainCommand.MetricsFile, LayerSpeedReport.File }.Concat(TrainingReport.Files)
                 .Select(f => Path.Combine(folder, f)).Where(File.Exists).ToArray()
             : [];
 
