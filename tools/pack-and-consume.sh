@@ -24,6 +24,9 @@ no_build=()
 feed=$root/artifacts/packages
 consumer=$root/tests/NativeNet.Consumer
 version=$(sed -nE 's|.*<NativeNetVersion>([^<]+)</NativeNetVersion>.*|\1|p' version.props)
+libraries=(NativeNet.Core NativeNet.Data NativeNet NativeNet.OpenCL)
+# The platforms the tool is packed for, as its project names them.
+tool_rids=$(sed -nE 's|.*<RuntimeIdentifiers>([^<]+)</RuntimeIdentifiers>.*|\1|p' src/NativeNet.Cli/NativeNet.Cli.csproj)
 mnist=$root/data/mnist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -53,7 +56,7 @@ rm -rf "$feed"
 start=$SECONDS
 pack_all() {
     local project
-    for project in NativeNet.Core NativeNet.Data NativeNet NativeNet.OpenCL; do
+    for project in "${libraries[@]}"; do
         dotnet pack "src/$project" -c Release -warnaserror "${no_build[@]}" || return 1
     done
     dotnet pack src/NativeNet.Cli -c Release -warnaserror
@@ -65,12 +68,12 @@ else
     finish
 fi
 # Each package: its files and .nuspec fields; the libraries with XML docs and their PDB in the .snupkg.
-if /usr/bin/python3 - "$feed" "$version" <<'PY'
+if /usr/bin/python3 - "$feed" "$version" "${libraries[*]}" "$tool_rids" <<'PY'
 import sys, zipfile, xml.etree.ElementTree as ET
 feed, version = sys.argv[1], sys.argv[2]
-libraries = ["NativeNet.Core", "NativeNet.Data", "NativeNet", "NativeNet.OpenCL"]
+libraries = sys.argv[3].split()
 # The tool: one package for each platform, and a pointer package (no binaries, no symbols) naming them.
-tool_rids = ["linux-x64", "linux-arm64", "win-x64", "osx-arm64"]
+tool_rids = sys.argv[4].split(";")
 problems = []
 for pid in libraries + ["NativeNet.Cli"] + [f"NativeNet.Cli.{rid}" for rid in tool_rids]:
     path = f"{feed}/{pid}.{version}.nupkg"
@@ -116,7 +119,7 @@ for pid in libraries + ["NativeNet.Cli"] + [f"NativeNet.Cli.{rid}" for rid in to
 for p in problems: print("   " + p)
 sys.exit(1 if problems else 0)
 PY
-then ok "4 libraries and the tool (a pointer package and one for each of 4 platforms, none with another platform's ONNX Runtime), each with licence, description, tags, README, repository commit, symbols (libraries: XML docs)"
+then ok "${#libraries[@]} libraries and the tool (a pointer package and one for each of $tool_rids, none with another platform's ONNX Runtime), each with licence, description, tags, README, repository commit, symbols (libraries: XML docs)"
 else fail "package contents"
 fi
 
