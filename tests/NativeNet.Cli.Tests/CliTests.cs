@@ -411,8 +411,7 @@ public sealed class MnistAndOpenClFactAttribute : FactAttribute
     public MnistAndOpenClFactAttribute()
     {
         if (Requirements.MnistSkipReason is string mnist) Skip = mnist;
-        else if (!Requirements.UnderCi && Environment.GetEnvironmentVariable("NATIVENET_REQUIRE_OPENCL") != "1"
-            && !NativeNet.OpenCL.OpenClDevices.TryList(out _, out var reason))
+        else if (!Requirements.OpenClRequired && !NativeNet.OpenCL.OpenClDevices.TryList(out _, out var reason))
             Skip = $"No OpenCL platform ({reason}); install pocl-opencl-icd, or set CI or NATIVENET_REQUIRE_OPENCL=1 to make this a failure.";
     }
 }

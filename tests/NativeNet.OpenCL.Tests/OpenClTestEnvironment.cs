@@ -63,7 +63,7 @@ internal static class OpenClTestEnvironment
         Environment.GetEnvironmentVariable("CI"), Environment.GetEnvironmentVariable("NATIVENET_REQUIRE_OPENCL"));
 
     internal static bool IsRequired(string? ci, string? require)
-        => (!string.IsNullOrWhiteSpace(ci) && ci.Trim() is not ("0" or "false" or "False" or "FALSE")) || require?.Trim() == "1";
+        => Requirements.IsCi(ci) || require?.Trim() == "1";
 
     internal static string? SkipReasonFor(bool platformFound, string? reason, string? ci, string? require)
         => platformFound || IsRequired(ci, require)

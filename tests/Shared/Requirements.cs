@@ -21,7 +21,13 @@ public static class Requirements
         .All(f => File.Exists(Path.Combine(MnistDirectory, f)) || File.Exists(Path.Combine(MnistDirectory, f + ".gz")));
 
     /// <summary>Whether CI is set to something other than 0 or false.</summary>
-    public static bool UnderCi => Environment.GetEnvironmentVariable("CI") is { Length: > 0 } ci && ci.Trim() is not ("0" or "false" or "False" or "FALSE");
+    public static bool UnderCi => IsCi(Environment.GetEnvironmentVariable("CI"));
+
+    /// <summary>Whether a value of CI means a CI run: set, not blank, and not 0 or false.</summary>
+    public static bool IsCi(string? ci) => !string.IsNullOrWhiteSpace(ci) && ci.Trim() is not ("0" or "false" or "False" or "FALSE");
+
+    /// <summary>Whether a missing OpenCL platform must fail the tests that need one: under CI, or with NATIVENET_REQUIRE_OPENCL=1.</summary>
+    public static bool OpenClRequired => UnderCi || Environment.GetEnvironmentVariable("NATIVENET_REQUIRE_OPENCL")?.Trim() == "1";
 
     /// <summary>The reason a test that needs MNIST cannot run here, or null.</summary>
     public static string? MnistSkipReason => HasMnist || UnderCi ? null : $"MNIST is not in {MnistDirectory}: run tools/fetch-mnist.sh (under CI this fails instead).";
