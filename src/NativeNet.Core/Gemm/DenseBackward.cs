@@ -98,7 +98,7 @@ internal static unsafe class DenseBackward
             var work = new Work(units, inputs, alpha, beta, dzT, px, pw, pdx, partial, half, TileColumns(cpu),
                 TileFor(rows, masked: false, cpu), TileFor(rows, masked: true, cpu));
             // Unsplit, workers would split the columns of W and share a cache line in each row: worth it for long rows only.
-            int workers = 2L * rows * units * inputs < Sgemm.ParallelThreshold || (partial is null && inputs < ColumnSplitMinInputs) ? 1 : pool.DegreeOfParallelism;
+            int workers = 2L * rows * units * inputs < pool.ParallelThreshold || (partial is null && inputs < ColumnSplitMinInputs) ? 1 : pool.DegreeOfParallelism;
             pool.Run(ref work, workers);   // one worker runs inline
             if (partial is not null)
                 TensorPrimitives.Add(dx[..(rows * inputs)], new ReadOnlySpan<float>(partial, rows * inputs), dx[..(rows * inputs)]);

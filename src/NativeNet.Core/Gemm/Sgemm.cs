@@ -22,13 +22,6 @@ namespace NativeNet.Core.Gemm;
 internal static unsafe class Sgemm
 {
     /// <summary>
-    /// Below this many multiply-adds a product runs on one thread: splitting it costs more in the pool's hand-off and in
-    /// cache lines moving between cores than it saves (a ch1 training step's products, 10 x 784 x 30, stay on one).
-    /// The other kernels that split over the pool (direct convolution, dense backward) use the same bound.
-    /// </summary>
-    public const long ParallelThreshold = 1L << 18;
-
-    /// <summary>
     /// C = alpha op(A) op(B) + beta C on spans, every dimension, leading dimension and length checked first
     /// (<see cref="ArgumentException"/> naming the shapes). Runs on <paramref name="pool"/> (the shared pool when null) at
     /// the level of <paramref name="cpu"/> (<see cref="CpuContext.Default"/> when null).
@@ -97,7 +90,7 @@ internal static unsafe class Sgemm
         pool ??= WorkerPool.Shared;
         var config = cpu.Gemm;
         var op = new Operands(transA, transB, a, lda, b, ldb, c, ldc, alpha, beta, cpu.Level);
-        int workers = (long)m * n * k < ParallelThreshold ? 1 : pool.DegreeOfParallelism;
+        int workers = (long)m * n * k < pool.ParallelThreshold ? 1 : pool.DegreeOfParallelism;
         if (UnpackedGemm.Pays(op, config, m, n, k))
             UnpackedGemm.Multiply(op, m, n, k, workers, pool);
         else if (SplitDepth.Applies(op, m, n, k, config))

@@ -42,7 +42,8 @@ internal static unsafe partial class DirectConvolution
 
     /// <summary>
     /// z [F, N, OH, OW] = W [F, C*KH*KW] applied to input [C, N, H, W]; throws when <see cref="Supports"/> is false.
-    /// Products of at least <see cref="Sgemm.ParallelThreshold"/> multiply-adds split their pixel blocks over the pool.
+    /// Products of at least <see cref="WorkerPool.ParallelThreshold"/> multiply-adds split over the pool: a batch in fixed
+    /// shares of whole pixel blocks, one image in units the caller and any running worker claim (<see cref="WorkerPool.RunClaimed{T}"/>).
     /// </summary>
     public static void Convolve(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> output, int filters, in ConvGeometry g,
         WorkerPool? pool, CpuContext cpu)
@@ -59,8 +60,10 @@ internal static unsafe partial class DirectConvolution
             var work = new Work(pin, pw, pout, filters, g, cpu.Level);
             pool ??= WorkerPool.Shared;
             long macs = (long)filters * g.ColRows * g.ColCols;
-            int workers = macs < Sgemm.ParallelThreshold ? 1 : Math.Min(pool.DegreeOfParallelism, work.Blocks);
-            pool.Run(ref work, workers);   // one worker runs inline
+            if (macs < pool.ParallelThreshold) work.ExecuteUnits(0, work.Units);
+            // One image (tens of microseconds): claimed units, so a worker that is not running already never delays it.
+            else if (g.Batch == 1) pool.RunClaimed(ref work, work.Units, work.UnitsPerClaim);
+            else pool.Run(ref work, pool.DegreeOfParallelism);
         }
 
         static void Check(long actual, long needed, string name)
@@ -70,20 +73,38 @@ internal static unsafe partial class DirectConvolution
         }
     }
 
-    /// <summary>The pixel blocks of every image, split into contiguous ranges, one per worker.</summary>
-    private readonly struct Work(float* input, float* weights, float* output, int filters, ConvGeometry g, CpuLevel level) : IParallelWork
+    /// <summary>
+    /// The units of a convolution: every pixel block of every image by every group of at most MaxFilters filters (the
+    /// filters in as few groups as cover them, of sizes differing by at most one: AVX-512, 20 filters: 10 + 10; AVX2, 40:
+    /// 7 groups of 5 or 6). Unit u is pixel block u / groups and filter group u % groups, so a range of units walks the
+    /// groups of one block while its input window is in L1.
+    /// </summary>
+    private readonly struct Work(float* input, float* weights, float* output, int filters, ConvGeometry g, CpuLevel level)
+        : IParallelWork, IClaimedWork
     {
-        public int Blocks => g.Batch * (g.OutHeight * g.OutWidth / PixelBlock(level));
+        private int Groups => (filters + MaxFilters(level) - 1) / MaxFilters(level);
 
+        public int Units => g.Batch * (g.OutHeight * g.OutWidth / PixelBlock(level)) * Groups;
+
+        /// <summary>Units per claim: at least 2^15 multiply-adds (about half a microsecond), so claims cost little beside the work.</summary>
+        public int UnitsPerClaim => (int)Math.Max(1, (1L << 15) / ((long)PixelBlock(level) * g.ColRows * filters / Groups));
+
+        /// <summary>A fixed share: whole pixel blocks, contiguous, one range per worker.</summary>
         public void Execute(int worker, int workers)
         {
+            var (start, end) = WorkerPool.Partition(Units, worker, workers, Groups);
+            ExecuteUnits(start, end);
+        }
+
+        public void ExecuteUnits(int start, int end)
+        {
             int ow = g.OutWidth, pixels = g.OutHeight * ow, ckk = g.ColRows, pixelBlock = PixelBlock(level), perImage = pixels / pixelBlock;
+            int groups = Groups;
             long plane = (long)g.Height * g.Width, channelStride = plane * g.Batch, filterStride = (long)g.Batch * pixels;
-            var (b0, b1) = WorkerPool.Partition(Blocks, worker, workers);
             int* runs = stackalloc int[4];
-            for (int b = b0; b < b1; b++)
+            for (int u = start; u < end;)
             {
-                int n = b / perImage, q0 = b % perImage * pixelBlock;
+                int b = u / groups, n = b / perImage, q0 = b % perImage * pixelBlock;
                 // Where each 8-pixel run of the block starts in the input (output pixel (y, x) reads input row y + kh).
                 for (int r = 0; r < pixelBlock / 8; r++)
                 {
@@ -92,12 +113,9 @@ internal static unsafe partial class DirectConvolution
                 }
                 var window = new Window(input + n * plane, channelStride, g.Channels, g.KernelHeight, g.KernelWidth, g.Width, runs, pixelBlock / 8);
                 float* z = output + (long)n * pixels + q0;
-                // The filters in as few blocks of at most MaxFilters as cover them, of sizes differing by at most one,
-                // each through the kernel compiled for its size (AVX-512, 20 filters: 10 + 10; 40: 4 x 10).
-                int maxFilters = MaxFilters(level), blocks = (filters + maxFilters - 1) / maxFilters;
-                for (int q = 0; q < blocks; q++)
+                for (int lastGroup = Math.Min(groups, u % groups + end - u), q = u % groups; q < lastGroup; q++, u++)
                 {
-                    var (f0, f1) = WorkerPool.Partition(filters, q, blocks);
+                    var (f0, f1) = WorkerPool.Partition(filters, q, groups);
                     float* wq = weights + (long)f0 * ckk, zq = z + f0 * filterStride;
                     if (level == CpuLevel.Avx512) Filters512(window, wq, ckk, zq, filterStride, f1 - f0);
                     else Filters256(window, wq, ckk, zq, filterStride, f1 - f0);
