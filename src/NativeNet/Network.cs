@@ -28,25 +28,38 @@ public sealed class Network : IDisposable
     // Workspaces made through CreateWorkspace that are not yet disposed; Dispose frees them with the network.
     private readonly HashSet<Workspace> _workspaces = [];
     private NetworkSpec? _architecture;
-    // The backend single-image inference runs its kernels on: the same CPU context on the calling thread alone, or null
-    // for the network's own backend (see SingleImageRunsAlone).
-    private readonly CpuBackend? _singleImageBackend;
+    // The backend single-image inference runs its kernels on: the calling thread, joined by workers already running
+    // (CpuBackend.ForSingleImages), or null for the network's own backend (see SingleImageBackend).
+    private readonly IComputeBackend? _singleImageBackend;
 
     /// <summary>
-    /// Single-image inference of a network with fewer multiply-adds per image than this runs on the calling thread alone.
-    /// Splitting one image's kernels over the pool saves at most a fraction of tens of microseconds, and a worker that the
-    /// scheduler has parked, or placed on the caller's core, costs more than that: one image could take twice as long on
-    /// two threads as on one. From this size (tens of milliseconds a call) the split pays whatever the scheduler does.
-    /// Every network of the book is below it. Batches (<see cref="PredictBatch"/>) always use the pool.
+    /// Single-image inference of a network with fewer multiply-adds per image than this runs on the calling thread, its
+    /// kernels open to workers that are running already (claimed units, <see cref="CpuBackend.ForSingleImages"/>: the call
+    /// never waits for a worker to wake). Splitting one image's kernels in fixed shares would save at most a fraction of
+    /// tens of microseconds, and a worker that the scheduler has parked, or placed on the caller's core, costs more than
+    /// that: one image could take twice as long on two threads as on one. From this size (tens of milliseconds a call)
+    /// fixed shares pay whatever the scheduler does. Every network of the book is below it. Batches
+    /// (<see cref="PredictBatch"/>) always use the pool.
     /// </summary>
     internal const long SingleImagePoolMinMacs = 1L << 24;
 
-    /// <summary>Decided once per network: whether a single image's kernels run without the worker pool.</summary>
-    private static bool SingleImageRunsAlone(CpuBackend backend, long macsPerImage)
-        => backend.Pool.DegreeOfParallelism > 1 && macsPerImage < SingleImagePoolMinMacs;
+    /// <summary>
+    /// Decided once per network: the backend for single images, a claiming view of the CPU pool (the calling thread,
+    /// helped only by running workers; profiled when the network's backend is), or null for the network's own backend.
+    /// </summary>
+    private static IComputeBackend? SingleImageBackend(IComputeBackend backend, long macsPerImage)
+    {
+        bool UsesView(CpuBackend cpu) => cpu.Pool.DegreeOfParallelism > 1 && macsPerImage < SingleImagePoolMinMacs;
+        return backend switch
+        {
+            CpuBackend cpu when UsesView(cpu) => cpu.ForSingleImages(),
+            ProfilingBackend { Inner: CpuBackend cpu } profiler when UsesView(cpu) => profiler.Sharing(cpu.ForSingleImages()),
+            _ => null,
+        };
+    }
 
-    /// <summary>Whether <see cref="Predict"/> and <see cref="Classify"/> run on the calling thread alone (decided once, from the network's size).</summary>
-    internal bool SingleImageRunsOnCallingThread => _singleImageBackend is not null;
+    /// <summary>Whether <see cref="Predict"/> and <see cref="Classify"/> run on a claiming view of the pool (decided once, from the network's size).</summary>
+    internal bool SingleImageRunsOnClaimingView => _singleImageBackend is not null;
 
     internal Network(IComputeBackend backend, FeatureShape input, IReadOnlyList<Layer> layers, bool withVelocity)
     {
@@ -64,7 +77,7 @@ public sealed class Network : IDisposable
         // Inference pools a convolution's maps before its bias and activation when a max pool follows it (see PoolLayer).
         for (int i = 1; i < layers.Count; i++)
             if (layers[i] is PoolLayer { Kind: PoolKind.Max } pool && layers[i - 1] is ConvLayer conv) pool.ApplyActivationOf(conv);
-        _singleImageBackend = backend is CpuBackend cpu && SingleImageRunsAlone(cpu, InferenceFlopsPerExample / 2) ? cpu.WithThreads(1) : null;
+        _singleImageBackend = SingleImageBackend(backend, InferenceFlopsPerExample / 2);
         _single = new WorkspacePool(() => new Workspace(this, 1, training: false, ownGradients: false, _singleImageBackend), WorkspacePool.DefaultCapacity);
         _batched = new WorkspacePool(() => new Workspace(this, PredictBatchCapacity, training: false, ownGradients: false), WorkspacePool.DefaultCapacity);
     }

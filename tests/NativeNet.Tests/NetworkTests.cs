@@ -417,11 +417,12 @@ public class NetworkTests
     }
 
     /// <summary>
-    /// A network below <see cref="Network.SingleImagePoolMinMacs"/> predicts single images on the calling thread alone,
-    /// whatever the backend's pool: the same bits as a one-thread backend, nothing allocated. A larger one uses the pool.
+    /// A network below <see cref="Network.SingleImagePoolMinMacs"/> predicts single images on a claiming view of the
+    /// backend's pool (the calling thread leads, running workers join): the same bits as a one-thread backend, nothing
+    /// allocated. A larger one uses the pool's fixed shares.
     /// </summary>
     [Fact]
-    public void SingleImages_OfSmallNetworks_RunOnTheCallingThread_WithTheSameBits()
+    public void SingleImages_OfSmallNetworks_RunOnAClaimingView_WithTheSameBits()
     {
         Network Book(IComputeBackend backend) => NetworkBuilder.ForImages(1, 28, 28).ConvPool(20, 5, Activation.ReLU).ConvPool(40, 5, Activation.ReLU)
             .Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(3, WeightInit.Chapter6, backend);
@@ -429,8 +430,8 @@ public class NetworkTests
         using var one = new CpuBackend(1);
         using var onTwo = Book(two);
         using var onOne = Book(one);
-        Assert.True(onTwo.SingleImageRunsOnCallingThread);
-        Assert.False(onOne.SingleImageRunsOnCallingThread);   // nothing to avoid: the pool is the calling thread
+        Assert.True(onTwo.SingleImageRunsOnClaimingView);
+        Assert.False(onOne.SingleImageRunsOnClaimingView);   // nothing to avoid: the pool is the calling thread
         var rng = new Random(5);
         var x = new float[784];
         float[] a = new float[10], b = new float[10];
@@ -445,7 +446,7 @@ public class NetworkTests
 
         using var large = NetworkBuilder.ForInput(4096).Dense(4096, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(1, backend: two);
         Assert.True(4096L * 4096 >= Network.SingleImagePoolMinMacs);
-        Assert.False(large.SingleImageRunsOnCallingThread);
+        Assert.False(large.SingleImageRunsOnClaimingView);
     }
 
     [Fact]

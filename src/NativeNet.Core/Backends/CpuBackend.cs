@@ -13,6 +13,8 @@ namespace NativeNet.Core.Backends;
 public sealed class CpuBackend : IComputeBackend
 {
     private readonly WorkerPool? _ownedPool;
+    // A backend for single images runs on a claiming view of another backend's pool, which it does not own.
+    private readonly WorkerPool? _view;
 
     /// <param name="threads">Worker threads for the kernels; null uses the shared pool.</param>
     /// <param name="cpu">The instruction level every kernel runs at; null for <see cref="CpuContext.Default"/> (tests pass each supported level).</param>
@@ -30,8 +32,22 @@ public sealed class CpuBackend : IComputeBackend
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is below 1 or above 4 x the processor count.</exception>
     public CpuBackend WithThreads(int threads) => new(threads, Cpu);
 
+    /// <summary>
+    /// A backend for one image at a time, on a claiming view of this backend's pool (<see cref="WorkerPool.ClaimingView"/>):
+    /// the calling thread runs every kernel, and workers that are already running take a share of those big enough to
+    /// split. A call is then never slower than on the calling thread alone by more than a few claims, whatever the
+    /// scheduler does with the workers, and the results have the same bits.
+    /// </summary>
+    internal CpuBackend ForSingleImages() => new(Cpu, Pool.ClaimingView());
+
+    private CpuBackend(CpuContext cpu, WorkerPool view)
+    {
+        Cpu = cpu;
+        _view = view;
+    }
+
     /// <summary>The worker pool the kernels split over.</summary>
-    internal WorkerPool Pool => _ownedPool ?? WorkerPool.Shared;
+    internal WorkerPool Pool => _view ?? _ownedPool ?? WorkerPool.Shared;
 
     /// <summary>The CPU context (instruction level) of every kernel this backend runs.</summary>
     public CpuContext Cpu { get; }

@@ -19,6 +19,12 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
     public bool SynchronizesEach => _synchronizeEach;
     private readonly Dictionary<Entry, (long Ticks, long Calls)> _totals = [];
 
+    /// <summary>A profiler of <paramref name="inner"/> that adds to this one's totals (a network's single-image backend beside its own).</summary>
+    internal ProfilingBackend Sharing(IComputeBackend inner) => new(inner, _synchronizeEach, _totals);
+
+    private ProfilingBackend(IComputeBackend inner, bool synchronizeEach, Dictionary<Entry, (long Ticks, long Calls)> totals) : this(inner, synchronizeEach)
+        => _totals = totals;
+
     /// <summary>
     /// A primitive and, for those timed per shape, its three dimensions: the report's name is formatted from it only when
     /// the report is made, so a profiled step allocates nothing.
