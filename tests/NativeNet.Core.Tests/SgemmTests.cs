@@ -183,7 +183,8 @@ public class SgemmTests
 
     /// <summary>
     /// An NT dot product's sums are reduced in one fixed order whichever block computes them. On AVX-512 blocks have 4, 2
-    /// or 1 rows and groups 6 or fewer columns; on AVX2 4, 3, 2 or 1 rows and 3, 2 or 1 columns; with neither each element
+    /// or 1 rows and groups 6 or fewer columns; on AVX2 4, 3, 2 or 1 rows and 3, 2 or 1 columns, and a single row of A
+    /// (m = 1) in groups of 8; with neither each element
     /// is one TensorPrimitives.Dot. Row r of C must get the same bits whatever its block (m = 12, 11, 10, 9, 7, 5, 2, 1
     /// leave every remainder of rows), and a column the same bits in the last, smaller group of n = 100 (a group of four
     /// on AVX-512, of one on AVX2) as in other groups (the last 6 and the last 5 columns computed on their own).

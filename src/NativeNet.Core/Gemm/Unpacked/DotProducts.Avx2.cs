@@ -22,6 +22,48 @@ internal static unsafe partial class DotProducts
     }
 
     /// <summary>
+    /// C[i, j..j+8] for one row of A at AVX2: a single row gives the 4 x 3 block three accumulators, three chains of
+    /// FMAs each waiting on its last (a vector product, one image's dense layer, then runs at a third of the FMA rate).
+    /// Eight columns give eight chains, each step one load of A and eight FMAs reading B from memory. Every accumulator
+    /// sees the same operations in the same order as in <see cref="DotProductBlock256"/>, and
+    /// <see cref="HorizontalSums.Sums8x256"/> adds its lanes in the same order, so the bits are those of the 4 x 3 block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotProductRow256<TStore>(in Operands op, int i, int j, int k) where TStore : struct, IStoreMode
+    {
+        long ldb = op.BCol;
+        float* a = op.A + i * op.ARow, b = op.B + j * ldb;
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        int whole = k & ~7;
+        for (int p = 0; p < whole; p += 8)
+            DotRowStep256<No>(a + p, b + p, ldb, default, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+        if (whole < k)
+            DotRowStep256<Yes>(a + whole, b + whole, ldb, MaskedLanes.LeadingLanes256(k - whole), ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7);
+        var sums = HorizontalSums.Sums8x256(s0, s1, s2, s3, s4, s5, s6, s7);
+        float* c = op.C + (long)i * op.Ldc + j;
+        var alpha = Vector128.Create(op.Alpha); var beta = Vector128.Create(op.Beta);
+        GemmStores.StoreFirst<TStore>(c, sums.GetLower(), 4, alpha, beta);
+        GemmStores.StoreFirst<TStore>(c + 4, sums.GetUpper(), 4, alpha, beta);
+    }
+
+    /// <summary>One 8-float step of <see cref="DotProductRow256"/>: a row of A against eight rows of B (ldb apart), through the mask when TMasked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotRowStep256<TMasked>(float* a, float* b, long ldb, Vector256<float> mask,
+        ref Vector256<float> s0, ref Vector256<float> s1, ref Vector256<float> s2, ref Vector256<float> s3,
+        ref Vector256<float> s4, ref Vector256<float> s5, ref Vector256<float> s6, ref Vector256<float> s7) where TMasked : struct, IStaticFlag
+    {
+        var x = MaskedLanes.Load256<TMasked>(a, mask);
+        s0 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b, mask), s0);
+        s1 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b + ldb, mask), s1);
+        s2 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b + 2 * ldb, mask), s2);
+        s3 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b + 3 * ldb, mask), s3);
+        s4 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b + 4 * ldb, mask), s4);
+        s5 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b + 5 * ldb, mask), s5);
+        s6 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b + 6 * ldb, mask), s6);
+        s7 = Vector256.FusedMultiplyAdd(x, MaskedLanes.Load256<TMasked>(b + 7 * ldb, mask), s7);
+    }
+
+    /// <summary>
     /// <see cref="DotProductBlock{TRows, TCols, TStore}"/> for AVX2: C[i..i+TRows, j..j+TCols] for TRows &lt;= 4, TCols &lt;= 3, from
     /// 12 ymm accumulators sRC fed by TRows + TCols loads per TRows * TCols FMAs, 8 floats of k a step; the last k % 8
     /// through masked loads (vmaskmovps: nothing past a row is read). Each accumulator's 8 lanes are then added in one

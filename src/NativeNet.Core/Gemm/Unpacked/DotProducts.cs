@@ -12,7 +12,8 @@ namespace NativeNet.Core.Gemm;
 /// (from L2 when it is large) once per group. One file per instruction level holds the blocks:
 /// <list type="bullet">
 /// <item>AVX-512: 4 rows x 6 columns (then 2 and 1 rows, fewer columns in the last group), <see cref="DotProductBlock{TRows, TCols, TStore}"/>.</item>
-/// <item>AVX2: 4 rows x 3 columns (then the 1-3 rows left), <see cref="DotProductBlock256{TRows, TCols, TStore}"/>.</item>
+/// <item>AVX2: 4 rows x 3 columns (then the 1-3 rows left), <see cref="DotProductBlock256{TRows, TCols, TStore}"/>; a single row of A
+/// in groups of 8 columns, <see cref="DotProductRow256{TStore}"/>.</item>
 /// <item>Scalar: one TensorPrimitives.Dot per element.</item>
 /// </list>
 /// </summary>
@@ -23,6 +24,9 @@ internal static unsafe partial class DotProducts
 
     /// <summary>Columns per group at AVX2: 4 x 3 accumulators, 12 of the 16 ymm registers.</summary>
     public const int Columns256 = 3;
+
+    /// <summary>Columns per group at AVX2 when A has one row (<see cref="DotProductRow256"/>): eight chains of FMAs.</summary>
+    private const int RowColumns256 = 8;
 
     /// <summary>
     /// The fewest columns of C for which misaligned rows of A are first copied to aligned scratch: A's rows, read again for
@@ -61,6 +65,8 @@ internal static unsafe partial class DotProducts
         }
         if (op.Level == CpuLevel.Avx2)
         {
+            if (m == 1)
+                for (; j <= j1 - RowColumns256; j += RowColumns256) DotProductRow256<TStore>(op, 0, j, k);
             for (; j <= j1 - Columns256; j += Columns256) DotProductColumns256<Cols3, TStore>(op, m, j, k);
             if (j1 - j == 2) DotProductColumns256<Cols2, TStore>(op, m, j, k);
             else if (j1 - j == 1) DotProductColumns256<Cols1, TStore>(op, m, j, k);
