@@ -12,7 +12,8 @@ namespace NativeNet.Cli.Commands;
 /// <summary>
 /// Inference speed of a preset's network (random weights) or a model file: single-image latency and the throughput of
 /// batches of 100 and of --images images. With --compare onnxruntime the same network, exported to ONNX, is timed
-/// through ONNX Runtime in the same process with the same thread count, and both are printed with their ratio.
+/// through ONNX Runtime in the same process with the same thread count, and both are printed with their ratio. With
+/// --paired-threads N single images are also timed on N threads, in blocks alternating with the --threads network.
 /// </summary>
 internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
 {
@@ -26,6 +27,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         [CommandOption("--compare <LIB>")] [Description("Also time 'onnxruntime' (Microsoft.ML.OnnxRuntime, CPU provider) on the exported network.")] public string? Compare { get; init; }
         [CommandOption("--json")] [Description("Print one JSON object.")] public bool Json { get; init; }
         [CommandOption("--profile")] [Description("Also print the time each backend primitive takes in a single-image Predict.")] public bool Profile { get; init; }
+        [CommandOption("--paired-threads <N>")] [Description("Also time single images on N threads, in blocks alternating with --threads in this process, so both see the same machine.")] public int? PairedThreads { get; init; }
 
         public override ValidationResult Validate()
         {
@@ -33,6 +35,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
             if (Calls < 100) return ValidationResult.Error("--calls must be at least 100.");
             if (Images < 1) return ValidationResult.Error("--images must be at least 1.");
             if (Compare is not null && Compare != "onnxruntime") return ValidationResult.Error($"--compare knows only 'onnxruntime', not '{Compare}'.");
+            if (PairedThreads is int p && (p < 1 || p > Environment.ProcessorCount * 4)) return ValidationResult.Error($"--paired-threads must be between 1 and {Environment.ProcessorCount * 4}.");
             return ValidationResult.Success();
         }
     }
@@ -60,7 +63,14 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
             if (s.Compare == "onnxruntime") targets.Add(new OnnxRuntimeTarget(net, s.Threads));
             var timings = new List<Timing>();
             foreach (var target in targets) timings.Add(Measure(target, net, images, s, target is NativeNetTarget ? profiler : null, cancellation));
-            Report(s, name, backend.Name, timings, timings[0].Profile);
+            Paired? paired = null;
+            if (s.PairedThreads is int pairedThreads)
+            {
+                using var pairedDevice = new CpuBackend(pairedThreads);
+                using var pairedNet = OpenNetwork(s, pairedDevice);
+                paired = MeasurePaired(net, pairedNet, pairedThreads, images, s, cancellation);
+            }
+            Report(s, name, backend.Name, timings, timings[0].Profile, paired);
             return 0;
         }
         finally
@@ -120,13 +130,43 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         return new Timing(target.Name, Median(perCall), Median(hundred), Median(large), allocated, profile);
     }
 
+    /// <summary>Single-image medians of the network on --threads and on --paired-threads, from the same run of alternating blocks.</summary>
+    private sealed record Paired(int Threads, double LatencyUs, double PairedLatencyUs);
+
+    /// <summary>
+    /// Blocks of single-image calls on <paramref name="net"/> and <paramref name="pairedNet"/> (the same weights on
+    /// another thread count), alternating and swapping which goes first every pair, so that a slower spell of the
+    /// machine falls on both: the ratio of the medians holds in a process even where the figures move between processes.
+    /// </summary>
+    private static Paired MeasurePaired(Network net, Network pairedNet, int pairedThreads, float[] images, Settings s, CancellationToken cancellation)
+    {
+        int features = net.InputSize, distinct = Math.Min(s.Images, 256), blocks = s.Calls / Block;
+        var output = new float[net.OutputSize];
+        var times = new[] { new double[blocks], new double[blocks] };
+        Network[] nets = [net, pairedNet];
+        for (var warm = Stopwatch.StartNew(); warm.Elapsed.TotalSeconds < 1;)
+            foreach (var n in nets)
+                for (int i = 0; i < Block; i++) n.Predict(images.AsSpan(i % distinct * features, features), output);
+        for (int b = 0; b < blocks; b++)
+            for (int turn = 0; turn < 2; turn++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                int which = (turn + b) % 2;
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < Block; i++) nets[which].Predict(images.AsSpan((b * Block + i) % distinct * features, features), output);
+                times[which][b] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds / Block;
+            }
+        return new Paired(pairedThreads, Median(times[0]), Median(times[1]));
+    }
+
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted[sorted.Length / 2];
     }
 
-    private static void Report(Settings s, string name, string backend, List<Timing> timings, IReadOnlyList<(string Name, double Seconds, long Calls)>? profile)
+    private static void Report(Settings s, string name, string backend, List<Timing> timings, IReadOnlyList<(string Name, double Seconds, long Calls)>? profile,
+        Paired? paired)
     {
         var ours = timings[0];
         var other = timings.Count > 1 ? timings[1] : null;
@@ -141,6 +181,11 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
                 {
                     name = other.Name, latency_us = Math.Round(other.LatencyUs, 3), batch100_images_per_second = Math.Round(other.Batch100PerSecond, 1),
                     batch_images_per_second = Math.Round(other.BatchPerSecond, 1),
+                },
+                paired = paired is null ? null : new
+                {
+                    threads = s.Threads, latency_us = Math.Round(paired.LatencyUs, 3),
+                    paired_threads = paired.Threads, paired_latency_us = Math.Round(paired.PairedLatencyUs, 3),
                 },
             }));
             return;
@@ -159,6 +204,8 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         Row($"batch of {s.Images:N0}, images/s", t => t.BatchPerSecond, "N0", false);
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"NativeNet allocated {ours.AllocatedPerCall:F1} bytes per single-image call");
+        if (paired is not null)
+            AnsiConsole.MarkupLineInterpolated($"Single image in alternating blocks: {s.Threads} thread(s) {paired.LatencyUs:F2} µs, {paired.Threads} thread(s) {paired.PairedLatencyUs:F2} µs ({paired.PairedLatencyUs / paired.LatencyUs:F2}x)");
         if (profile is not null)
         {
             int calls = s.Calls / Block * Block;
