@@ -71,7 +71,7 @@ public class GradientCheckTests
     [Fact]
     public void Conv_DirectTraining_ChunkedGradients()
     {
-        using var backend = new CpuBackend(1);   // one worker: the batch runs whole, not split into slices below the direct minimum
+        using var backend = new CpuBackend(1);   // one worker: the batch runs whole, not split into slices, so its chunks are those asserted
         using var net = NetworkBuilder.ForImages(4, 28, 28).Conv(4, 1, Activation.Tanh).Conv(3, 5, Activation.Tanh).Pool(PoolKind.Average, 4)
             .Conv(2, 3, Activation.Sigmoid).Output(3, OutputCost.SoftmaxLogLikelihood).Build(seed: 8, backend: backend);
         var g = new ConvGeometry(Channels: 4, Batch: 12, Height: 28, Width: 28, KernelHeight: 5, KernelWidth: 5);
@@ -80,9 +80,9 @@ public class GradientCheckTests
     }
 
     /// <summary>
-    /// The last mini-batch of an epoch is smaller than the batch the workspace was sized for: 4 images convolve by
-    /// unfolding in forward; 27 convolve directly, and their gradient chunks hold more images than a full batch's (the
-    /// first convolution: one chunk of 27 against four of 16). Either way the gradients equal a trainer's sized for it.
+    /// The last mini-batch of an epoch is smaller than the batch the workspace was sized for: 4 or 27 images convolve
+    /// directly in a workspace sized for 64, and 27's gradient chunks hold more images than a full batch's (the first
+    /// convolution: one chunk of 27 against four of 16). Either way the gradients equal a trainer's sized for it.
     /// </summary>
     [Theory]
     [InlineData(4)]

@@ -7,8 +7,8 @@ namespace NativeNet.Layers;
 /// A 2-D convolution with shared weights W [filters x (channels * k * k)] and one bias per filter, followed by the
 /// activation. Activations are channel-major, [C, N, H, W], so forward is one im2col plus one GEMM for the
 /// whole batch: z [F, N*OH*OW] = W cols + b, a = f(z). Where the backend has a direct kernel for the geometry, inference
-/// and training steps of at least <see cref="DirectTrainingMinBatch"/> images convolve directly instead (training then
-/// unfolds the input in backward, for the weight gradient).
+/// and training convolve directly instead (training then unfolds the input in backward, a chunk of images at a time,
+/// for the weight gradient).
 /// </summary>
 public sealed class ConvLayer : Layer
 {
@@ -81,33 +81,26 @@ public sealed class ConvLayer : Layer
 
     internal override void Initialize(IComputeBackend backend, WeightInit rule, Random rng) => Init.Parameters(backend, Parameters, rule, rng);
 
-    /// <summary>The smallest batch a training step convolves with the backend's direct kernel (see <see cref="ConvolvesDirectly"/>).</summary>
-    internal const int DirectTrainingMinBatch = 10;
-
-    /// <summary>
-    /// Whether this step convolves directly and unfolds the input in backward, just before the weight gradient reads the
-    /// copy (decided per step from its batch, so that forward and backward agree): the GEMM then finds it in cache rather
-    /// than in L3 after the rest of the step. Smaller batches unfold in forward and multiply: on the 5-image halves of a
-    /// split batch the direct kernel gained nothing.
-    /// </summary>
-    private static bool ConvolvesDirectly(State s, in StepContext step) => s.DirectTraining && step.Batch >= DirectTrainingMinBatch;
 
     /// <summary>A batch-major multi-channel input ([N, C*H*W], e.g. colour images) is permuted to [C, N, H, W] first.</summary>
     private bool NeedsLayoutChange => !Input.ChannelMajor && Input.Channels > 1;
 
     private sealed class State(Tensor output, Tensor? gradOutput, Tensor? cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted, bool activated,
-        bool directTraining) : LayerState(output, gradOutput)
+        bool direct) : LayerState(output, gradOutput)
     {
-        /// <summary>A training workspace on a backend with a direct kernel for this geometry (see <see cref="ConvolvesDirectly"/>).</summary>
-        public bool DirectTraining { get; } = directTraining;
+        /// <summary>
+        /// Whether forward runs the backend's direct kernel for this geometry (then a training step unfolds the input in
+        /// backward, just before the weight gradient reads the copy, so the product finds it in cache), or unfolds and
+        /// multiplies.
+        /// </summary>
+        public bool Direct { get; } = direct;
         /// <summary>False in an inference workspace whose next layer applies the bias and activation (<see cref="ActivationAfterPool"/>).</summary>
         public bool Activated { get; } = activated;
         public Tensor? Permuted { get; } = permuted;
         public Tensor? GradPermuted { get; } = gradPermuted;
         /// <summary>
         /// The unfolded input [C*k*k, N*OH*OW] where forward unfolds; in a training workspace that convolves directly,
-        /// the backend's gradient scratch, also large enough for a batch below <see cref="DirectTrainingMinBatch"/>
-        /// unfolded whole; null in an inference workspace that convolves directly.
+        /// the backend's gradient scratch; null in an inference workspace that convolves directly.
         /// </summary>
         public Tensor? Cols { get; } = cols;
         /// <summary>
@@ -122,15 +115,12 @@ public sealed class ConvLayer : Layer
         var g = Geometry(Input, batch);
         string p = $"L{Index}";
         // The forward pass takes the backend's direct kernel where it has one; inference then needs no unfolded copy of
-        // the input. The backward products need only the backend's scratch (on the CPU a chunk of images, not the whole
-        // batch); in training, cols must still hold a whole batch too small to convolve directly (see ConvolvesDirectly).
+        // the input, and training only the backend's scratch for the backward products (on the CPU a chunk of images,
+        // not the whole batch). Without a direct kernel, forward unfolds the whole batch.
         bool direct = arena.Backend.SupportsDirectConvolution(g);
-        bool unfold = training || !direct;
         long scratch = training ? arena.Backend.ConvolutionGradientScratch(g) : 0;
-        long colsLength = Math.Max(scratch, training && direct
-            ? (long)g.ColRows * Math.Min(batch, DirectTrainingMinBatch - 1) * Output.Height * Output.Width
-            : (long)g.ColRows * g.ColCols);
-        var cols = unfold ? arena.Allocate($"{p}.cols", checked((int)colsLength)) : null;
+        long colsLength = direct ? scratch : Math.Max(scratch, (long)g.ColRows * g.ColCols);
+        var cols = colsLength > 0 ? arena.Allocate($"{p}.cols", checked((int)colsLength)) : null;
         return new State(
             arena.Allocate($"{p}.a", Filters, batch, Output.Height, Output.Width),
             training ? arena.Allocate($"{p}.grad", Filters, batch, Output.Height, Output.Width) : null,
@@ -139,7 +129,7 @@ public sealed class ConvLayer : Layer
             NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
             NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null,
             activated: training || !ActivationAfterPool,
-            directTraining: training && direct);
+            direct);
     }
 
     internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
@@ -151,12 +141,13 @@ public sealed class ConvLayer : Layer
             b.ChannelMajorToBatchMajor(input, s.Permuted, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: true);
             input = s.Permuted;
         }
-        if (s.Cols is null || ConvolvesDirectly(s, step)) b.Convolve(input, _w.Value, s.Output, Filters, g);
+        if (s.Direct) b.Convolve(input, _w.Value, s.Output, Filters, g);
         else
         {
-            b.Im2Col(input, s.Cols, g);
+            var cols = s.Cols!;   // the whole batch unfolded (see CreateState)
+            b.Im2Col(input, cols, g);
             // z [F, N*P] = W [F, CKK] x cols [CKK, N*P]
-            b.Gemm(false, false, Filters, g.ColCols, g.ColRows, 1f, _w.Value, s.Cols, 0f, s.Output);
+            b.Gemm(false, false, Filters, g.ColCols, g.ColRows, 1f, _w.Value, cols, 0f, s.Output);
         }
         if (s.Activated)
             b.BiasActivation(s.Output, _b.Value, s.Output, Filters, g.ColCols, BiasAxis.PerRow, Activation);
@@ -170,7 +161,7 @@ public sealed class ConvLayer : Layer
         b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
         // dW [F, CKK] = dz [F, N*P] x cols^T: unfolded here when forward convolved directly (the backend may do it a few
         // images at a time), else from forward's cols.  db [F] = row sums of dz
-        if (ConvolvesDirectly(s, step)) b.ConvolutionWeightGradient(s.Permuted ?? input, dz, s.Cols!, s.Gradients[0], Filters, g);
+        if (s.Direct) b.ConvolutionWeightGradient(s.Permuted ?? input, dz, s.Cols!, s.Gradients[0], Filters, g);
         else b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, 0f, s.Gradients[0]);
         b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, 0f);
         if (gradInput is null) return;
