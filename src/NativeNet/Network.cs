@@ -38,8 +38,8 @@ public sealed class Network : IDisposable
     /// never waits for a worker to wake). Splitting one image's kernels in fixed shares would save at most a fraction of
     /// tens of microseconds, and a worker that the scheduler has parked, or placed on the caller's core, costs more than
     /// that: one image could take twice as long on two threads as on one. From this size (tens of milliseconds a call)
-    /// fixed shares pay whatever the scheduler does. Every network of the book is below it. Batches
-    /// (<see cref="PredictBatch"/>) always use the pool.
+    /// the network's own backend runs them, its products in fixed shares, which pay whatever the scheduler does. Every
+    /// network of the book is below it. Batches (<see cref="PredictBatch"/>) always use the pool.
     /// </summary>
     internal const long SingleImagePoolMinMacs = 1L << 24;
 

@@ -98,11 +98,13 @@ public class ConvKernelTests
         [1, 1, 28, 28, 5, 20], [20, 1, 12, 12, 5, 40], [20, 3, 12, 12, 5, 40], [3, 2, 10, 10, 3, 13], [2, 3, 11, 19, 4, 3],
         [1, 1, 12, 20, 5, 1], [4, 2, 9, 17, 2, 9], [2, 1, 8, 40, 1, 5], [3, 1, 12, 12, 5, 8], [2, 2, 12, 12, 5, 12],
         [3, 1, 12, 12, 5, 23], [2, 2, 12, 12, 5, 4], [1, 1, 12, 12, 5, 2],
-        [2, 3, 6, 12, 5, 7]);   // 2 x 8 output maps: 16 pixels, one AVX2 block, not an AVX-512 one
+        [2, 3, 6, 12, 5, 7],    // 2 x 8 output maps: 16 pixels, one AVX2 block, not an AVX-512 one
+        [1, 1, 34, 34, 3, 40]); // one image split in claims of 39 (AVX2) or 11 (AVX-512) units: claims that start and end inside a block's filter groups
 
     /// <summary>
     /// Where the level has a direct kernel whose pixel block tiles the maps, it equals the naive convolution on one and
-    /// two threads; elsewhere it says it does not cover the geometry and refuses to run.
+    /// two threads and on a claiming view of two (one image runs in claimed units); elsewhere it says it does not cover
+    /// the geometry and refuses to run.
     /// </summary>
     [Theory]
     [MemberData(nameof(DirectGeometries))]
@@ -131,7 +133,11 @@ public class ConvKernelTests
         // Each element is the same fixed-order sum whichever worker computes it.
         var parallel = new float[filters * g.ColCols + 1];
         parallel[^1] = 123f;
-        using (var two = new WorkerPool(2)) DirectConvolution.Convolve(input, weights, parallel, filters, g, two, cpu);
+        using var two = new WorkerPool(2);
+        DirectConvolution.Convolve(input, weights, parallel, filters, g, two, cpu);
+        Assert.Equal(output, parallel);
+        Array.Clear(parallel, 0, parallel.Length - 1);
+        DirectConvolution.Convolve(input, weights, parallel, filters, g, two.ClaimingView(), cpu);
         Assert.Equal(output, parallel);
     }
 

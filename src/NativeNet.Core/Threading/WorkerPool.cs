@@ -209,12 +209,17 @@ internal sealed unsafe class WorkerPool : IDisposable
     /// <summary>
     /// Runs every unit of <paramref name="work"/> (0..<paramref name="units"/>-1, <paramref name="chunk"/> a claim) on
     /// the calling thread and on whichever workers join before the units run out; returns when all are done. Nothing
-    /// waits for a worker to wake: a run no worker joins costs the caller one counter update per claim.
+    /// waits for a worker to wake: a run no worker joins costs the caller one counter update per claim. Of the workers
+    /// that sleep, the run wakes one (a system call on the caller), for the runs that follow: waking them all would cost
+    /// a many-core caller more than one image's work.
     /// </summary>
     public void RunClaimed<T>(ref T work, int units, int chunk = 1) where T : unmanaged, IClaimedWork
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunk, 1);
         if (units <= 0) return;
+        // Every thread's last claim moves the counter up to a chunk past the end: it must not wrap.
+        if ((long)units + (long)chunk * (DegreeOfParallelism + 1) > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(units), units, $"At most {int.MaxValue} units and chunks a run, with room for one claim past the end per thread.");
         if (_claimsOn is not null)
         {
             _claimsOn.RunClaimed(ref work, units, chunk);
@@ -259,13 +264,20 @@ internal sealed unsafe class WorkerPool : IDisposable
     private const long GateClosed = 1L << 31;
     private const long GateJoinedMask = 0xFFFF;
 
-    /// <summary>Starts a run: one write of its generation, kind and worker count, then wakes the workers that sleep.</summary>
+    /// <summary>
+    /// Starts a run: one write of its generation, kind and worker count, then wakes the workers that sleep (a fixed-share
+    /// run needs them all; a claimed run wakes at most one, see <see cref="RunClaimed{T}"/>).
+    /// </summary>
     private void Publish(bool claimed, int workers)
     {
         long generation = (Volatile.Read(ref _job) >> 32) + 1;
         Interlocked.Exchange(ref _job, (generation << 32) | (claimed ? JobClaimed : 0) | (uint)workers);
         for (int i = 0; i < workers - 1; i++)
-            if (Interlocked.Exchange(ref _sleeping[i], 0) == 1) _start[i].Set();
+            if (Interlocked.Exchange(ref _sleeping[i], 0) == 1)
+            {
+                _start[i].Set();
+                if (claimed) return;
+            }
     }
 
     private const long JobClaimed = 1L << 31;
@@ -302,8 +314,14 @@ internal sealed unsafe class WorkerPool : IDisposable
             if (seen == gate) break;
             gate = seen;
         }
-        ClaimUnits();
-        Interlocked.Increment(ref _finished);
+        try
+        {
+            ClaimUnits();
+        }
+        finally
+        {
+            Interlocked.Increment(ref _finished);   // the caller waits for this: it must come whatever happens
+        }
     }
 
     /// <summary>The fixed shares of a run as claimed units: unit u is share u of <c>workers</c>.</summary>
