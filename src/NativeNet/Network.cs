@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using NativeNet.Core.Backends;
+using NativeNet.Core.Threading;
 using NativeNet.Core.Kernels;
 using NativeNet.Layers;
 
@@ -31,6 +33,9 @@ public sealed class Network : IDisposable
     // The backend single-image inference runs its kernels on: the calling thread, joined by workers already running
     // (CpuBackend.ForSingleImages), or null for the network's own backend (see SingleImageBackend).
     private readonly IComputeBackend? _singleImageBackend;
+    // Times single images split and alone now and then and keeps the faster; null where no kernel of one image is large
+    // enough to split (ch1) or single images do not use a claiming view.
+    private readonly SingleImageSplit? _singleImageSplit;
 
     /// <summary>
     /// Single-image inference of a network with fewer multiply-adds per image than this runs on the calling thread, its
@@ -58,6 +63,14 @@ public sealed class Network : IDisposable
         };
     }
 
+    /// <summary>The claiming view a single-image backend runs on (looking through a profiler), or null.</summary>
+    private static WorkerPool? ClaimingViewOf(IComputeBackend? backend) => backend switch
+    {
+        CpuBackend cpu => cpu.Pool,
+        ProfilingBackend { Inner: CpuBackend cpu } => cpu.Pool,
+        _ => null,
+    };
+
     /// <summary>Whether <see cref="Predict"/> and <see cref="Classify"/> run on a claiming view of the pool (decided once, from the network's size).</summary>
     internal bool SingleImageRunsOnClaimingView => _singleImageBackend is not null;
 
@@ -78,6 +91,9 @@ public sealed class Network : IDisposable
         for (int i = 1; i < layers.Count; i++)
             if (layers[i] is PoolLayer { Kind: PoolKind.Max } pool && layers[i - 1] is ConvLayer conv) pool.ApplyActivationOf(conv);
         _singleImageBackend = SingleImageBackend(backend, InferenceFlopsPerExample / 2);
+        // Below the view's threshold every kernel of one image runs on the calling thread anyway: nothing to decide.
+        if (ClaimingViewOf(_singleImageBackend) is WorkerPool view && InferenceFlopsPerExample / 2 >= view.ParallelThreshold)
+            _singleImageSplit = new SingleImageSplit(view);
         _single = new WorkspacePool(() => new Workspace(this, 1, training: false, ownGradients: false, _singleImageBackend), WorkspacePool.DefaultCapacity);
         _batched = new WorkspacePool(() => new Workspace(this, PredictBatchCapacity, training: false, ownGradients: false), WorkspacePool.DefaultCapacity);
     }
@@ -165,10 +181,26 @@ public sealed class Network : IDisposable
 
     private void PredictOne(Workspace ws, ReadOnlySpan<float> example, Span<float> output)
     {
+        if (_singleImageSplit is not { } split)
+        {
+            ForwardOne(ws, example, output);
+            return;
+        }
+        long call = split.Begin();
+        long t0 = Stopwatch.GetTimestamp();
+        ForwardOne(ws, example, output);
+        split.End(call, Stopwatch.GetTimestamp() - t0);
+    }
+
+    private void ForwardOne(Workspace ws, ReadOnlySpan<float> example, Span<float> output)
+    {
         ws.LoadInputs(example, 1);
         ws.Forward(1, training: false, seed: 0, step: 0);
         Backend.Download(ws.Output, output);
     }
+
+    /// <summary>Whether single images split over the pool until the next trial (null: no trials; see <see cref="SingleImageSplit"/>).</summary>
+    internal bool? SingleImagesSplit => _singleImageSplit?.Splits;
 
     /// <summary>The most likely class of one example (the index of the largest score). Thread-safe; allocates nothing once warm.</summary>
     /// <param name="example">The input, <see cref="InputSize"/> floats.</param>

@@ -418,8 +418,9 @@ public class NetworkTests
 
     /// <summary>
     /// A network below <see cref="Network.SingleImagePoolMinMacs"/> predicts single images on a claiming view of the
-    /// backend's pool (the calling thread leads, running workers join): the same bits as a one-thread backend, nothing
-    /// allocated. A larger one uses the pool's fixed shares.
+    /// backend's pool (the calling thread leads, running workers join), split or alone as its trials decide: the same
+    /// bits as a one-thread backend through both halves of the first trial and after it, nothing allocated. chapter 1's
+    /// network has no kernel to split and runs no trials; a larger one uses the pool's fixed shares.
     /// </summary>
     [Fact]
     public void SingleImages_OfSmallNetworks_RunOnAClaimingView_WithTheSameBits()
@@ -435,14 +436,18 @@ public class NetworkTests
         var rng = new Random(5);
         var x = new float[784];
         float[] a = new float[10], b = new float[10];
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 2 * SingleImageSplit.TrialCalls + 6; i++)
         {
             for (int j = 0; j < x.Length; j++) x[j] = (float)rng.NextDouble();
             onTwo.Predict(x, a);
             onOne.Predict(x, b);
             Assert.Equal(b, a);
         }
+        Assert.NotNull(onTwo.SingleImagesSplit);   // the first trial has given its verdict, whichever it is
         SteadyState.AssertAllocatesNothing(() => { for (int i = 0; i < 20; i++) onTwo.Predict(x, a); });
+        using var ch1 = NetworkBuilder.ForInput(784).Dense(30, Activation.Sigmoid).Output(10, OutputCost.SigmoidQuadratic).Build(1, backend: two);
+        Assert.True(ch1.SingleImageRunsOnClaimingView);
+        Assert.Null(ch1.SingleImagesSplit);
 
         using var large = NetworkBuilder.ForInput(4096).Dense(4096, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(1, backend: two);
         Assert.True(4096L * 4096 >= Network.SingleImagePoolMinMacs);

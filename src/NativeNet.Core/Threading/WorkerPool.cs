@@ -62,6 +62,7 @@ internal sealed unsafe class WorkerPool : IDisposable
     // the run's generation (high 32 bits), Closed once the caller stops admitting workers, and the count that joined.
     private int _units, _chunk, _nextUnit, _finished;
     private long _gate;
+    private long _lastClaimedRun;     // Stopwatch timestamp of the last claimed run's end (see RunClaimed)
     private volatile bool _disposed;
     private ExceptionDispatchInfo? _error;
 
@@ -73,7 +74,7 @@ internal sealed unsafe class WorkerPool : IDisposable
         if (degreeOfParallelism < 1 || degreeOfParallelism > Environment.ProcessorCount * 4)
             throw new ArgumentOutOfRangeException(nameof(degreeOfParallelism), degreeOfParallelism,
                 $"Degree of parallelism must be between 1 and {Environment.ProcessorCount * 4}.");
-        DegreeOfParallelism = degreeOfParallelism;
+        _degree = degreeOfParallelism;
         _threads = new Thread[degreeOfParallelism - 1];
         _start = new ManualResetEventSlim[degreeOfParallelism - 1];
         _sleeping = new int[degreeOfParallelism - 1];
@@ -86,7 +87,10 @@ internal sealed unsafe class WorkerPool : IDisposable
         }
     }
 
-    public int DegreeOfParallelism { get; }
+    /// <summary>Workers a run can use, the calling thread included; 1 on a claiming view told to run inline (<see cref="RunsInline"/>).</summary>
+    public int DegreeOfParallelism => _runsInline ? 1 : _degree;
+
+    private readonly int _degree;
 
     /// <summary>
     /// Kernels split work of at least this many multiply-adds (or the like) over the pool; below it, the hand-off and the
@@ -110,10 +114,28 @@ internal sealed unsafe class WorkerPool : IDisposable
     /// </summary>
     public WorkerPool ClaimingView() => new(this);
 
+    /// <summary>
+    /// On a claiming view: run everything on the calling thread, as a pool of one would (<see cref="DegreeOfParallelism"/>
+    /// reads 1, so kernels do not cut their work in shares at all), offering nothing to the workers. Set between calls by
+    /// whoever has measured that the split does not pay (NativeNet's SingleImageSplit); a call already running may see
+    /// either value, and the kernels give the same bits either way.
+    /// </summary>
+    public bool RunsInline
+    {
+        get => _runsInline;
+        set
+        {
+            if (_claimsOn is null) throw new InvalidOperationException("Only a claiming view runs inline on request.");
+            _runsInline = value;
+        }
+    }
+
+    private volatile bool _runsInline;
+
     private WorkerPool(WorkerPool claimsOn)
     {
         _claimsOn = claimsOn._claimsOn ?? claimsOn;
-        DegreeOfParallelism = claimsOn.DegreeOfParallelism;
+        _degree = claimsOn._degree;
         _threads = [];
         _start = [];
         _sleeping = [];
@@ -164,7 +186,8 @@ internal sealed unsafe class WorkerPool : IDisposable
             fixed (T* state = &work)
             {
                 var shares = new Shares<T>(state, workers);
-                _claimsOn.RunClaimed(ref shares, workers);
+                if (RunsInline) shares.ExecuteUnits(0, workers);
+                else _claimsOn.RunClaimed(ref shares, workers);
             }
             return;
         }
@@ -183,7 +206,7 @@ internal sealed unsafe class WorkerPool : IDisposable
                 _state = state;
                 _error = null;
                 Volatile.Write(ref _pending, workers - 1);
-                Publish(claimed: false, workers);
+                Publish(claimed: false, workers, wakeAtMost: workers - 1);
                 try
                 {
                     work.Execute(0, workers);
@@ -209,9 +232,11 @@ internal sealed unsafe class WorkerPool : IDisposable
     /// <summary>
     /// Runs every unit of <paramref name="work"/> (0..<paramref name="units"/>-1, <paramref name="chunk"/> a claim) on
     /// the calling thread and on whichever workers join before the units run out; returns when all are done. Nothing
-    /// waits for a worker to wake: a run no worker joins costs the caller one counter update per claim. Of the workers
-    /// that sleep, the run wakes one (a system call on the caller), for the runs that follow: waking them all would cost
-    /// a many-core caller more than one image's work.
+    /// waits for a worker to wake: a run no worker joins costs the caller one counter update per claim. A woken worker
+    /// arrives too late for the run that woke it (waking takes longer than one image), so a run wakes a sleeping worker
+    /// only when it starts within a worker's spin time of the last claimed run's end: calls that come in a stream get
+    /// help from their second one on, and a call every few milliseconds pays no system call and keeps no other core
+    /// spinning. It wakes one at most: waking them all would cost a many-core caller more than one image's work.
     /// </summary>
     public void RunClaimed<T>(ref T work, int units, int chunk = 1) where T : unmanaged, IClaimedWork
     {
@@ -222,7 +247,8 @@ internal sealed unsafe class WorkerPool : IDisposable
             throw new ArgumentOutOfRangeException(nameof(units), units, $"At most {int.MaxValue} units and chunks a run, with room for one claim past the end per thread.");
         if (_claimsOn is not null)
         {
-            _claimsOn.RunClaimed(ref work, units, chunk);
+            if (RunsInline) work.ExecuteUnits(0, units);
+            else _claimsOn.RunClaimed(ref work, units, chunk);
             return;
         }
         if (DegreeOfParallelism == 1 || units <= chunk || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
@@ -243,7 +269,8 @@ internal sealed unsafe class WorkerPool : IDisposable
                 _finished = 0;
                 int generation = (int)(Volatile.Read(ref _job) >> 32) + 1;
                 Volatile.Write(ref _gate, (long)generation << 32);
-                Publish(claimed: true, DegreeOfParallelism);
+                bool inStream = Stopwatch.GetTimestamp() - _lastClaimedRun < _spinTicks;
+                Publish(claimed: true, DegreeOfParallelism, wakeAtMost: inStream ? 1 : 0);
                 ClaimUnits();
                 // Close the gate: a worker that has not joined by now never will, so only those that did are waited for,
                 // and they hold at most one claim each.
@@ -252,6 +279,7 @@ internal sealed unsafe class WorkerPool : IDisposable
                 var spin = new SpinWait();
                 while (Volatile.Read(ref _finished) != joined) spin.SpinOnce(sleep1Threshold: -1);
                 _state = null;
+                _lastClaimedRun = Stopwatch.GetTimestamp();
             }
             _error?.Throw();
         }
@@ -265,18 +293,18 @@ internal sealed unsafe class WorkerPool : IDisposable
     private const long GateJoinedMask = 0xFFFF;
 
     /// <summary>
-    /// Starts a run: one write of its generation, kind and worker count, then wakes the workers that sleep (a fixed-share
-    /// run needs them all; a claimed run wakes at most one, see <see cref="RunClaimed{T}"/>).
+    /// Starts a run: one write of its generation, kind and worker count, then wakes up to <paramref name="wakeAtMost"/>
+    /// of the workers that sleep (a fixed-share run needs them all; a claimed run, see <see cref="RunClaimed{T}"/>).
     /// </summary>
-    private void Publish(bool claimed, int workers)
+    private void Publish(bool claimed, int workers, int wakeAtMost)
     {
         long generation = (Volatile.Read(ref _job) >> 32) + 1;
         Interlocked.Exchange(ref _job, (generation << 32) | (claimed ? JobClaimed : 0) | (uint)workers);
-        for (int i = 0; i < workers - 1; i++)
+        for (int i = 0; i < workers - 1 && wakeAtMost > 0; i++)
             if (Interlocked.Exchange(ref _sleeping[i], 0) == 1)
             {
                 _start[i].Set();
-                if (claimed) return;
+                wakeAtMost--;
             }
     }
 
