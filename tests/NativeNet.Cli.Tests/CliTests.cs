@@ -286,7 +286,30 @@ public sealed class CliTests
         {
             Assert.True(doc.RootElement.GetProperty("latency_us").GetDouble() > 0);
             Assert.True(doc.RootElement.GetProperty("batch_images_per_second").GetDouble() > 0);
+            Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("single_image_split").ValueKind);   // one thread: nothing to decide
+            Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("paired").ValueKind);
         }
+    }
+
+    /// <summary>
+    /// `bench infer --paired-threads 1` on two threads also times single images on one thread in the same process, and
+    /// the JSON says whether the network's last trial kept single images split (a network with a kernel worth splitting).
+    /// </summary>
+    [Fact]
+    public void BenchInfer_PairedThreads_ReportsBothLatencies_AndTheSplitVerdict()
+    {
+        var r = CliRunner.Run("bench", "infer", "--preset", "ch1-100", "--calls", "1000", "--images", "200", "--threads", "2", "--paired-threads", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        var paired = doc.RootElement.GetProperty("paired");
+        Assert.Equal(2, paired.GetProperty("threads").GetInt32());
+        Assert.Equal(1, paired.GetProperty("paired_threads").GetInt32());
+        Assert.True(paired.GetProperty("latency_us").GetDouble() > 0);
+        Assert.True(paired.GetProperty("paired_latency_us").GetDouble() > 0);
+        Assert.Contains(doc.RootElement.GetProperty("single_image_split").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
+        var bad = CliRunner.Run("bench", "infer", "--preset", "ch1", "--paired-threads", "0");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("--paired-threads must be between 1 and", bad.All);
     }
 
     /// <summary>`bench infer --profile` times the single-image calls only: the batches measured after them do not leak into its table.</summary>

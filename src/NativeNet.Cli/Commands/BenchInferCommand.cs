@@ -70,7 +70,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
                 using var pairedNet = OpenNetwork(s, pairedDevice);
                 paired = MeasurePaired(net, pairedNet, pairedThreads, images, s, cancellation);
             }
-            Report(s, name, backend.Name, timings, timings[0].Profile, paired);
+            Report(s, name, backend.Name, timings, timings[0].Profile, paired, net.SingleImagesSplit);
             return 0;
         }
         finally
@@ -166,7 +166,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
     }
 
     private static void Report(Settings s, string name, string backend, List<Timing> timings, IReadOnlyList<(string Name, double Seconds, long Calls)>? profile,
-        Paired? paired)
+        Paired? paired, bool? singleImagesSplit)
     {
         var ours = timings[0];
         var other = timings.Count > 1 ? timings[1] : null;
@@ -176,6 +176,7 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
             {
                 network = name, threads = s.Threads, backend, single_calls = s.Calls / Block * Block, batch_images = s.Images,
                 latency_us = Math.Round(ours.LatencyUs, 3), allocated_bytes_per_call = ours.AllocatedPerCall,
+                single_image_split = singleImagesSplit,
                 batch100_images_per_second = Math.Round(ours.Batch100PerSecond, 1), batch_images_per_second = Math.Round(ours.BatchPerSecond, 1),
                 compare = other is null ? null : new
                 {
@@ -204,6 +205,8 @@ internal sealed class BenchInferCommand : Command<BenchInferCommand.Settings>
         Row($"batch of {s.Images:N0}, images/s", t => t.BatchPerSecond, "N0", false);
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"NativeNet allocated {ours.AllocatedPerCall:F1} bytes per single-image call");
+        if (singleImagesSplit is bool splits)
+            AnsiConsole.MarkupLineInterpolated($"Single images {(splits ? "split over the threads" : "run on the calling thread alone")}, as the last trial found faster");
         if (paired is not null)
             AnsiConsole.MarkupLineInterpolated($"Single image in alternating blocks: {s.Threads} thread(s) {paired.LatencyUs:F2} µs, {paired.Threads} thread(s) {paired.PairedLatencyUs:F2} µs ({paired.PairedLatencyUs / paired.LatencyUs:F2}x)");
         if (profile is not null)
