@@ -454,6 +454,37 @@ public class NetworkTests
         Assert.False(large.SingleImageRunsOnClaimingView);
     }
 
+    /// <summary>
+    /// Four threads predict at once through a network whose single images run trials (split, then alone, then the
+    /// verdict): calls see the view switched between them, or in the middle of a call, and every output keeps the bits
+    /// of a one-thread backend.
+    /// </summary>
+    [Fact]
+    public void ConcurrentPredict_ThroughSplitTrials_KeepsTheBits()
+    {
+        Network Book(IComputeBackend backend) => NetworkBuilder.ForImages(1, 28, 28).ConvPool(20, 5, Activation.ReLU).ConvPool(40, 5, Activation.ReLU)
+            .Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(4, WeightInit.Chapter6, backend);
+        using var two = new CpuBackend(2);
+        using var one = new CpuBackend(1);
+        using var onTwo = Book(two);
+        using var onOne = Book(one);
+        var rng = new Random(8);
+        var x = new float[40 * 784];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
+        var expected = new float[40 * 10];
+        for (int i = 0; i < 40; i++) onOne.Predict(x.AsSpan(i * 784, 784), expected.AsSpan(i * 10, 10));
+        var results = new float[4][];
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, t =>
+        {
+            var mine = new float[40 * 10];
+            for (int rep = 0; rep < 3; rep++)   // 480 calls in all: the first trial and well past its verdict
+                for (int i = 0; i < 40; i++) onTwo.Predict(x.AsSpan(i * 784, 784), mine.AsSpan(i * 10, 10));
+            results[t] = mine;
+        });
+        foreach (var r in results) Assert.Equal(expected, r);
+        Assert.NotNull(onTwo.SingleImagesSplit);
+    }
+
     [Fact]
     public void ConcurrentPredict_From8Threads_EqualsSingleThreaded()
     {
