@@ -141,6 +141,43 @@ public class ConvKernelTests
         Assert.Equal(output, parallel);
     }
 
+    /// <summary>
+    /// The direct convolution with 2x2 max pooling inside its units equals the direct convolution followed by the max
+    /// pool, bit for bit (ties and signs of zero included: inputs are rounded so that windows tie), on one and two threads
+    /// and on a claiming view; geometries whose maps do not split into whole pooled units are refused.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DirectGeometries))]
+    public void DirectConvolutionMaxPool_EqualsConvolutionThenPooling(CpuLevel level, int c, int n, int h, int w, int k, int filters)
+    {
+        var cpu = CpuContext.For(level);
+        var g = new ConvGeometry(c, n, h, w, k, k);
+        var input = Reference.Random(g.InputLength, 3).Select(v => MathF.Round(v * 4) / 4).ToArray();   // coarse values: ties in the windows
+        var weights = Reference.Random(filters * g.ColRows, 4).Select(v => MathF.Round(v * 4) / 4).ToArray();
+        if (!DirectConvolution.SupportsMaxPool2(g, cpu))
+        {
+            Assert.True(!DirectConvolution.Supports(g, cpu) || g.OutHeight % 2 != 0 || level == CpuLevel.Avx512);
+            Assert.Throws<ArgumentException>(() => DirectConvolution.ConvolveMaxPool2(input, weights, new float[filters * g.ColCols / 4], filters, g, null, cpu));
+            return;
+        }
+        var z = new float[filters * g.ColCols];
+        var expected = new float[filters * g.ColCols / 4];
+        var argmax = new float[expected.Length];
+        using var one = new WorkerPool(1);
+        DirectConvolution.Convolve(input, weights, z, filters, g, one, cpu);
+        ConvKernels.PoolForward(PoolKind.Max, z, expected, argmax, new PoolGeometry(filters * n, g.OutHeight, g.OutWidth, 2, 2), one, cpu);
+        using var two = new WorkerPool(2);
+        foreach (var pool in new[] { one, two, two.ClaimingView() })
+        {
+            var pooled = new float[expected.Length + 1];
+            pooled[^1] = 123f;   // one element past the maps: must stay untouched
+            DirectConvolution.ConvolveMaxPool2(input, weights, pooled, filters, g, pool, cpu);
+            Assert.Equal(123f, pooled[^1]);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(pooled[i]), $"pooled[{i}]: {pooled[i]} against {expected[i]}");
+        }
+    }
+
     [Theory]
     [InlineData(1, 1, 28, 28, 5, 2, 0)]   // stride
     [InlineData(1, 1, 28, 28, 5, 1, 2)]   // padding

@@ -10,7 +10,7 @@ namespace NativeNet.Core.Backends;
 /// activation and pooling on large tensors (a batch of images in inference) are threaded over a <see cref="WorkerPool"/>;
 /// each kernel splits its own output, so every element is computed as on one thread.
 /// </summary>
-public sealed class CpuBackend : IComputeBackend
+public sealed class CpuBackend : IComputeBackend, IPoolingConvolution
 {
     private readonly WorkerPool? _ownedPool;
     // A backend for single images runs on a claiming view of another backend's pool, which it does not own.
@@ -162,6 +162,11 @@ public sealed class CpuBackend : IComputeBackend
 
     /// <inheritdoc/>
     public long ConvolutionGradientScratch(in ConvGeometry g) => ConvKernels.GradientScratchLength(g);
+
+    bool IPoolingConvolution.SupportsConvolveMaxPool2(in ConvGeometry g) => DirectConvolution.SupportsMaxPool2(g, Cpu);
+
+    void IPoolingConvolution.ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, int filters, in ConvGeometry g)
+        => DirectConvolution.ConvolveMaxPool2(Span(input), Span(weights), Span(pooled), filters, g, Pool, Cpu);
 
     /// <inheritdoc/>
     public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g)

@@ -10,7 +10,7 @@ namespace NativeNet.Core.Backends;
 /// </summary>
 /// <param name="inner">The backend that runs every primitive.</param>
 /// <param name="synchronizeEach">Wait for the device after each primitive, so each is timed on its own.</param>
-public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach = false) : IComputeBackend
+public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach = false) : IComputeBackend, IPoolingConvolution
 {
     private readonly IComputeBackend _inner = inner;
     private readonly bool _synchronizeEach = synchronizeEach;
@@ -110,6 +110,15 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
     public bool SupportsDirectConvolution(in ConvGeometry g) => _inner.SupportsDirectConvolution(g);
     /// <inheritdoc/>
     public void Convolve(Tensor input, Tensor weights, Tensor output, int filters, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Convolve(input, weights, output, filters, in g); Record("DirectConvolve", t0); }
+
+    bool IPoolingConvolution.SupportsConvolveMaxPool2(in ConvGeometry g) => _inner is IPoolingConvolution p && p.SupportsConvolveMaxPool2(g);
+
+    void IPoolingConvolution.ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, int filters, in ConvGeometry g)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        ((IPoolingConvolution)_inner).ConvolveMaxPool2(input, weights, pooled, filters, in g);
+        Record("DirectConvolveMaxPool", t0);
+    }
     /// <inheritdoc/>
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Col2Im(cols, gradInput, in g); Record("Col2Im", t0); }
     /// <inheritdoc/>

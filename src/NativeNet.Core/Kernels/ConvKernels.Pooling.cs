@@ -149,6 +149,43 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
+    /// The 2x2 maxima of one pair of rows (<paramref name="width"/> a multiple of 4): output[x] = the maximum of top and
+    /// bottom at columns 2x and 2x + 1, chosen in the order <see cref="MaxPool2x2"/> chooses (the same value, ties and NaNs
+    /// included), without the argmax: inference that pools inside the direct convolution's units
+    /// (<see cref="DirectConvolution.ConvolveMaxPool2"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void MaxPoolRowPair(float* top, float* bottom, int width, float* output)
+    {
+        int x = 0;
+        for (; x <= width / 2 - 8; x += 8)
+        {
+            var (e0, o0) = Deinterleave(Avx.LoadVector256(top + 2 * x), Avx.LoadVector256(top + 2 * x + 8));
+            var (e1, o1) = Deinterleave(Avx.LoadVector256(bottom + 2 * x), Avx.LoadVector256(bottom + 2 * x + 8));
+            WindowMaxValue(e0, o0, e1, o1).Store(output + x);
+        }
+        for (; x < width / 2; x += 4)
+        {
+            // One 256-bit load a row, split in registers: the rows were just written by 256-bit stores, and a 128-bit load
+            // of a store's upper half waits for the store to retire instead of taking its data.
+            var t = Avx.LoadVector256(top + 2 * x);
+            var b = Avx.LoadVector256(bottom + 2 * x);
+            Vector128<float> l0 = t.GetLower(), h0 = t.GetUpper(), l1 = b.GetLower(), h1 = b.GetUpper();
+            WindowMaxValue(Sse.Shuffle(l0, h0, 0x88).ToVector256Unsafe(), Sse.Shuffle(l0, h0, 0xDD).ToVector256Unsafe(),
+                Sse.Shuffle(l1, h1, 0x88).ToVector256Unsafe(), Sse.Shuffle(l1, h1, 0xDD).ToVector256Unsafe()).GetLower().Store(output + x);
+        }
+    }
+
+    /// <summary>The value half of <see cref="WindowMax"/>: the same comparisons in the same order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WindowMaxValue(Vector256<float> e0, Vector256<float> o0, Vector256<float> e1, Vector256<float> o1)
+    {
+        var top = Vector256.ConditionalSelect(Vector256.GreaterThan(o0, e0), o0, e0);
+        var bottom = Vector256.ConditionalSelect(Vector256.GreaterThan(o1, e1), o1, e1);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(bottom, top), bottom, top);
+    }
+
+    /// <summary>
     /// The maximum of each 2x2 window and its in-plane index (as a float, exact below 2^24), from the even and odd columns
     /// of its top (e0, o0) and bottom (e1, o1) rows; lane l's top-left input is at <paramref name="topLeft"/> + 2l.
     /// Ties go to the first of top-left, top-right, bottom-left, bottom-right.

@@ -50,9 +50,9 @@ internal static unsafe partial class DirectConvolution
     {
         g.Validate();
         if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
-        Check(input.Length, g.InputLength, "input");
-        Check(weights.Length, (long)filters * g.ColRows, "weights");
-        Check(output.Length, (long)filters * g.ColCols, "output");
+        CheckLength(input.Length, g.InputLength, "input");
+        CheckLength(weights.Length, (long)filters * g.ColRows, "weights");
+        CheckLength(output.Length, (long)filters * g.ColCols, "output");
         if (!Supports(g, cpu))
             throw new ArgumentException($"Direct convolution needs the AVX2 or AVX-512 level, stride 1, no padding, output width a multiple of 8 and output maps a multiple of {PixelBlock(cpu.Level)} pixels; got {g} at {CpuContext.Name(cpu.Level)}.", nameof(g));
         fixed (float* pin = input, pw = weights, pout = output)
@@ -64,12 +64,6 @@ internal static unsafe partial class DirectConvolution
             // One image (tens of microseconds): claimed units, so a worker that is not running already never delays it.
             else if (g.Batch == 1) pool.RunClaimed(ref work, work.Units, work.UnitsPerClaim);
             else pool.Run(ref work, pool.DegreeOfParallelism);
-        }
-
-        static void Check(long actual, long needed, string name)
-        {
-            if (actual < needed)
-                throw new ArgumentException($"Direct convolution: {name} has {actual} elements, the geometry needs {needed}.", name);
         }
     }
 

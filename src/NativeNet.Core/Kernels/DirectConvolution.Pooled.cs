@@ -1,0 +1,118 @@
+using NativeNet.Core.Backends;
+using NativeNet.Core.Threading;
+
+namespace NativeNet.Core.Kernels;
+
+internal static unsafe partial class DirectConvolution
+{
+    /// <summary>Whether <see cref="ConvolveMaxPool2"/> covers this geometry: a direct one whose maps split into whole pooled units.</summary>
+    public static bool SupportsMaxPool2(in ConvGeometry g, CpuContext cpu) =>
+        Supports(g, cpu) && g.OutHeight % 2 == 0 && g.OutHeight / 2 % RowPairsPerUnit(g.OutWidth, cpu.Level) == 0;
+
+    /// <summary>
+    /// Row pairs in one unit of <see cref="ConvolveMaxPool2"/>: the fewest whose pixels are whole pixel blocks (AVX2, 16
+    /// pixels: one pair of 8- or 24-pixel rows; AVX-512, 32 pixels: two pairs of them).
+    /// </summary>
+    private static int RowPairsPerUnit(int outWidth, CpuLevel level)
+    {
+        int pairPixels = 2 * outWidth, block = PixelBlock(level), pairs = 1;
+        while (pairs * pairPixels % block != 0) pairs++;
+        return pairs;
+    }
+
+    /// <summary>
+    /// Inference's convolution followed by 2x2 max pooling (stride 2), pooled inside each unit:
+    /// pooled [F, N, OH/2, OW/2] = maxpool(W [F, C*KH*KW] applied to input [C, N, H, W]), no bias, no activation (the
+    /// layers apply them after pooling). A unit is a few output row pairs of one image by a filter group; it convolves
+    /// them into a stack scratch and pools them at once, so z is never written whole, and the thread that computed a
+    /// map's rows pools them: nothing crosses between cores but the pooled quarter. The values, ties and NaNs included,
+    /// are those of <see cref="Convolve"/> followed by <see cref="ConvKernels.PoolForward"/>. Throws unless
+    /// <see cref="SupportsMaxPool2"/>.
+    /// </summary>
+    public static void ConvolveMaxPool2(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> pooled, int filters, in ConvGeometry g,
+        WorkerPool? pool, CpuContext cpu)
+    {
+        g.Validate();
+        if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
+        if (!SupportsMaxPool2(g, cpu))
+            throw new ArgumentException($"Direct convolution with 2x2 pooling needs a geometry Convolve covers, even output maps and whole pooled units; got {g} at {CpuContext.Name(cpu.Level)}.", nameof(g));
+        CheckLength(input.Length, g.InputLength, "input");
+        CheckLength(weights.Length, (long)filters * g.ColRows, "weights");
+        CheckLength(pooled.Length, (long)filters * g.ColCols / 4, "pooled");
+        fixed (float* pin = input, pw = weights, pout = pooled)
+        {
+            var work = new PooledWork(pin, pw, pout, filters, g, cpu.Level);
+            pool ??= WorkerPool.Shared;
+            long macs = (long)filters * g.ColRows * g.ColCols;
+            if (macs < pool.ParallelThreshold) work.ExecuteUnits(0, work.Units);
+            else if (g.Batch == 1) pool.RunClaimed(ref work, work.Units, work.UnitsPerClaim);
+            else pool.Run(ref work, pool.DegreeOfParallelism);
+        }
+    }
+
+    /// <summary>
+    /// The units of <see cref="ConvolveMaxPool2"/>: unit u is row-pair group u / groups (image-major) and filter group
+    /// u % groups, as in <see cref="Work"/>.
+    /// </summary>
+    private readonly struct PooledWork(float* input, float* weights, float* pooled, int filters, ConvGeometry g, CpuLevel level)
+        : IParallelWork, IClaimedWork
+    {
+        private int Groups => (filters + MaxFilters(level) - 1) / MaxFilters(level);
+        private int UnitPixels => 2 * g.OutWidth * RowPairsPerUnit(g.OutWidth, level);
+        private int UnitsPerImage => g.OutHeight * g.OutWidth / UnitPixels;
+
+        public int Units => g.Batch * UnitsPerImage * Groups;
+
+        /// <summary>Units per claim: at least 2^15 multiply-adds, as <see cref="Work.UnitsPerClaim"/>.</summary>
+        public int UnitsPerClaim => (int)Math.Max(1, (1L << 15) / ((long)UnitPixels * g.ColRows * filters / Groups));
+
+        public void Execute(int worker, int workers)
+        {
+            var (start, end) = WorkerPool.Partition(Units, worker, workers, Groups);
+            ExecuteUnits(start, end);
+        }
+
+        public void ExecuteUnits(int start, int end)
+        {
+            int ow = g.OutWidth, pixels = g.OutHeight * ow, ckk = g.ColRows, pixelBlock = PixelBlock(level), unitPixels = UnitPixels;
+            int groups = Groups, perImage = UnitsPerImage, pooledPlane = pixels / 4;
+            long plane = (long)g.Height * g.Width, channelStride = plane * g.Batch, pooledFilterStride = (long)g.Batch * pooledPlane;
+            int* runs = stackalloc int[4];
+            // One filter group's z for the unit's pixels, filter-major: at most 12 x 96 floats.
+            float* z = stackalloc float[MaxFilters(level) * unitPixels];
+            for (int u = start; u < end; u++)
+            {
+                int r = u / groups, q = u % groups, n = r / perImage, p0 = r % perImage * unitPixels;
+                var (f0, f1) = WorkerPool.Partition(filters, q, groups);
+                float* wq = weights + (long)f0 * ckk;
+                for (int b = 0; b < unitPixels; b += pixelBlock)
+                {
+                    for (int k = 0; k < pixelBlock / 8; k++)
+                    {
+                        int px = p0 + b + 8 * k;
+                        runs[k] = px / ow * g.Width + px % ow;
+                    }
+                    var window = new Window(input + n * plane, channelStride, g.Channels, g.KernelHeight, g.KernelWidth, g.Width, runs, pixelBlock / 8);
+                    if (level == CpuLevel.Avx512) Filters512(window, wq, ckk, z + b, unitPixels, f1 - f0);
+                    else Filters256(window, wq, ckk, z + b, unitPixels, f1 - f0);
+                }
+                // Each filter's row pairs, pooled into its plane of image n at pooled row p0 / (2 ow).
+                for (int f = 0; f < f1 - f0; f++)
+                {
+                    float* dst = pooled + (f0 + f) * pooledFilterStride + (long)n * pooledPlane + p0 / 4;
+                    for (int pair = 0; pair < unitPixels / (2 * ow); pair++)
+                    {
+                        float* top = z + f * unitPixels + pair * 2 * ow;
+                        ConvKernels.MaxPoolRowPair(top, top + ow, ow, dst + pair * (ow / 2));
+                    }
+                }
+            }
+        }
+    }
+
+    private static void CheckLength(long actual, long needed, string name)
+    {
+        if (actual < needed)
+            throw new ArgumentException($"Direct convolution: {name} has {actual} elements, the geometry needs {needed}.", name);
+    }
+}
