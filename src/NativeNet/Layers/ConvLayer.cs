@@ -47,10 +47,21 @@ public sealed class ConvLayer : Layer
     internal Parameter Biases => _b;
 
     /// <summary>
-    /// Set when a max pool follows (<see cref="PoolLayer"/>): in inference that pool adds this layer's bias and applies its
-    /// activation to the pooled maps, a quarter of the elements for a 2x2 pool, and this layer's Forward leaves z bare.
+    /// The max pool that follows (<see cref="PoolLayer.ApplyActivationOf"/>), or null: in inference that pool adds this
+    /// layer's bias and applies its activation to the pooled maps, a quarter of the elements for a 2x2 pool, and this
+    /// layer's Forward leaves z bare.
     /// </summary>
-    internal bool ActivationAfterPool { get; set; }
+    internal PoolLayer? PooledBy { get; set; }
+
+    private bool ActivationAfterPool => PooledBy is not null;
+
+    /// <summary>
+    /// Whether an inference workspace on <paramref name="backend"/> pools inside this convolution: a 2x2 max pool (stride
+    /// 2) follows and the backend's direct kernel can pool in its units (<see cref="IPoolingConvolution"/>). Then this
+    /// layer's output holds the pooled maps, and the pool layer only adds the bias and applies the activation.
+    /// </summary>
+    internal bool PoolsInside(IComputeBackend backend) =>
+        PooledBy is { Window: 2, Stride: 2 } && backend is IPoolingConvolution p && p.SupportsConvolveMaxPool2(Geometry(Input, 1));
 
     /// <inheritdoc/>
     protected override FeatureShape ComputeOutput(FeatureShape input)
@@ -86,8 +97,10 @@ public sealed class ConvLayer : Layer
     private bool NeedsLayoutChange => !Input.ChannelMajor && Input.Channels > 1;
 
     private sealed class State(Tensor output, Tensor? gradOutput, Tensor? cols, Tensor? gradCols, Tensor? permuted, Tensor? gradPermuted, bool activated,
-        bool direct) : LayerState(output, gradOutput)
+        bool direct, bool poolsInside) : LayerState(output, gradOutput)
     {
+        /// <summary>Inference that pools inside the convolution (<see cref="PoolsInside"/>): <see cref="LayerState.Output"/> holds the pooled maps.</summary>
+        public bool PoolsInside { get; } = poolsInside;
         /// <summary>
         /// Whether forward runs the backend's direct kernel for this geometry (then a training step unfolds the input in
         /// backward, just before the weight gradient reads the copy, so the product finds it in cache), or unfolds and
@@ -121,15 +134,18 @@ public sealed class ConvLayer : Layer
         long scratch = training ? arena.Backend.ConvolutionGradientScratch(g) : 0;
         long colsLength = direct ? scratch : Math.Max(scratch, (long)g.ColRows * g.ColCols);
         var cols = colsLength > 0 ? arena.Allocate($"{p}.cols", checked((int)colsLength)) : null;
+        bool poolsInside = !training && PoolsInside(arena.Backend);
         return new State(
-            arena.Allocate($"{p}.a", Filters, batch, Output.Height, Output.Width),
+            poolsInside
+                ? arena.Allocate($"{p}.pooled", Filters, batch, Output.Height / 2, Output.Width / 2)
+                : arena.Allocate($"{p}.a", Filters, batch, Output.Height, Output.Width),
             training ? arena.Allocate($"{p}.grad", Filters, batch, Output.Height, Output.Width) : null,
             cols,
             training ? cols : null,
             NeedsLayoutChange ? arena.Allocate($"{p}.in", g.InputLength) : null,
             NeedsLayoutChange && training ? arena.Allocate($"{p}.gradIn", g.InputLength) : null,
             activated: training || !ActivationAfterPool,
-            direct);
+            direct, poolsInside);
     }
 
     internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
@@ -141,7 +157,10 @@ public sealed class ConvLayer : Layer
             b.ChannelMajorToBatchMajor(input, s.Permuted, Input.Channels, step.Batch, Input.Height * Input.Width, inverse: true);
             input = s.Permuted;
         }
-        if (s.Direct) b.Convolve(input, _w.Value, s.Output, Filters, g);
+        // The workspace's kernels run on a backend of the same kind as its arena's (a CPU backend or a view of it), so one
+        // that pools inside here pools inside there.
+        if (s.PoolsInside) ((IPoolingConvolution)b).ConvolveMaxPool2(input, _w.Value, s.Output, Filters, g);
+        else if (s.Direct) b.Convolve(input, _w.Value, s.Output, Filters, g);
         else
         {
             var cols = s.Cols!;   // the whole batch unfolded (see CreateState)
@@ -190,7 +209,7 @@ public sealed class PoolLayer : Layer
     {
         if (Kind != PoolKind.Max) throw new InvalidOperationException($"Only max pooling commutes with a bias and an activation, not {Kind} pooling.");
         _activationOf = conv;
-        conv.ActivationAfterPool = true;
+        conv.PooledBy = this;
     }
 
     /// <summary>Pooling over square windows; its input shape is set when it is added to a network.</summary>
@@ -226,35 +245,41 @@ public sealed class PoolLayer : Layer
     /// <summary>For example "MaxPool 2x2" (the stride named when it differs from the window).</summary>
     public override string Describe() => $"{Kind}Pool {Window}x{Window}" + (Stride != Window ? $" stride {Stride}" : "");
 
-    private sealed class State(Tensor output, Tensor? gradOutput, Tensor argmax, ConvLayer? activationOf) : LayerState(output, gradOutput)
+    private sealed class State(Tensor output, Tensor? gradOutput, Tensor? argmax, ConvLayer? activationOf, bool pooledInside) : LayerState(output, gradOutput)
     {
-        public Tensor Argmax { get; } = argmax;
+        /// <summary>Where each window's maximum came from, for backward; null where the convolution pools inside.</summary>
+        public Tensor? Argmax { get; } = argmax;
         /// <summary>The convolution whose bias and activation this workspace applies after pooling (inference only), else null.</summary>
         public ConvLayer? ActivationOf { get; } = activationOf;
+        /// <summary>The convolution before has pooled already (<see cref="ConvLayer.PoolsInside"/>): its output is this layer's z.</summary>
+        public bool PooledInside { get; } = pooledInside;
     }
 
     internal override LayerState CreateState(TensorArena arena, int batch, bool training)
     {
         string p = $"L{Index}";
+        bool pooledInside = !training && _activationOf is { } conv && conv.PoolsInside(arena.Backend);
         return new State(
             arena.Allocate($"{p}.a", Output.Channels, batch, Output.Height, Output.Width),
             training ? arena.Allocate($"{p}.grad", Output.Channels, batch, Output.Height, Output.Width) : null,
-            arena.Allocate($"{p}.argmax", Output.Channels, batch, Output.Height, Output.Width),
-            training ? null : _activationOf);
+            pooledInside ? null : arena.Allocate($"{p}.argmax", Output.Channels, batch, Output.Height, Output.Width),
+            training ? null : _activationOf, pooledInside);
     }
 
     internal override void Forward(IComputeBackend b, LayerState ls, Tensor input, in StepContext step)
     {
         var s = (State)ls;
-        b.PoolForward(Kind, input, s.Output, s.Argmax, Geometry(step.Batch));
+        // Pooled inside the convolution, input is already this layer's z: only the bias and activation remain.
+        if (!s.PooledInside) b.PoolForward(Kind, input, s.Output, s.Argmax!, Geometry(step.Batch));
         if (s.ActivationOf is { } conv)
-            b.BiasActivation(s.Output, conv.Biases.Value, s.Output, Output.Channels, step.Batch * Output.Height * Output.Width, BiasAxis.PerRow, conv.Activation);
+            b.BiasActivation(s.PooledInside ? input : s.Output, conv.Biases.Value, s.Output, Output.Channels, step.Batch * Output.Height * Output.Width,
+                BiasAxis.PerRow, conv.Activation);
     }
 
     internal override void Backward(IComputeBackend b, LayerState ls, Tensor input, Tensor? gradInput, in StepContext step)
     {
         if (gradInput is null) return;
         var s = (State)ls;
-        b.PoolBackward(Kind, input, s.Output, s.Argmax, s.GradOutput!, gradInput, Geometry(step.Batch));
+        b.PoolBackward(Kind, input, s.Output, s.Argmax!, s.GradOutput!, gradInput, Geometry(step.Batch));
     }
 }
