@@ -458,6 +458,10 @@ public class NetworkTests
         Assert.Equal(hasDirect ? 0 : 1, Calls("PoolForward"));
     }
 
+    /// <summary>The book's ch6-relu network (conv 20, conv 40, FC 100) with random weights.</summary>
+    private static Network Ch6Relu(IComputeBackend backend, int seed) => NetworkBuilder.ForImages(1, 28, 28).ConvPool(20, 5, Activation.ReLU)
+        .ConvPool(40, 5, Activation.ReLU).Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed, WeightInit.Chapter6, backend);
+
     /// <summary>
     /// A network below <see cref="Network.SingleImagePoolMinMacs"/> predicts single images on a claiming view of the
     /// backend's pool (the calling thread leads, running workers join), split or alone as its trials decide: the same
@@ -467,12 +471,10 @@ public class NetworkTests
     [Fact]
     public void SingleImages_OfSmallNetworks_RunOnAClaimingView_WithTheSameBits()
     {
-        Network Book(IComputeBackend backend) => NetworkBuilder.ForImages(1, 28, 28).ConvPool(20, 5, Activation.ReLU).ConvPool(40, 5, Activation.ReLU)
-            .Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(3, WeightInit.Chapter6, backend);
         using var two = new CpuBackend(2);
         using var one = new CpuBackend(1);
-        using var onTwo = Book(two);
-        using var onOne = Book(one);
+        using var onTwo = Ch6Relu(two, seed: 3);
+        using var onOne = Ch6Relu(one, seed: 3);
         Assert.True(onTwo.SingleImageRunsOnClaimingView);
         Assert.False(onOne.SingleImageRunsOnClaimingView);   // nothing to avoid: the pool is the calling thread
         var rng = new Random(5);
@@ -504,12 +506,10 @@ public class NetworkTests
     [Fact]
     public void ConcurrentPredict_ThroughSplitTrials_KeepsTheBits()
     {
-        Network Book(IComputeBackend backend) => NetworkBuilder.ForImages(1, 28, 28).ConvPool(20, 5, Activation.ReLU).ConvPool(40, 5, Activation.ReLU)
-            .Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(4, WeightInit.Chapter6, backend);
         using var two = new CpuBackend(2);
         using var one = new CpuBackend(1);
-        using var onTwo = Book(two);
-        using var onOne = Book(one);
+        using var onTwo = Ch6Relu(two, seed: 4);
+        using var onOne = Ch6Relu(one, seed: 4);
         var rng = new Random(8);
         var x = new float[40 * 784];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();

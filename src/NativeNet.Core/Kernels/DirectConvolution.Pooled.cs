@@ -32,21 +32,13 @@ internal static unsafe partial class DirectConvolution
     public static void ConvolveMaxPool2(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> pooled, int filters, in ConvGeometry g,
         WorkerPool? pool, CpuContext cpu)
     {
-        g.Validate();
-        if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
+        CheckOperands(g, filters, input.Length, weights.Length, pooled.Length, (long)filters * g.ColCols / 4, "pooled");
         if (!SupportsMaxPool2(g, cpu))
             throw new ArgumentException($"Direct convolution with 2x2 pooling needs a geometry Convolve covers, even output maps and whole pooled units; got {g} at {CpuContext.Name(cpu.Level)}.", nameof(g));
-        CheckLength(input.Length, g.InputLength, "input");
-        CheckLength(weights.Length, (long)filters * g.ColRows, "weights");
-        CheckLength(pooled.Length, (long)filters * g.ColCols / 4, "pooled");
         fixed (float* pin = input, pw = weights, pout = pooled)
         {
             var work = new PooledWork(pin, pw, pout, filters, g, cpu.Level);
-            pool ??= WorkerPool.Shared;
-            long macs = (long)filters * g.ColRows * g.ColCols;
-            if (macs < pool.ParallelThreshold) work.ExecuteUnits(0, work.Units);
-            else if (g.Batch == 1) pool.RunClaimed(ref work, work.Units, work.UnitsPerClaim);
-            else pool.Run(ref work, pool.DegreeOfParallelism);
+            RunUnits(ref work, work.Units, work.UnitsPerClaim, (long)filters * g.ColRows * g.ColCols, g.Batch, pool ?? WorkerPool.Shared);
         }
     }
 
@@ -108,6 +100,16 @@ internal static unsafe partial class DirectConvolution
                 }
             }
         }
+    }
+
+    /// <summary>What both entry points check first: a valid geometry, at least one filter, and spans long enough for it.</summary>
+    private static void CheckOperands(in ConvGeometry g, int filters, int input, int weights, int output, long outputNeeded, string outputName)
+    {
+        g.Validate();
+        if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
+        CheckLength(input, g.InputLength, "input");
+        CheckLength(weights, (long)filters * g.ColRows, "weights");
+        CheckLength(output, outputNeeded, outputName);
     }
 
     private static void CheckLength(long actual, long needed, string name)

@@ -48,23 +48,26 @@ internal static unsafe partial class DirectConvolution
     public static void Convolve(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> output, int filters, in ConvGeometry g,
         WorkerPool? pool, CpuContext cpu)
     {
-        g.Validate();
-        if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
-        CheckLength(input.Length, g.InputLength, "input");
-        CheckLength(weights.Length, (long)filters * g.ColRows, "weights");
-        CheckLength(output.Length, (long)filters * g.ColCols, "output");
+        CheckOperands(g, filters, input.Length, weights.Length, output.Length, (long)filters * g.ColCols, "output");
         if (!Supports(g, cpu))
             throw new ArgumentException($"Direct convolution needs the AVX2 or AVX-512 level, stride 1, no padding, output width a multiple of 8 and output maps a multiple of {PixelBlock(cpu.Level)} pixels; got {g} at {CpuContext.Name(cpu.Level)}.", nameof(g));
         fixed (float* pin = input, pw = weights, pout = output)
         {
             var work = new Work(pin, pw, pout, filters, g, cpu.Level);
-            pool ??= WorkerPool.Shared;
-            long macs = (long)filters * g.ColRows * g.ColCols;
-            if (macs < pool.ParallelThreshold) work.ExecuteUnits(0, work.Units);
-            // One image (tens of microseconds): claimed units, so a worker that is not running already never delays it.
-            else if (g.Batch == 1) pool.RunClaimed(ref work, work.Units, work.UnitsPerClaim);
-            else pool.Run(ref work, pool.DegreeOfParallelism);
+            RunUnits(ref work, work.Units, work.UnitsPerClaim, (long)filters * g.ColRows * g.ColCols, g.Batch, pool ?? WorkerPool.Shared);
         }
+    }
+
+    /// <summary>
+    /// Runs a convolution's units: on the calling thread below the pool's threshold; one image (tens of microseconds) in
+    /// claimed units, so a worker that is not running already never delays it; a batch in fixed shares.
+    /// </summary>
+    private static void RunUnits<T>(ref T work, int units, int unitsPerClaim, long macs, int batch, WorkerPool pool)
+        where T : unmanaged, IParallelWork, IClaimedWork
+    {
+        if (macs < pool.ParallelThreshold) work.ExecuteUnits(0, units);
+        else if (batch == 1) pool.RunClaimed(ref work, units, unitsPerClaim);
+        else pool.Run(ref work, pool.DegreeOfParallelism);
     }
 
     /// <summary>
