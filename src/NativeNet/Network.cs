@@ -54,22 +54,9 @@ public sealed class Network : IDisposable
     /// </summary>
     private static IComputeBackend? SingleImageBackend(IComputeBackend backend, long macsPerImage)
     {
-        bool UsesView(CpuBackend cpu) => cpu.Pool.DegreeOfParallelism > 1 && macsPerImage < SingleImagePoolMinMacs;
-        return backend switch
-        {
-            CpuBackend cpu when UsesView(cpu) => cpu.ForSingleImages(),
-            ProfilingBackend { Inner: CpuBackend cpu } profiler when UsesView(cpu) => profiler.Sharing(cpu.ForSingleImages()),
-            _ => null,
-        };
+        if (CpuBackend.Behind(backend) is not CpuBackend cpu || cpu.Pool.DegreeOfParallelism == 1 || macsPerImage >= SingleImagePoolMinMacs) return null;
+        return backend is ProfilingBackend profiler ? profiler.Sharing(cpu.ForSingleImages()) : cpu.ForSingleImages();
     }
-
-    /// <summary>The claiming view a single-image backend runs on (looking through a profiler), or null.</summary>
-    private static WorkerPool? ClaimingViewOf(IComputeBackend? backend) => backend switch
-    {
-        CpuBackend cpu => cpu.Pool,
-        ProfilingBackend { Inner: CpuBackend cpu } => cpu.Pool,
-        _ => null,
-    };
 
     /// <summary>Whether <see cref="Predict"/> and <see cref="Classify"/> run on a claiming view of the pool (decided once, from the network's size).</summary>
     internal bool SingleImageRunsOnClaimingView => _singleImageBackend is not null;
@@ -92,7 +79,7 @@ public sealed class Network : IDisposable
             if (layers[i] is PoolLayer { Kind: PoolKind.Max } pool && layers[i - 1] is ConvLayer conv) pool.ApplyActivationOf(conv);
         _singleImageBackend = SingleImageBackend(backend, InferenceFlopsPerExample / 2);
         // Below the view's threshold every kernel of one image runs on the calling thread anyway: nothing to decide.
-        if (ClaimingViewOf(_singleImageBackend) is WorkerPool view && InferenceFlopsPerExample / 2 >= view.ParallelThreshold)
+        if (CpuBackend.Behind(_singleImageBackend)?.Pool is WorkerPool view && InferenceFlopsPerExample / 2 >= view.ParallelThreshold)
             _singleImageSplit = new SingleImageSplit(view);
         _single = new WorkspacePool(() => new Workspace(this, 1, training: false, ownGradients: false, _singleImageBackend), WorkspacePool.DefaultCapacity);
         _batched = new WorkspacePool(() => new Workspace(this, PredictBatchCapacity, training: false, ownGradients: false), WorkspacePool.DefaultCapacity);

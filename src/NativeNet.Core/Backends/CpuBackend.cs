@@ -46,6 +46,9 @@ public sealed class CpuBackend : IComputeBackend, IPoolingConvolution
         _view = view;
     }
 
+    /// <summary>The CPU backend that runs <paramref name="backend"/>'s kernels, looking through a profiler; null for a device.</summary>
+    internal static CpuBackend? Behind(IComputeBackend? backend) => backend as CpuBackend ?? (backend as ProfilingBackend)?.Inner as CpuBackend;
+
     /// <summary>The worker pool the kernels split over.</summary>
     internal WorkerPool Pool => _view ?? _ownedPool ?? WorkerPool.Shared;
 

@@ -49,14 +49,13 @@ internal static unsafe partial class DirectConvolution
     private readonly struct PooledWork(float* input, float* weights, float* pooled, int filters, ConvGeometry g, CpuLevel level)
         : IParallelWork, IClaimedWork
     {
-        private int Groups => (filters + MaxFilters(level) - 1) / MaxFilters(level);
+        private int Groups => FilterGroups(filters, level);
         private int UnitPixels => 2 * g.OutWidth * RowPairsPerUnit(g.OutWidth, level);
         private int UnitsPerImage => g.OutHeight * g.OutWidth / UnitPixels;
 
         public int Units => g.Batch * UnitsPerImage * Groups;
 
-        /// <summary>Units per claim: at least 2^15 multiply-adds, as <see cref="Work.UnitsPerClaim"/>.</summary>
-        public int UnitsPerClaim => (int)Math.Max(1, (1L << 15) / ((long)UnitPixels * g.ColRows * filters / Groups));
+        public int UnitsPerClaim => DirectConvolution.UnitsPerClaim((long)UnitPixels * g.ColRows * filters / Groups);
 
         public void Execute(int worker, int workers)
         {
@@ -68,8 +67,7 @@ internal static unsafe partial class DirectConvolution
         {
             int ow = g.OutWidth, pixels = g.OutHeight * ow, ckk = g.ColRows, pixelBlock = PixelBlock(level), unitPixels = UnitPixels;
             int groups = Groups, perImage = UnitsPerImage, pooledPlane = pixels / 4;
-            long plane = (long)g.Height * g.Width, channelStride = plane * g.Batch, pooledFilterStride = (long)g.Batch * pooledPlane;
-            int* runs = stackalloc int[4];
+            long pooledFilterStride = (long)g.Batch * pooledPlane;
             // One filter group's z for the unit's pixels, filter-major: at most 12 x 96 floats.
             float* z = stackalloc float[MaxFilters(level) * unitPixels];
             for (int u = start; u < end; u++)
@@ -78,16 +76,7 @@ internal static unsafe partial class DirectConvolution
                 var (f0, f1) = WorkerPool.Partition(filters, q, groups);
                 float* wq = weights + (long)f0 * ckk;
                 for (int b = 0; b < unitPixels; b += pixelBlock)
-                {
-                    for (int k = 0; k < pixelBlock / 8; k++)
-                    {
-                        int px = p0 + b + 8 * k;
-                        runs[k] = px / ow * g.Width + px % ow;
-                    }
-                    var window = new Window(input + n * plane, channelStride, g.Channels, g.KernelHeight, g.KernelWidth, g.Width, runs, pixelBlock / 8);
-                    if (level == CpuLevel.Avx512) Filters512(window, wq, ckk, z + b, unitPixels, f1 - f0);
-                    else Filters256(window, wq, ckk, z + b, unitPixels, f1 - f0);
-                }
+                    FilterGroup(level, new Window(input, g, n, p0 + b, pixelBlock / 8), wq, ckk, z + b, unitPixels, f1 - f0);
                 // Each filter's row pairs, pooled into its plane of image n at pooled row p0 / (2 ow).
                 for (int f = 0; f < f1 - f0; f++)
                 {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using NativeNet.Core.Gemm;
 using NativeNet.Core.Threading;
 using NativeNet.Core.Backends;
@@ -79,12 +80,11 @@ internal static unsafe partial class DirectConvolution
     private readonly struct Work(float* input, float* weights, float* output, int filters, ConvGeometry g, CpuLevel level)
         : IParallelWork, IClaimedWork
     {
-        private int Groups => (filters + MaxFilters(level) - 1) / MaxFilters(level);
+        private int Groups => FilterGroups(filters, level);
 
         public int Units => g.Batch * (g.OutHeight * g.OutWidth / PixelBlock(level)) * Groups;
 
-        /// <summary>Units per claim: at least 2^15 multiply-adds (about half a microsecond), so claims cost little beside the work.</summary>
-        public int UnitsPerClaim => (int)Math.Max(1, (1L << 15) / ((long)PixelBlock(level) * g.ColRows * filters / Groups));
+        public int UnitsPerClaim => DirectConvolution.UnitsPerClaim((long)PixelBlock(level) * g.ColRows * filters / Groups);
 
         /// <summary>A fixed share: whole pixel blocks, contiguous, one range per worker.</summary>
         public void Execute(int worker, int workers)
@@ -95,38 +95,60 @@ internal static unsafe partial class DirectConvolution
 
         public void ExecuteUnits(int start, int end)
         {
-            int ow = g.OutWidth, pixels = g.OutHeight * ow, ckk = g.ColRows, pixelBlock = PixelBlock(level), perImage = pixels / pixelBlock;
+            int pixels = g.OutHeight * g.OutWidth, ckk = g.ColRows, pixelBlock = PixelBlock(level), perImage = pixels / pixelBlock;
             int groups = Groups;
-            long plane = (long)g.Height * g.Width, channelStride = plane * g.Batch, filterStride = (long)g.Batch * pixels;
-            int* runs = stackalloc int[4];
+            long filterStride = (long)g.Batch * pixels;
             for (int u = start; u < end;)
             {
                 int b = u / groups, n = b / perImage, q0 = b % perImage * pixelBlock;
-                // Where each 8-pixel run of the block starts in the input (output pixel (y, x) reads input row y + kh).
-                for (int r = 0; r < pixelBlock / 8; r++)
-                {
-                    int q = q0 + 8 * r;
-                    runs[r] = q / ow * g.Width + q % ow;
-                }
-                var window = new Window(input + n * plane, channelStride, g.Channels, g.KernelHeight, g.KernelWidth, g.Width, runs, pixelBlock / 8);
+                var window = new Window(input, g, n, q0, pixelBlock / 8);
                 float* z = output + (long)n * pixels + q0;
                 for (int lastGroup = Math.Min(groups, u % groups + end - u), q = u % groups; q < lastGroup; q++, u++)
                 {
                     var (f0, f1) = WorkerPool.Partition(filters, q, groups);
-                    float* wq = weights + (long)f0 * ckk, zq = z + f0 * filterStride;
-                    if (level == CpuLevel.Avx512) Filters512(window, wq, ckk, zq, filterStride, f1 - f0);
-                    else Filters256(window, wq, ckk, zq, filterStride, f1 - f0);
+                    FilterGroup(level, window, weights + (long)f0 * ckk, ckk, z + f0 * filterStride, filterStride, f1 - f0);
                 }
             }
         }
     }
 
-    /// <summary>One image's input and the run offsets of a pixel block (2 or 4 runs of 8 pixels).</summary>
-    private readonly struct Window(float* image, long channelStride, int channels, int kernelHeight, int kernelWidth, int width, int* runs, int runCount)
+    /// <summary>The filter groups of a unit: as few of at most MaxFilters as cover the filters, of sizes differing by at most one.</summary>
+    private static int FilterGroups(int filters, CpuLevel level) => (filters + MaxFilters(level) - 1) / MaxFilters(level);
+
+    /// <summary>Units per claim for units of <paramref name="macsPerUnit"/>: at least 2^15 multiply-adds (about half a microsecond), so claims cost little beside the work.</summary>
+    private static int UnitsPerClaim(long macsPerUnit) => (int)Math.Max(1, (1L << 15) / macsPerUnit);
+
+    /// <summary>A group of <paramref name="count"/> filters over one pixel block, through the level's block kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FilterGroup(CpuLevel level, in Window window, float* w, int ckk, float* z, long filterStride, int count)
     {
-        public readonly float* Image = image;
-        public readonly long ChannelStride = channelStride;
-        public readonly int Channels = channels, KernelHeight = kernelHeight, KernelWidth = kernelWidth, Width = width;
-        public readonly int Run0 = runs[0], Run1 = runs[1], Run2 = runCount > 2 ? runs[2] : 0, Run3 = runCount > 3 ? runs[3] : 0;
+        if (level == CpuLevel.Avx512) Filters512(window, w, ckk, z, filterStride, count);
+        else Filters256(window, w, ckk, z, filterStride, count);
+    }
+
+    /// <summary>One image's input and where the runs of a pixel block (2 or 4 runs of 8 output pixels) start in it.</summary>
+    private readonly struct Window
+    {
+        public readonly float* Image;
+        public readonly long ChannelStride;
+        public readonly int Channels, KernelHeight, KernelWidth, Width;
+        public readonly int Run0, Run1, Run2, Run3;
+
+        /// <summary>The block of image <paramref name="n"/> whose first output pixel is <paramref name="q0"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Window(float* input, in ConvGeometry g, int n, int q0, int runCount)
+        {
+            long plane = (long)g.Height * g.Width;
+            Image = input + n * plane;
+            ChannelStride = plane * g.Batch;
+            Channels = g.Channels; KernelHeight = g.KernelHeight; KernelWidth = g.KernelWidth; Width = g.Width;
+            Run0 = RunStart(g, q0);
+            Run1 = RunStart(g, q0 + 8);
+            Run2 = runCount > 2 ? RunStart(g, q0 + 16) : 0;
+            Run3 = runCount > 3 ? RunStart(g, q0 + 24) : 0;
+        }
+
+        /// <summary>Where the run of output pixels from q starts in the input: output pixel (y, x) reads input row y + kh.</summary>
+        private static int RunStart(in ConvGeometry g, int q) => q / g.OutWidth * g.Width + q % g.OutWidth;
     }
 }

@@ -139,7 +139,7 @@ public sealed class SgdTrainer : IDisposable
     private static bool SplitPays(Network net, int batch) => (double)net.TrainingFlopsPerExample * batch / net.ParameterCount >= 300;
 
     /// <summary>The CPU backend the network runs on, looking through a profiling wrapper; null for devices.</summary>
-    private static CpuBackend? HostCpu(Network net) => net.Backend as CpuBackend ?? (net.Backend as ProfilingBackend)?.Inner as CpuBackend;
+    private static CpuBackend? HostCpu(Network net) => CpuBackend.Behind(net.Backend);
 
     /// <summary>How many slices each mini-batch is split into (1: not split).</summary>
     public int Split { get; }
