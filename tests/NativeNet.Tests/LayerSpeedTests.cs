@@ -35,6 +35,21 @@ public class LayerSpeedTests
     }
 
     [Fact]
+    public void LabelOutsideTheOutputs_IsRefusedWithItsIndex_ByTheProbeAndTheTrainer()
+    {
+        using var net = NetworkSpec.Parse("input 784 | dense 12 sigmoid | dense 8 sigmoid | output 10 sigmoid-ce").Build(2, WeightInit.ScaledByFanIn, new CpuBackend(1));
+        var images = RandomImages(5, seed: 6);
+        images.Labels[3] = 10;
+        var probe = Assert.Throws<ArgumentException>(() => new LayerSpeedProbe(net, images, images: 5));
+        Assert.Equal("training", probe.ParamName);
+        Assert.Contains("Label 10 at index 3 is outside the network's 10 output classes", probe.Message);
+        using var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 5, MiniBatchSplit = 1 });
+        var step = Assert.Throws<ArgumentException>(() => trainer.Step(images.Pixels, images.Labels));
+        Assert.Equal("labels", step.ParamName);
+        Assert.Contains("Label 10 at index 3 is outside the network's 10 output classes", step.Message);
+    }
+
+    [Fact]
     public void Probe_MatchesTheBiasGradientFromItsDefinition()
     {
         // ||delta^l|| = || (1/n) sum_x dC_x/db^l ||: the probe's figure against the gradient of a plain trainer on the same images.

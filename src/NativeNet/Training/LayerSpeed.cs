@@ -45,11 +45,7 @@ public sealed class LayerSpeedProbe : IDisposable
         _pixels = training.Pixels.AsSpan(0, _count * training.Features).ToArray();
         int classes = network.OutputSize;
         _targets = new float[_count * classes];
-        for (int i = 0; i < _count; i++)
-        {
-            if (training.Labels[i] >= classes) throw new ArgumentException($"Label {training.Labels[i]} at index {i} is outside the network's {classes} outputs.", nameof(training));
-            _targets[i * classes + training.Labels[i]] = 1f;
-        }
+        SgdTrainer.OneHot(training.Labels.AsSpan(0, _count), _targets, classes, nameof(training));
         // One whole batch, never split: the bias gradients then land in the parameters' own tensors, summed over the batch.
         _trainer = new SgdTrainer(network, new SgdOptions { BatchSize = _count, MiniBatchSplit = 1, TrainingSetSize = training.Count });
     }

@@ -366,12 +366,16 @@ public sealed class SgdTrainer : IDisposable
         return norms.ToArray();
     }
 
-    private static void OneHot(ReadOnlySpan<byte> labels, Span<float> y, int classes)
+    /// <summary>
+    /// y [labels x classes] = the one-hot rows of the labels: row i is 1 at column labels[i], 0 elsewhere.
+    /// </summary>
+    /// <exception cref="ArgumentException">A label is not below <paramref name="classes"/>; <paramref name="paramName"/> names the argument it came from.</exception>
+    internal static void OneHot(ReadOnlySpan<byte> labels, Span<float> y, int classes, string paramName = "labels")
     {
         y.Clear();
         for (int i = 0; i < labels.Length; i++)
         {
-            if (labels[i] >= classes) throw new ArgumentException($"Label {labels[i]} at index {i} is outside the {classes} output classes.", nameof(labels));
+            if (labels[i] >= classes) throw new ArgumentException($"Label {labels[i]} at index {i} is outside the network's {classes} output classes.", paramName);
             y[i * classes + labels[i]] = 1f;
         }
     }
