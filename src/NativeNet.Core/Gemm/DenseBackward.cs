@@ -87,7 +87,7 @@ internal static unsafe class DenseBackward
         fixed (float* pdz = dz, px = x, pw = w, pdx = dx)
         {
             // dz^T [units x 12], then the second half's partial dx [rows x inputs]: the broadcasts of one row of W side by side.
-            int half = units >= SplitUnits ? (units / 2 + PackedGemm.InPlaceKC - 1) / PackedGemm.InPlaceKC * PackedGemm.InPlaceKC : units;
+            int half = units >= SplitUnits ? FixedHalves.Boundary(units, PackedGemm.InPlaceKC) : units;
             float* dzT = ThreadScratch.C(units * MaxRows + (half < units ? rows * inputs : 0));
             for (int i = 0; i < rows; i++)
             {
@@ -112,19 +112,19 @@ internal static unsafe class DenseBackward
     }
 
     private readonly struct Work(int units, int inputs, float alpha, float beta, float* dzT, float* x, float* w, float* dx,
-        float* partial, int half, int tileColumns, TileKernel tile, TileKernel edge) : IParallelWork
+        float* partial, int half, int tileColumns, TileKernel tile, TileKernel edge) : IParallelWork, IHalvedWork
     {
         public void Execute(int worker, int workers)
         {
             if (partial is null) Rows(0, units, dx, worker, workers);
-            else if (workers == 1)
-            {
-                Rows(0, half, dx, 0, 1);
-                Rows(half, units, partial, 0, 1);
-            }
-            else if (worker < workers / 2) Rows(0, half, dx, worker, workers / 2);
-            else Rows(half, units, partial, worker - workers / 2, workers - workers / 2);
+            else FixedHalves.Execute(this, worker, workers);
         }
+
+        /// <summary>Units [0, half) into dx.</summary>
+        public void First(int worker, int workers) => Rows(0, half, dx, worker, workers);
+
+        /// <summary>Units [half, units) into the partial dx, added to dx at the end.</summary>
+        public void Second(int worker, int workers) => Rows(half, units, partial, worker, workers);
 
         /// <summary>Rows [j0, j1) of W, this worker's share of its columns; target = dz[:, j0:j1] W[j0:j1, :].</summary>
         private void Rows(int j0, int j1, float* target, int worker, int workers)
@@ -236,20 +236,20 @@ internal static unsafe class DenseBackward
             if (TRows.Value > 9) { var s = Vector512.Create(a[9]); d9 = Fma(s, wj, d9); ub = Fma(s, x9, ub); }
             if (TRows.Value > 10) { var s = Vector512.Create(a[10]); d10 = Fma(s, wj, d10); ua = Fma(s, x10, ua); }
             if (TRows.Value > 11) { var s = Vector512.Create(a[11]); d11 = Fma(s, wj, d11); ub = Fma(s, x11, ub); }
-            Store<TMasked>(w, Vector512.FusedMultiplyAdd(ua + ub, va, wj * vb), mask);
+            MaskedLanes.Store<TMasked>(w, Vector512.FusedMultiplyAdd(ua + ub, va, wj * vb), mask);
         }
-        if (TRows.Value > 0) Store<TMasked>(dx + 0L * ldx, d0, mask);
-        if (TRows.Value > 1) Store<TMasked>(dx + 1L * ldx, d1, mask);
-        if (TRows.Value > 2) Store<TMasked>(dx + 2L * ldx, d2, mask);
-        if (TRows.Value > 3) Store<TMasked>(dx + 3L * ldx, d3, mask);
-        if (TRows.Value > 4) Store<TMasked>(dx + 4L * ldx, d4, mask);
-        if (TRows.Value > 5) Store<TMasked>(dx + 5L * ldx, d5, mask);
-        if (TRows.Value > 6) Store<TMasked>(dx + 6L * ldx, d6, mask);
-        if (TRows.Value > 7) Store<TMasked>(dx + 7L * ldx, d7, mask);
-        if (TRows.Value > 8) Store<TMasked>(dx + 8L * ldx, d8, mask);
-        if (TRows.Value > 9) Store<TMasked>(dx + 9L * ldx, d9, mask);
-        if (TRows.Value > 10) Store<TMasked>(dx + 10L * ldx, d10, mask);
-        if (TRows.Value > 11) Store<TMasked>(dx + 11L * ldx, d11, mask);
+        if (TRows.Value > 0) MaskedLanes.Store<TMasked>(dx + 0L * ldx, d0, mask);
+        if (TRows.Value > 1) MaskedLanes.Store<TMasked>(dx + 1L * ldx, d1, mask);
+        if (TRows.Value > 2) MaskedLanes.Store<TMasked>(dx + 2L * ldx, d2, mask);
+        if (TRows.Value > 3) MaskedLanes.Store<TMasked>(dx + 3L * ldx, d3, mask);
+        if (TRows.Value > 4) MaskedLanes.Store<TMasked>(dx + 4L * ldx, d4, mask);
+        if (TRows.Value > 5) MaskedLanes.Store<TMasked>(dx + 5L * ldx, d5, mask);
+        if (TRows.Value > 6) MaskedLanes.Store<TMasked>(dx + 6L * ldx, d6, mask);
+        if (TRows.Value > 7) MaskedLanes.Store<TMasked>(dx + 7L * ldx, d7, mask);
+        if (TRows.Value > 8) MaskedLanes.Store<TMasked>(dx + 8L * ldx, d8, mask);
+        if (TRows.Value > 9) MaskedLanes.Store<TMasked>(dx + 9L * ldx, d9, mask);
+        if (TRows.Value > 10) MaskedLanes.Store<TMasked>(dx + 10L * ldx, d10, mask);
+        if (TRows.Value > 11) MaskedLanes.Store<TMasked>(dx + 11L * ldx, d11, mask);
     }
 
     /// <summary>
@@ -292,37 +292,23 @@ internal static unsafe class DenseBackward
             if (TRows.Value > 7) { var s = Vector256.Create(a[7]); d7 = Fma(s, wj, d7); ub = Fma(s, MaskedLanes.Load256<TMasked>(x + 7L * ldx, mask), ub); }
             if (TRows.Value > 8) { var s = Vector256.Create(a[8]); d8 = Fma(s, wj, d8); ua = Fma(s, MaskedLanes.Load256<TMasked>(x + 8L * ldx, mask), ua); }
             if (TRows.Value > 9) { var s = Vector256.Create(a[9]); d9 = Fma(s, wj, d9); ub = Fma(s, MaskedLanes.Load256<TMasked>(x + 9L * ldx, mask), ub); }
-            Store256<TMasked>(w, Vector256.FusedMultiplyAdd(ua + ub, va, wj * vb), mask);
+            MaskedLanes.Store256<TMasked>(w, Vector256.FusedMultiplyAdd(ua + ub, va, wj * vb), mask);
         }
-        if (TRows.Value > 0) Store256<TMasked>(dx + 0L * ldx, d0, mask);
-        if (TRows.Value > 1) Store256<TMasked>(dx + 1L * ldx, d1, mask);
-        if (TRows.Value > 2) Store256<TMasked>(dx + 2L * ldx, d2, mask);
-        if (TRows.Value > 3) Store256<TMasked>(dx + 3L * ldx, d3, mask);
-        if (TRows.Value > 4) Store256<TMasked>(dx + 4L * ldx, d4, mask);
-        if (TRows.Value > 5) Store256<TMasked>(dx + 5L * ldx, d5, mask);
-        if (TRows.Value > 6) Store256<TMasked>(dx + 6L * ldx, d6, mask);
-        if (TRows.Value > 7) Store256<TMasked>(dx + 7L * ldx, d7, mask);
-        if (TRows.Value > 8) Store256<TMasked>(dx + 8L * ldx, d8, mask);
-        if (TRows.Value > 9) Store256<TMasked>(dx + 9L * ldx, d9, mask);
+        if (TRows.Value > 0) MaskedLanes.Store256<TMasked>(dx + 0L * ldx, d0, mask);
+        if (TRows.Value > 1) MaskedLanes.Store256<TMasked>(dx + 1L * ldx, d1, mask);
+        if (TRows.Value > 2) MaskedLanes.Store256<TMasked>(dx + 2L * ldx, d2, mask);
+        if (TRows.Value > 3) MaskedLanes.Store256<TMasked>(dx + 3L * ldx, d3, mask);
+        if (TRows.Value > 4) MaskedLanes.Store256<TMasked>(dx + 4L * ldx, d4, mask);
+        if (TRows.Value > 5) MaskedLanes.Store256<TMasked>(dx + 5L * ldx, d5, mask);
+        if (TRows.Value > 6) MaskedLanes.Store256<TMasked>(dx + 6L * ldx, d6, mask);
+        if (TRows.Value > 7) MaskedLanes.Store256<TMasked>(dx + 7L * ldx, d7, mask);
+        if (TRows.Value > 8) MaskedLanes.Store256<TMasked>(dx + 8L * ldx, d8, mask);
+        if (TRows.Value > 9) MaskedLanes.Store256<TMasked>(dx + 9L * ldx, d9, mask);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store256<TMasked>(float* p, Vector256<float> value, Vector256<float> mask) where TMasked : struct, IStaticFlag
-    {
-        if (TMasked.Value) Avx.MaskStore(p, mask, value);
-        else value.Store(p);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store<TMasked>(float* p, Vector512<float> value, Vector512<float> mask) where TMasked : struct, IStaticFlag
-    {
-        if (TMasked.Value) Avx512F.MaskStore(p, mask, value);
-        else value.Store(p);
-    }
 }

@@ -135,6 +135,22 @@ internal static unsafe class MaskedLanes
     public static Vector256<float> Load256<TMasked>(float* p, Vector256<float> mask) where TMasked : struct, IStaticFlag
         => TMasked.Value ? Avx.MaskLoad(p, mask) : Vector256.Load(p);
 
+    /// <summary>16 floats to p, or with TMasked only the lanes of mask; memory under the other lanes is not touched.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store<TMasked>(float* p, Vector512<float> value, Vector512<float> mask) where TMasked : struct, IStaticFlag
+    {
+        if (TMasked.Value) Avx512F.MaskStore(p, mask, value);
+        else value.Store(p);
+    }
+
+    /// <summary>8 floats to p, or with TMasked only the lanes of mask (vmaskmovps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store256<TMasked>(float* p, Vector256<float> value, Vector256<float> mask) where TMasked : struct, IStaticFlag
+    {
+        if (TMasked.Value) Avx.MaskStore(p, mask, value);
+        else value.Store(p);
+    }
+
     /// <summary>
     /// Rows of B (from 0) whose vector in a one-vector block may be loaded whole although its last
     /// <paramref name="surplus"/> lanes lie past the block's last column: those lanes are still inside B's validated extent

@@ -29,11 +29,11 @@ internal static unsafe class SplitDepth
     /// <summary>Runs the two halves, half the workers each (see <see cref="PackedGemm"/> for how each half splits), then adds the second to C.</summary>
     public static void Multiply(in Operands op, int m, int n, int k, GemmConfig config, int workers, WorkerPool pool)
     {
-        int h = (k / 2 + PackedGemm.InPlaceKC - 1) / PackedGemm.InPlaceKC * PackedGemm.InPlaceKC;   // whole k blocks in the first half
+        int h = FixedHalves.Boundary(k, PackedGemm.InPlaceKC);   // whole k blocks in the first half
         float* partial = ThreadScratch.C(m * n);
         var split = new Halves(
-            new PackedGemm(op, m, n, h, config, Math.Max(1, workers / 2)),
-            new PackedGemm(op.FromDepth(h).WithC(partial, n, 0f), m, n, k - h, config, Math.Max(1, workers - workers / 2)));
+            new PackedGemm(op, m, n, h, config, FixedHalves.FirstWorkers(workers)),
+            new PackedGemm(op.FromDepth(h).WithC(partial, n, 0f), m, n, k - h, config, FixedHalves.SecondWorkers(workers)));
         pool.Run(ref split, workers);   // one worker runs inline
         for (int i = 0; i < m; i++)
         {
@@ -42,22 +42,15 @@ internal static unsafe class SplitDepth
         }
     }
 
-    /// <summary>Workers [0, W/2) run the first half's product, the others the second; one worker runs both.</summary>
-    private readonly struct Halves(PackedGemm first, PackedGemm second) : IParallelWork
+    /// <summary>The first half's product and the second's, shared among workers as <see cref="FixedHalves"/> does.</summary>
+    private readonly struct Halves(PackedGemm first, PackedGemm second) : IParallelWork, IHalvedWork
     {
         private readonly PackedGemm _first = first, _second = second;
 
-        public void Execute(int worker, int workers)
-        {
-            if (workers == 1)
-            {
-                _first.Execute(0, 1);
-                _second.Execute(0, 1);
-                return;
-            }
-            int firstWorkers = workers / 2;
-            if (worker < firstWorkers) _first.Execute(worker, firstWorkers);
-            else _second.Execute(worker - firstWorkers, workers - firstWorkers);
-        }
+        public void Execute(int worker, int workers) => FixedHalves.Execute(this, worker, workers);
+
+        public void First(int worker, int workers) => _first.Execute(worker, workers);
+
+        public void Second(int worker, int workers) => _second.Execute(worker, workers);
     }
 }
