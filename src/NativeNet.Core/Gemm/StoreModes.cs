@@ -53,12 +53,48 @@ internal static unsafe class GemmStores
         Avx512F.MaskStore(c, mask, x);
     }
 
+    /// <summary>
+    /// One row of a tile of TVectors (1 or 2) 16-float vectors, x0 then x1, at c; with <paramref name="maskLast"/> the last
+    /// of them in the lanes of mask only. Callers pass maskLast as a constant, so the inlined row keeps only its own stores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreRow<TVectors, TStore>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta,
+        Vector512<float> mask, bool maskLast) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
+    {
+        if (TVectors.Value == 2)
+        {
+            Store<TStore>(c, x0, alpha, beta);
+            c += 16;
+            x0 = x1;
+        }
+        if (maskLast) StoreLeading<TStore>(c, x0, alpha, beta, mask);
+        else Store<TStore>(c, x0, alpha, beta);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store<TStore>(float* c, Vector256<float> x, Vector256<float> alpha, Vector256<float> beta) where TStore : struct, IStoreMode
     {
         if (TStore.Scales) x *= alpha;
         if (TStore.Accumulates) x = Vector256.FusedMultiplyAdd(Vector256.Load(c), beta, x);
         x.Store(c);
+    }
+
+    /// <summary>
+    /// <see cref="StoreRow{TVectors, TStore}(float*, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, bool)"/>
+    /// for 8-float vectors.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreRow<TVectors, TStore>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta,
+        Vector256<float> mask, bool maskLast) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
+    {
+        if (TVectors.Value == 2)
+        {
+            Store<TStore>(c, x0, alpha, beta);
+            c += 8;
+            x0 = x1;
+        }
+        if (maskLast) StoreLeading<TStore>(c, x0, alpha, beta, mask);
+        else Store<TStore>(c, x0, alpha, beta);
     }
 
     /// <summary>The 8-float store in the lanes of mask only (vmaskmovps).</summary>

@@ -67,12 +67,12 @@ internal static unsafe partial class MicroKernels
         Vector256<float> alpha, Vector256<float> beta)
         where TRows : struct, IStaticCount where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
     {
-        StoreRow256<TVectors, TStore>(c, c00, c01, alpha, beta);
-        if (TRows.Value > 1) StoreRow256<TVectors, TStore>(c + ldc, c10, c11, alpha, beta);
-        if (TRows.Value > 2) StoreRow256<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta);
-        if (TRows.Value > 3) StoreRow256<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta);
-        if (TRows.Value > 4) StoreRow256<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta);
-        if (TRows.Value > 5) StoreRow256<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta);
+        GemmStores.StoreRow<TVectors, TStore>(c, c00, c01, alpha, beta, default, maskLast: false);
+        if (TRows.Value > 1) GemmStores.StoreRow<TVectors, TStore>(c + ldc, c10, c11, alpha, beta, default, maskLast: false);
+        if (TRows.Value > 2) GemmStores.StoreRow<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta, default, maskLast: false);
+        if (TRows.Value > 3) GemmStores.StoreRow<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta, default, maskLast: false);
+        if (TRows.Value > 4) GemmStores.StoreRow<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta, default, maskLast: false);
+        if (TRows.Value > 5) GemmStores.StoreRow<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta, default, maskLast: false);
     }
 
     /// <summary>One row of an <see cref="Avx2Tile{TRows, TVectors}"/> step: x0 += a * b0 and, with two vectors, x1 += a * b1.</summary>
@@ -83,14 +83,5 @@ internal static unsafe partial class MicroKernels
         var ai = Vector256.Create(a);
         x0 = Vector256.FusedMultiplyAdd(ai, b0, x0);
         if (TVectors.Value == 2) x1 = Vector256.FusedMultiplyAdd(ai, b1, x1);
-    }
-
-    /// <summary>The first 8 * TVectors floats of a tile's row: c = alpha * x (+ beta * c when TStore accumulates).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow256<TVectors, TStore>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta)
-        where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
-    {
-        GemmStores.Store<TStore>(c, x0, alpha, beta);
-        if (TVectors.Value == 2) GemmStores.Store<TStore>(c + 8, x1, alpha, beta);
     }
 }

@@ -90,19 +90,7 @@ internal static unsafe partial class MicroKernels
     private static void StoreRow512<TVectors>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta, bool update,
         Vector512<float> mask) where TVectors : struct, IStaticCount
     {
-        if (update) StoreRow512<TVectors, StoreUpdate>(c, x0, x1, alpha, beta, mask);
-        else StoreRow512<TVectors, StoreScaledSums>(c, x0, x1, alpha, beta, mask);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow512<TVectors, TStore>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta,
-        Vector512<float> mask) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
-    {
-        if (TVectors.Value == 2)
-        {
-            GemmStores.Store<TStore>(c, x0, alpha, beta);
-            GemmStores.StoreLeading<TStore>(c + 16, x1, alpha, beta, mask);
-        }
-        else GemmStores.StoreLeading<TStore>(c, x0, alpha, beta, mask);
+        if (update) GemmStores.StoreRow<TVectors, StoreUpdate>(c, x0, x1, alpha, beta, mask, maskLast: true);
+        else GemmStores.StoreRow<TVectors, StoreScaledSums>(c, x0, x1, alpha, beta, mask, maskLast: true);
     }
 }

@@ -50,25 +50,12 @@ internal static unsafe partial class RowCombinations
         var alpha = Vector256.Create(op.Alpha); var beta = Vector256.Create(op.Beta);
         float* c = op.C + (long)i * op.Ldc + j;
         long ldc = op.Ldc;
-        StoreBlockRow256<TVectors, TStore>(c, c00, c01, alpha, beta, mask);
-        if (TRows.Value > 1) StoreBlockRow256<TVectors, TStore>(c + ldc, c10, c11, alpha, beta, mask);
-        if (TRows.Value > 2) StoreBlockRow256<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta, mask);
-        if (TRows.Value > 3) StoreBlockRow256<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta, mask);
-        if (TRows.Value > 4) StoreBlockRow256<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta, mask);
-        if (TRows.Value > 5) StoreBlockRow256<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta, mask);
-    }
-
-    /// <summary>One row of a <see cref="RowBlock256"/>: c = alpha * x + beta * c (c not read when beta is 0), two whole vectors or one through the mask.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreBlockRow256<TVectors, TStore>(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> alpha, Vector256<float> beta,
-        Vector256<float> mask) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
-    {
-        if (TVectors.Value == 1)
-        {
-            GemmStores.StoreLeading<TStore>(c, x0, alpha, beta, mask);
-            return;
-        }
-        GemmStores.Store<TStore>(c, x0, alpha, beta);
-        GemmStores.Store<TStore>(c + 8, x1, alpha, beta);
+        bool maskLast = TVectors.Value == 1;   // a block of two vectors is whole; one of one vector may end inside it
+        GemmStores.StoreRow<TVectors, TStore>(c, c00, c01, alpha, beta, mask, maskLast);
+        if (TRows.Value > 1) GemmStores.StoreRow<TVectors, TStore>(c + ldc, c10, c11, alpha, beta, mask, maskLast);
+        if (TRows.Value > 2) GemmStores.StoreRow<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta, mask, maskLast);
+        if (TRows.Value > 3) GemmStores.StoreRow<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta, mask, maskLast);
+        if (TRows.Value > 4) GemmStores.StoreRow<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta, mask, maskLast);
+        if (TRows.Value > 5) GemmStores.StoreRow<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta, mask, maskLast);
     }
 }

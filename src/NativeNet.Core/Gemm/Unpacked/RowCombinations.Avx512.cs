@@ -115,31 +115,18 @@ internal static unsafe partial class RowCombinations
         var alpha = Vector512.Create(op.Alpha); var beta = Vector512.Create(op.Beta);
         float* c = op.C + (long)i * op.Ldc + j;
         long ldc = op.Ldc;
-        StoreBlockRow<TVectors, TStore>(c, c00, c01, alpha, beta, lastMask);
-        if (TRows.Value > 1) StoreBlockRow<TVectors, TStore>(c + ldc, c10, c11, alpha, beta, lastMask);
-        if (TRows.Value > 2) StoreBlockRow<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta, lastMask);
-        if (TRows.Value > 3) StoreBlockRow<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta, lastMask);
-        if (TRows.Value > 4) StoreBlockRow<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta, lastMask);
-        if (TRows.Value > 5) StoreBlockRow<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta, lastMask);
-        if (TRows.Value > 6) StoreBlockRow<TVectors, TStore>(c + 6 * ldc, c60, c61, alpha, beta, lastMask);
-        if (TRows.Value > 7) StoreBlockRow<TVectors, TStore>(c + 7 * ldc, c70, c71, alpha, beta, lastMask);
-        if (TRows.Value > 8) StoreBlockRow<TVectors, TStore>(c + 8 * ldc, c80, c81, alpha, beta, lastMask);
-        if (TRows.Value > 9) StoreBlockRow<TVectors, TStore>(c + 9 * ldc, c90, c91, alpha, beta, lastMask);
-        if (TRows.Value > 10) StoreBlockRow<TVectors, TStore>(c + 10 * ldc, c100, c101, alpha, beta, lastMask);
-        if (TRows.Value > 11) StoreBlockRow<TVectors, TStore>(c + 11 * ldc, c110, c111, alpha, beta, lastMask);
-    }
-
-    /// <summary>One row of a <see cref="RowBlock"/>: two whole vectors, or one through the mask.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreBlockRow<TVectors, TStore>(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> alpha, Vector512<float> beta,
-        Vector512<float> lastMask) where TVectors : struct, IStaticCount where TStore : struct, IStoreMode
-    {
-        if (TVectors.Value == 1)
-        {
-            GemmStores.StoreLeading<TStore>(c, x0, alpha, beta, lastMask);
-            return;
-        }
-        GemmStores.Store<TStore>(c, x0, alpha, beta);
-        GemmStores.Store<TStore>(c + 16, x1, alpha, beta);
+        bool maskLast = TVectors.Value == 1;   // a block of two vectors is whole; one of one vector may end inside it
+        GemmStores.StoreRow<TVectors, TStore>(c, c00, c01, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 1) GemmStores.StoreRow<TVectors, TStore>(c + ldc, c10, c11, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 2) GemmStores.StoreRow<TVectors, TStore>(c + 2 * ldc, c20, c21, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 3) GemmStores.StoreRow<TVectors, TStore>(c + 3 * ldc, c30, c31, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 4) GemmStores.StoreRow<TVectors, TStore>(c + 4 * ldc, c40, c41, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 5) GemmStores.StoreRow<TVectors, TStore>(c + 5 * ldc, c50, c51, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 6) GemmStores.StoreRow<TVectors, TStore>(c + 6 * ldc, c60, c61, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 7) GemmStores.StoreRow<TVectors, TStore>(c + 7 * ldc, c70, c71, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 8) GemmStores.StoreRow<TVectors, TStore>(c + 8 * ldc, c80, c81, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 9) GemmStores.StoreRow<TVectors, TStore>(c + 9 * ldc, c90, c91, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 10) GemmStores.StoreRow<TVectors, TStore>(c + 10 * ldc, c100, c101, alpha, beta, lastMask, maskLast);
+        if (TRows.Value > 11) GemmStores.StoreRow<TVectors, TStore>(c + 11 * ldc, c110, c111, alpha, beta, lastMask, maskLast);
     }
 }
