@@ -220,6 +220,42 @@ public class SgemmTests
     }
 
     /// <summary>
+    /// At AVX2 the row blocks read B from packed 16-column strips when C has at least 60 rows, k is at least 256 and B's
+    /// rows are at least 64 floats apart; each element sees the same operations as from B read in place, so the first rows
+    /// of C must get the same bits as in a product of 54 rows (B read in place), and the whole product must match the
+    /// reference, on one worker and split over two or three. Cases: NN with a last strip of 4 columns, TN with one of 13 (a whole vector and a masked one), a
+    /// narrow C in widely spaced rows of B (one strip and 4 columns), and full 16-column strips only.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 61, 100, 300, 0, 1.5f, 0.5f)]
+    [InlineData(true, 66, 77, 256, 0, 1f, 0f)]
+    [InlineData(false, 60, 20, 400, 50, -1f, 1f)]
+    [InlineData(false, 100, 128, 784, 3, 1f, 0f)]
+    public void RowsOfB_ReadFromPackedStrips_GiveTheSameBitsAsInPlace(bool ta, int m, int n, int k, int padding, float alpha, float beta)
+    {
+        const int fewRows = 54;
+        int lda = (ta ? m : k) + padding, ldb = n + padding;
+        var a = Reference.Random((ta ? k : m) * lda, 31);
+        var b = Reference.Random(k * ldb, 32);
+        var c0 = Reference.Random(m * n, 33);
+        var expected = (float[])c0.Clone();
+        Reference.Gemm(ta, false, m, n, k, alpha, a, lda, b, ldb, beta, expected, n);
+        foreach (var level in CpuContext.SupportedLevels)
+            foreach (int threads in new[] { 1, 2, 3 })   // split by strips of columns, one worker the odd ones
+            {
+                using var pool = new WorkerPool(threads);
+                var cpu = CpuContext.For(level);
+                var c = (float[])c0.Clone();
+                Sgemm.Multiply(ta, false, m, n, k, alpha, a, lda, b, ldb, beta, c, n, pool, cpu);
+                Reference.AssertClose(expected, c, 1e-4f, $"{level} ta={ta} {m}x{n}x{k} on {threads} threads");
+                // The first rows alone: op(A)'s first rows are A's first rows (NN) or its first columns (TN, same lda).
+                var few = c0.AsSpan(0, fewRows * n).ToArray();
+                Sgemm.Multiply(ta, false, fewRows, n, k, alpha, a, lda, b, ldb, beta, few, n, pool, cpu);
+                Assert.Equal(few, c.AsSpan(0, fewRows * n).ToArray());
+            }
+    }
+
+    /// <summary>
     /// NT dot products copy A to aligned scratch when its rows do not start on 64-byte boundaries (k = 500 here, or an
     /// offset base) and C has at least 32 columns; the copy holds the same floats, so C must get the same bits as from A
     /// read in place, aligned (leading dimension 512 in a 64-byte aligned buffer), or with too few columns to copy.

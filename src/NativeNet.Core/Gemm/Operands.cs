@@ -36,6 +36,9 @@ internal readonly unsafe struct Operands
     /// <summary>The same product restricted to rows i0.. of op(A) and C.</summary>
     public Operands FromRow(int i0) => new(A + (long)i0 * ARow, ARow, ACol, B, BRow, BCol, C + (long)i0 * Ldc, Ldc, Alpha, Beta, Level);
 
+    /// <summary>The same product with B's rows (contiguous along n) read from b, bRow floats apart.</summary>
+    public Operands WithB(float* b, int bRow) => new(A, ARow, ACol, b, bRow, 1, C, Ldc, Alpha, Beta, Level);
+
     /// <summary>The same product with A's rows (contiguous along k) read from a, aRow floats apart.</summary>
     public Operands WithA(float* a, int aRow) => new(a, aRow, ACol, B, BRow, BCol, C, Ldc, Alpha, Beta, Level);
 }

@@ -1,11 +1,87 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using NativeNet.Core.Memory;
 
 namespace NativeNet.Core.Gemm;
 
 internal static unsafe partial class RowCombinations
 {
+    /// <summary>Columns of B in one packed strip (<see cref="Strips256{TStore}"/>): two vectors, a 16-column block's width.</summary>
+    public const int StripColumns = 16;
+
+    /// <summary>
+    /// When the AVX2 blocks read B from packed strips: with at least <see cref="StripMinRows"/> rows of C, so that the
+    /// copy is shared by ten blocks of six rows or more; a depth of at least <see cref="StripMinDepth"/>, where the lines a
+    /// 16-column block touches in B's rows (16-32 KiB from 256 rows on) no longer stay in L1 from one block of rows to the
+    /// next; and B's rows at least <see cref="StripMinRowFloats"/> apart, where those lines are scattered (closer rows are
+    /// read almost in sequence already).
+    /// </summary>
+    public static bool ReadsStrips(in Operands op, int m, int k)
+        => op.Level == CpuLevel.Avx2 && op.BRowsContiguous && m >= StripMinRows && k >= StripMinDepth && op.BRow >= StripMinRowFloats;
+
+    private const int StripMinRows = 60, StripMinDepth = 256, StripMinRowFloats = 64;
+
+    /// <summary>
+    /// C[0..m, j0..j1) with B's columns [j0, j1) first copied into strips of <see cref="StripColumns"/> columns, each
+    /// k x 16 floats contiguous (the last strip's columns past j1 zero). Read where it lies, a 16-column block of B takes
+    /// a cache line or two from a new row every step, rows ldb floats apart and most of them not aligned to a line (a
+    /// 100-column B splits a quarter of its loads across two lines); from a strip it streams consecutive lines, which
+    /// the prefetcher follows. The blocks and each element's operations are those of <see cref="RowBlocks256{TRows, TStore}"/>,
+    /// so C gets the same bits either way.
+    /// </summary>
+    private static void Strips256<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
+    {
+        int strips = (j1 - j0 + StripColumns - 1) / StripColumns;
+        float* packed = ThreadScratch.B(strips * StripColumns * k);
+        PackStrips(op.B + j0, op.BRow, j1 - j0, k, packed);
+        int i = 0;
+        for (; i <= m - 6; i += 6) StripBlocks<Rows6, TStore>(op, i, j0, j1, k, packed);
+        switch (m - i)
+        {
+            case 1: StripBlocks<Rows1, TStore>(op, i, j0, j1, k, packed); break;
+            case 2: StripBlocks<Rows2, TStore>(op, i, j0, j1, k, packed); break;
+            case 3: StripBlocks<Rows3, TStore>(op, i, j0, j1, k, packed); break;
+            case 4: StripBlocks<Rows4, TStore>(op, i, j0, j1, k, packed); break;
+            case 5: StripBlocks<Rows5, TStore>(op, i, j0, j1, k, packed); break;
+        }
+    }
+
+    /// <summary>Rows i..i+TRows of C, strip by strip: each strip's columns as <see cref="RowBlocks256{TRows, TStore}"/> computes them, B read from the strip.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StripBlocks<TRows, TStore>(in Operands op, int i, int j0, int j1, int k, float* packed)
+        where TRows : struct, IStaticCount where TStore : struct, IStoreMode
+    {
+        for (int j = j0; j < j1; j += StripColumns, packed += (long)StripColumns * k)
+            RowBlocks256<TRows, TStore>(op.WithB(packed - j, StripColumns), i, j, Math.Min(j + StripColumns, j1), k);
+    }
+
+    /// <summary>
+    /// B's first <paramref name="width"/> columns (rows ldb floats apart, k of them) into strips of 16 columns, strip s
+    /// at packed + 16 s k, row p of a strip at 16 p; columns past width are 0.
+    /// </summary>
+    private static void PackStrips(float* b, long ldb, int width, int k, float* packed)
+    {
+        int whole = width / StripColumns, rest = width - whole * StripColumns;
+        var low = MaskedLanes.LeadingLanes256(rest);
+        var high = MaskedLanes.LeadingLanes256(rest - 8);
+        for (int p = 0; p < k; p++, b += ldb)
+        {
+            float* to = packed + (long)p * StripColumns;
+            for (int s = 0; s < whole; s++, to += (long)StripColumns * k)
+            {
+                Vector256.Load(b + s * StripColumns).Store(to);
+                Vector256.Load(b + s * StripColumns + 8).Store(to + 8);
+            }
+            if (rest > 0)
+            {
+                // Masked loads read nothing past B's last column and give 0 in its lanes.
+                Avx.MaskLoad(b + whole * StripColumns, low).Store(to);
+                Avx.MaskLoad(b + whole * StripColumns + 8, high).Store(to + 8);
+            }
+        }
+    }
+
     /// <summary>Rows i..i+TRows (at most 6) of C, columns [j0, j1): whole blocks of 16 columns, then of 8 (the last one masked).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RowBlocks256<TRows, TStore>(in Operands op, int i, int j0, int j1, int k)

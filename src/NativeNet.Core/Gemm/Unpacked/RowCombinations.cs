@@ -59,6 +59,11 @@ internal static unsafe partial class RowCombinations
         }
         if (op.Level == CpuLevel.Avx2)
         {
+            if (ReadsStrips(op, m, k))
+            {
+                Strips256<TStore>(op, m, j0, j1, k);
+                return;
+            }
             for (; i <= m - 6; i += 6) RowBlocks256<Rows6, TStore>(op, i, j0, j1, k);
             switch (m - i)
             {

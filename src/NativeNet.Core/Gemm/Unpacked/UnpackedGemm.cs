@@ -54,7 +54,9 @@ internal static unsafe class UnpackedGemm
     /// <summary>
     /// The unpacked path split over columns of C (each worker a contiguous range of j) or, for row blocks on a tall C,
     /// over its rows in whole blocks of four: a layer's weight update (C the weights) then streams whole rows of C per
-    /// worker instead of half rows. Either way each element of C sees the same operations whatever the worker count.
+    /// worker instead of half rows. Row blocks that read B from packed strips split by whole strips, so each worker packs
+    /// only its own columns of B and every row of C shares the copy. Either way each element of C sees the same
+    /// operations whatever the worker count.
     /// </summary>
     private readonly struct Split(Operands op, int m, int n, int k) : IParallelWork
     {
@@ -62,6 +64,12 @@ internal static unsafe class UnpackedGemm
 
         public void Execute(int worker, int workers)
         {
+            if (RowCombinations.ReadsStrips(_op, m, k))
+            {
+                var (s0, s1) = WorkerPool.Partition(n, worker, workers, grain: RowCombinations.StripColumns);
+                if (s0 < s1) Columns(in _op, m, s0, s1, k);
+                return;
+            }
             if (_op.BRowsContiguous && m >= 8 * workers)
             {
                 var (i0, i1) = WorkerPool.Partition(m, worker, workers, grain: 4);
