@@ -462,6 +462,27 @@ public class NetworkTests
     private static Network Ch6Relu(IComputeBackend backend, int seed) => NetworkBuilder.ForImages(1, 28, 28).ConvPool(20, 5, Activation.ReLU)
         .ConvPool(40, 5, Activation.ReLU).Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed, WeightInit.Chapter6, backend);
 
+    /// <summary>ch6-relu with the same weights on a two-thread backend and on a one-thread one, whose bits the other must keep.</summary>
+    private sealed class Ch6ReluOnTwoAndOneThreads : IDisposable
+    {
+        public readonly CpuBackend Two = new(2), One = new(1);
+        public readonly Network OnTwo, OnOne;
+
+        public Ch6ReluOnTwoAndOneThreads(int seed)
+        {
+            OnTwo = Ch6Relu(Two, seed);
+            OnOne = Ch6Relu(One, seed);
+        }
+
+        public void Dispose()
+        {
+            OnTwo.Dispose();
+            OnOne.Dispose();
+            Two.Dispose();
+            One.Dispose();
+        }
+    }
+
     /// <summary>
     /// A network below <see cref="Network.SingleImagePoolMinMacs"/> predicts single images on a claiming view of the
     /// backend's pool (the calling thread leads, running workers join), split or alone as its trials decide: the same
@@ -471,10 +492,8 @@ public class NetworkTests
     [Fact]
     public void SingleImages_OfSmallNetworks_RunOnAClaimingView_WithTheSameBits()
     {
-        using var two = new CpuBackend(2);
-        using var one = new CpuBackend(1);
-        using var onTwo = Ch6Relu(two, seed: 3);
-        using var onOne = Ch6Relu(one, seed: 3);
+        using var nets = new Ch6ReluOnTwoAndOneThreads(seed: 3);
+        var (two, onTwo, onOne) = (nets.Two, nets.OnTwo, nets.OnOne);
         Assert.True(onTwo.SingleImageRunsOnClaimingView);
         Assert.False(onOne.SingleImageRunsOnClaimingView);   // nothing to avoid: the pool is the calling thread
         var rng = new Random(5);
@@ -506,10 +525,8 @@ public class NetworkTests
     [Fact]
     public void ConcurrentPredict_ThroughSplitTrials_KeepsTheBits()
     {
-        using var two = new CpuBackend(2);
-        using var one = new CpuBackend(1);
-        using var onTwo = Ch6Relu(two, seed: 4);
-        using var onOne = Ch6Relu(one, seed: 4);
+        using var nets = new Ch6ReluOnTwoAndOneThreads(seed: 4);
+        var (onTwo, onOne) = (nets.OnTwo, nets.OnOne);
         var rng = new Random(8);
         var x = new float[40 * 784];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
