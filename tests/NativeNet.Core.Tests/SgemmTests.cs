@@ -142,12 +142,14 @@ public class SgemmTests
     }
 
     /// <summary>
-    /// NT 301 x 257 x 333 takes the packed path; NT 40 x 500 x 320 (a convolution's weight gradient) the dot products;
+    /// NT 301 x 257 x 333, NN 400 x 300 x 500 and TN 290 x 270 x 257 with beta take the packed path, split along m, each
+    /// worker packing all of B; NT 40 x 500 x 320 (a convolution's weight gradient) the dot products;
     /// NN 10 x 1000 x 1000 with beta (a mini-batch times a layer's weights) reads B in place in short k blocks, split in two
     /// halves of k; NN 150 x 200 x 300 reads
     /// B in place only on two or more threads (75 rows each), with the k blocks of the whole product; TN 1002 x 1000 x 10 with
-    /// beta (a layer's weight update) splits C by rows in blocks of four, two rows left over; NN 100 x 100 x 784 and TN
-    /// 70 x 128 x 500 run unpacked in blocks of six and twelve rows, split by rows; NT 100 x 100 x 784 as dot products over
+    /// beta (a layer's weight update) splits C by rows in blocks of four, two rows left over; NN 100 x 100 x 784 runs
+    /// unpacked from packed strips of B at AVX2, split by strips of columns; TN 70 x 128 x 500 in blocks of six and twelve
+    /// rows, split by rows; NT 100 x 100 x 784 as dot products over
     /// 64 rows, split by columns.
     /// </summary>
     [Theory]
@@ -159,6 +161,8 @@ public class SgemmTests
     [InlineData(false, true, 100, 100, 784, 0f)]
     [InlineData(true, false, 70, 128, 500, 0f)]
     [InlineData(true, false, 1002, 1000, 10, 0.9f)]
+    [InlineData(false, false, 400, 300, 500, 0f)]
+    [InlineData(true, false, 290, 270, 257, 0.5f)]
     public void SameInputs_GiveIdenticalBits_ForAnyThreadCount(bool ta, bool tb, int m, int n, int k, float beta)
     {
         var a = Reference.Random(m * k, 5);
