@@ -5,8 +5,9 @@ using NativeNet.Core.Threading;
 namespace NativeNet.Core.Tests;
 
 /// <summary>
-/// A convolution's weight and input gradients, computed a chunk of images at a time, against naive loops over the
-/// definition, at every instruction level, inline and on two workers.
+/// A convolution's weight and input gradients, computed a chunk of images at a time (or, for the weight gradient at
+/// AVX2, from the images where they lie), against naive loops over the definition, at every instruction level, inline
+/// and on two workers.
 /// </summary>
 public class ConvGradientTests
 {
@@ -24,6 +25,33 @@ public class ConvGradientTests
     {
         var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
         Assert.Equal(chunks, ConvKernels.GradientChunks(g));
+        CheckWeightGradient(level, g, filters, [1, 2]);
+    }
+
+    /// <summary>
+    /// At AVX2 the weight gradient of a dense convolution with at least 32 filters reads the images where they lie
+    /// (<see cref="DirectWeightGradient"/>): kernel rows of 3, 6 and 1 taps; filters in whole strips of 16 (32, 48) and
+    /// with a last strip of 8 (33, 40), which takes kernel rows in pairs, one left over where their count is odd.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 4, 9, 10, 3, 33)]
+    [InlineData(2, 3, 10, 11, 6, 32)]
+    [InlineData(5, 2, 7, 7, 1, 48)]
+    [InlineData(3, 5, 12, 12, 5, 40)]
+    public void DirectWeightGradient_EqualsNaiveSum(int c, int n, int h, int w, int k, int filters)
+    {
+        var g = new ConvGeometry(c, n, h, w, k, k);
+        Assert.True(DirectWeightGradient.Applies(g, filters, CpuLevel.Avx2));
+        Assert.False(DirectWeightGradient.Applies(g, filters, CpuLevel.Avx512));
+        Assert.False(DirectWeightGradient.Applies(g, 31, CpuLevel.Avx2));
+        Assert.False(DirectWeightGradient.Applies(g with { Padding = 1 }, filters, CpuLevel.Avx2));
+        if (CpuContext.SupportedLevels.Contains(CpuLevel.Avx2)) CheckWeightGradient(CpuLevel.Avx2, g, filters, [1, 2, 3]);
+    }
+
+    /// <summary>The weight gradient on each thread count against naive loops over the definition, the same bits on every count.</summary>
+    private static void CheckWeightGradient(CpuLevel level, ConvGeometry g, int filters, int[] threadCounts)
+    {
+        int n = g.Batch, h = g.Height, w = g.Width, k = g.KernelWidth, stride = g.Stride, pad = g.Padding;
         var input = Reference.Random(g.InputLength, 1);
         var dz = Reference.Random(filters * g.ColCols, 2);
         var expected = new float[filters * g.ColRows];
@@ -44,7 +72,7 @@ public class ConvGradientTests
             }
 
         float[]? oneThread = null;
-        foreach (int threads in new[] { 1, 2 })
+        foreach (int threads in threadCounts)
         {
             using var pool = threads > 1 ? new WorkerPool(threads) : null;
             var scratch = GuardedScratch(g);

@@ -57,7 +57,8 @@ internal static partial class ConvKernels
     private static int ChunkStart(int i, int chunks, int batch) => (int)((long)i * batch / chunks);
 
     /// <summary>
-    /// gradWeights [F, C*KH*KW] = dz [F, N*OH*OW] x im2col(input)^T, overwritten: each chunk of images is unfolded into
+    /// gradWeights [F, C*KH*KW] = dz [F, N*OH*OW] x im2col(input)^T, overwritten: where <see cref="DirectWeightGradient"/>
+    /// applies, from the images where they lie; otherwise each chunk of images is unfolded into
     /// <paramref name="scratch"/> and its product added (the first chunk's overwrites). The sum over a row's columns runs
     /// chunk after chunk, so it depends on the geometry alone, not on the thread count.
     /// </summary>
@@ -76,6 +77,11 @@ internal static partial class ConvKernels
         int chunks = GradientChunks(g), pixels = g.OutHeight * g.OutWidth;
         fixed (float* pin = input, pdz = dz, pscratch = scratch, pw = gradWeights)
         {
+            if (DirectWeightGradient.Applies(g, filters, cpu.Level))
+            {
+                DirectWeightGradient.Compute(pin, pdz, pw, filters, g, pool);
+                return;
+            }
             for (int i = 0; i < chunks; i++)
             {
                 int n0 = ChunkStart(i, chunks, g.Batch), n1 = ChunkStart(i + 1, chunks, g.Batch), k = (n1 - n0) * pixels;
