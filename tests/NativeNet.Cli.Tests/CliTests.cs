@@ -292,6 +292,32 @@ public sealed class CliTests
     }
 
     /// <summary>
+    /// `bench train --paired-batch 5 --paired-split 1` also times a second trainer of the same network in alternating
+    /// blocks of the same process and reports both rates and their ratio; a paired run cannot be profiled.
+    /// </summary>
+    [Fact]
+    public void BenchTrain_Paired_ReportsBothTrainers()
+    {
+        var r = CliRunner.Run("bench", "train", "--preset", "ch1", "--batch", "20", "--batches", "40", "--threads", "2", "--paired-batch", "5", "--paired-split", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout.Trim());
+        var root = doc.RootElement;
+        var paired = root.GetProperty("paired");
+        Assert.Equal(20, root.GetProperty("batch").GetInt32());
+        Assert.Equal(40, root.GetProperty("timed_batches").GetInt32());
+        Assert.Equal(5, paired.GetProperty("batch").GetInt32());
+        Assert.Equal(1, paired.GetProperty("split").GetInt32());
+        Assert.Equal(10, paired.GetProperty("blocks").GetInt32());
+        Assert.Equal(160, paired.GetProperty("timed_batches").GetInt32());   // 4 steps of 20 images a block, 16 of 5
+        double ratio = root.GetProperty("images_per_second").GetDouble() / paired.GetProperty("images_per_second").GetDouble();
+        Assert.Equal(ratio, paired.GetProperty("images_per_second_ratio").GetDouble(), 3);
+        Assert.Equal(0, root.GetProperty("allocated_bytes_per_step").GetInt64());
+        var bad = CliRunner.Run("bench", "train", "--preset", "ch1", "--paired-batch", "5", "--profile");
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("--profile times one trainer", bad.All);
+    }
+
+    /// <summary>
     /// `bench infer --paired-threads 1` on two threads also times single images on one thread in the same process, and
     /// the JSON says whether the network's last trial kept single images split (a network with a kernel worth splitting).
     /// </summary>
