@@ -144,40 +144,12 @@ internal static unsafe class DirectWeightGradient
             {
                 var b0 = Vector256.Load(b);
                 var b1 = wide ? Vector256.Load(b + 8) : default;
-                // Tap K: wide, cK0 += a[K] b0 and cK1 += a[K] b1; tall, cK0 += a[K] b0 and cK1 += a2[K] b0.
-                var t = Vector256.Create(a[0]);
-                c00 = Vector256.FusedMultiplyAdd(t, b0, c00);
-                if (wide) c01 = Vector256.FusedMultiplyAdd(t, b1, c01); else if (tall) c01 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[0]), b0, c01);
-                if (taps > 1)
-                {
-                    t = Vector256.Create(a[1]);
-                    c10 = Vector256.FusedMultiplyAdd(t, b0, c10);
-                    if (wide) c11 = Vector256.FusedMultiplyAdd(t, b1, c11); else if (tall) c11 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[1]), b0, c11);
-                }
-                if (taps > 2)
-                {
-                    t = Vector256.Create(a[2]);
-                    c20 = Vector256.FusedMultiplyAdd(t, b0, c20);
-                    if (wide) c21 = Vector256.FusedMultiplyAdd(t, b1, c21); else if (tall) c21 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[2]), b0, c21);
-                }
-                if (taps > 3)
-                {
-                    t = Vector256.Create(a[3]);
-                    c30 = Vector256.FusedMultiplyAdd(t, b0, c30);
-                    if (wide) c31 = Vector256.FusedMultiplyAdd(t, b1, c31); else if (tall) c31 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[3]), b0, c31);
-                }
-                if (taps > 4)
-                {
-                    t = Vector256.Create(a[4]);
-                    c40 = Vector256.FusedMultiplyAdd(t, b0, c40);
-                    if (wide) c41 = Vector256.FusedMultiplyAdd(t, b1, c41); else if (tall) c41 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[4]), b0, c41);
-                }
-                if (taps > 5)
-                {
-                    t = Vector256.Create(a[5]);
-                    c50 = Vector256.FusedMultiplyAdd(t, b0, c50);
-                    if (wide) c51 = Vector256.FusedMultiplyAdd(t, b1, c51); else if (tall) c51 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[5]), b0, c51);
-                }
+                Tap<TShape>(a, a2, 0, b0, b1, ref c00, ref c01);
+                if (taps > 1) Tap<TShape>(a, a2, 1, b0, b1, ref c10, ref c11);
+                if (taps > 2) Tap<TShape>(a, a2, 2, b0, b1, ref c20, ref c21);
+                if (taps > 3) Tap<TShape>(a, a2, 3, b0, b1, ref c30, ref c31);
+                if (taps > 4) Tap<TShape>(a, a2, 4, b0, b1, ref c40, ref c41);
+                if (taps > 5) Tap<TShape>(a, a2, 5, b0, b1, ref c50, ref c51);
                 long skip = 1;
                 if (++x == ow)
                 {
@@ -216,6 +188,17 @@ internal static unsafe class DirectWeightGradient
             if (taps > 3) c31.Store(c2 + 3L * width);
             if (taps > 4) c41.Store(c2 + 4L * width);
             if (taps > 5) c51.Store(c2 + 5L * width);
+        }
+
+        /// <summary>Tap k's step: wide, x0 += a[k] b0 and x1 += a[k] b1; tall, x0 += a[k] b0 and x1 += a2[k] b0; single, x0 += a[k] b0.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Tap<TShape>(float* a, float* a2, int k, Vector256<float> b0, Vector256<float> b1, ref Vector256<float> x0, ref Vector256<float> x1)
+            where TShape : struct, IBlockShape
+        {
+            var t = Vector256.Create(a[k]);
+            x0 = Vector256.FusedMultiplyAdd(t, b0, x0);
+            if (TShape.IsWide) x1 = Vector256.FusedMultiplyAdd(t, b1, x1);
+            else if (TShape.IsTall) x1 = Vector256.FusedMultiplyAdd(Vector256.Create(a2[k]), b0, x1);
         }
     }
 
