@@ -288,6 +288,17 @@ public class NetworkTests
                 Assert.True(Math.Abs(direct[t][i] - unfolded[t][i]) <= 1e-4f * (1 + Math.Abs(unfolded[t][i])), $"tensor {t}[{i}]: {direct[t][i]} vs {unfolded[t][i]}");
     }
 
+    /// <summary>The outputs [batch x 10] of the training forward pass (no dropout in these networks: it is deterministic).</summary>
+    private static float[] TrainingForward(Network net, float[] x, int batch)
+    {
+        using var ws = net.CreateWorkspace(batch, training: true);
+        ws.LoadInputs(x, batch);
+        ws.Forward(batch, training: true, seed: 1, step: 0);
+        var outputs = new float[batch * 10];
+        net.Backend.Download(ws.Output, outputs);
+        return outputs;
+    }
+
     /// <summary>
     /// Inference pools a convolution's maps before its bias and activation when a max pool follows (the book's order);
     /// training activates first. Both orders must give the same outputs, bit for bit, for every activation; other pool
@@ -310,11 +321,7 @@ public class NetworkTests
         var rng = new Random(3);
         var x = new float[batch * 144];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
-        using var ws = net.CreateWorkspace(batch, training: true);
-        ws.LoadInputs(x, batch);
-        ws.Forward(batch, training: true, seed: 1, step: 0);   // no dropout in this network: the training forward is deterministic
-        var trained = new float[batch * 10];
-        net.Backend.Download(ws.Output, trained);
+        var trained = TrainingForward(net, x, batch);
         var inferred = new float[batch * 10];
         net.PredictBatch(x, inferred);
         Assert.Equal(trained, inferred);
@@ -345,11 +352,7 @@ public class NetworkTests
         var rng = new Random(4);
         var x = new float[batch * 784];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.3f;
-        using var ws = net.CreateWorkspace(batch, training: true);
-        ws.LoadInputs(x, batch);
-        ws.Forward(batch, training: true, seed: 1, step: 0);
-        var trained = new float[batch * 10];
-        net.Backend.Download(ws.Output, trained);
+        var trained = TrainingForward(net, x, batch);
         var inferred = new float[batch * 10];
         net.PredictBatch(x, inferred);
         Assert.Equal(trained, inferred);
