@@ -5,9 +5,8 @@ using NativeNet.Core.Threading;
 namespace NativeNet.Core.Tests;
 
 /// <summary>
-/// A convolution's weight and input gradients, computed a chunk of images at a time (or, for the weight gradient at
-/// AVX2, from the images where they lie), against naive loops over the definition, at every instruction level, inline
-/// and on two workers.
+/// A convolution's weight and input gradients, computed a chunk of images at a time (or, at AVX2, without the unfolded
+/// matrix), against naive loops over the definition, at every instruction level, inline and on two workers.
 /// </summary>
 public class ConvGradientTests
 {
@@ -91,6 +90,33 @@ public class ConvGradientTests
     {
         var g = new ConvGeometry(c, n, h, w, k, k, stride, pad);
         Assert.Equal(chunks, ConvKernels.GradientChunks(g));
+        CheckInputGradient(level, g, filters, [1, 2]);
+    }
+
+    /// <summary>
+    /// At AVX2 the input gradient of a dense convolution whose output rows are whole vectors skips the unfolded product
+    /// (<see cref="DirectInputGradient"/>): 1, 3, 5 and 6 taps, rows of one and three vectors, an odd number of 8-pixel
+    /// units (one left over after the blocks of two), one channel and several, on 1-3 threads.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 1, 11, 12, 5, 7)]
+    [InlineData(2, 3, 10, 10, 3, 9)]
+    [InlineData(4, 2, 13, 13, 6, 16)]
+    [InlineData(1, 3, 8, 24, 1, 5)]
+    [InlineData(5, 2, 12, 28, 5, 40)]
+    public void DirectInputGradient_EqualsNaiveSum(int c, int n, int h, int w, int k, int filters)
+    {
+        var g = new ConvGeometry(c, n, h, w, k, k);
+        Assert.True(DirectInputGradient.Applies(g, CpuLevel.Avx2));
+        Assert.False(DirectInputGradient.Applies(g, CpuLevel.Avx512));
+        Assert.False(DirectInputGradient.Applies(g with { Width = w + 1 }, CpuLevel.Avx2));   // a row of 8 + 1 pixels
+        if (CpuContext.SupportedLevels.Contains(CpuLevel.Avx2)) CheckInputGradient(CpuLevel.Avx2, g, filters, [1, 2, 3]);
+    }
+
+    /// <summary>The input gradient on each thread count against naive loops over the definition, the same bits on every count.</summary>
+    private static void CheckInputGradient(CpuLevel level, ConvGeometry g, int filters, int[] threadCounts)
+    {
+        int n = g.Batch, h = g.Height, w = g.Width, k = g.KernelWidth, stride = g.Stride, pad = g.Padding;
         var weights = Reference.Random(filters * g.ColRows, 3);
         var dz = Reference.Random(filters * g.ColCols, 4);
         var expected = new double[g.InputLength];
@@ -109,7 +135,7 @@ public class ConvGradientTests
             }
 
         float[]? oneThread = null;
-        foreach (int threads in new[] { 1, 2 })
+        foreach (int threads in threadCounts)
         {
             using var pool = threads > 1 ? new WorkerPool(threads) : null;
             var scratch = GuardedScratch(g);

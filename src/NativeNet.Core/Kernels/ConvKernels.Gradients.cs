@@ -94,8 +94,9 @@ internal static partial class ConvKernels
     }
 
     /// <summary>
-    /// gradInput [C, N, H, W] = col2im(weights^T x dz), overwritten: each chunk's columns of the product go to
-    /// <paramref name="scratch"/> and are folded onto that chunk's images at once.
+    /// gradInput [C, N, H, W] = col2im(weights^T x dz), overwritten: where <see cref="DirectInputGradient"/> applies,
+    /// without the product's columns; otherwise each chunk's columns of the product go to <paramref name="scratch"/> and
+    /// are folded onto that chunk's images at once.
     /// </summary>
     /// <param name="weights">The filters [F, C*KH*KW].</param>
     /// <param name="dz">The error at the convolution's output [F, N*OH*OW].</param>
@@ -112,6 +113,11 @@ internal static partial class ConvKernels
         int chunks = GradientChunks(g), pixels = g.OutHeight * g.OutWidth;
         fixed (float* pw = weights, pdz = dz, pscratch = scratch, pgrad = gradInput)
         {
+            if (DirectInputGradient.Applies(g, cpu.Level))
+            {
+                DirectInputGradient.Compute(pw, pdz, pgrad, filters, g, pool);
+                return;
+            }
             for (int i = 0; i < chunks; i++)
             {
                 int n0 = ChunkStart(i, chunks, g.Batch), n1 = ChunkStart(i + 1, chunks, g.Batch), n = (n1 - n0) * pixels;
