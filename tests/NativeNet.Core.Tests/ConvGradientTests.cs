@@ -95,8 +95,9 @@ public class ConvGradientTests
 
     /// <summary>
     /// At AVX2 the input gradient of a dense convolution whose output rows are whole vectors skips the unfolded product
-    /// (<see cref="DirectInputGradient"/>): 1, 3, 5 and 6 taps, rows of one and three vectors, an odd number of 8-pixel
-    /// units (one left over after the blocks of two), one channel and several, on 1-3 threads.
+    /// (<see cref="DirectInputGradient"/>): 1, 3, 5 and 6 taps, rows of one and three vectors, one image and an odd number
+    /// (one left over after the pairs), input rows reached by one to all kernel rows, one channel and several, on 1-3
+    /// threads.
     /// </summary>
     [Theory]
     [InlineData(3, 1, 11, 12, 5, 7)]
