@@ -44,7 +44,9 @@ internal static unsafe class DirectInputGradient
         {
             var (c0, c1) = WorkerPool.Partition(g.Channels, worker, workers);
             long plane = (long)g.Height * g.Width, outPlane = (long)g.OutHeight * g.OutWidth;
-            float* lines = stackalloc float[DirectWeightGradient.MaxKernelWidth * 16];   // AddShifted's shifted taps
+            // AddShifted's shifted taps, zeroed once: a call writes lanes [k, k + 8) of line k only, which the next overwrites.
+            float* lines = stackalloc float[DirectWeightGradient.MaxKernelWidth * 16];
+            new Span<float>(lines, DirectWeightGradient.MaxKernelWidth * 16).Clear();
             var steps = new Steps(g, filters);
             float* pairDz = ThreadScratch.C((int)(filters * 2 * outPlane));
             for (int c = c0; c < c1; c++) new Span<float>(gradInput + (long)c * g.Batch * plane, (int)(g.Batch * plane)).Clear();
@@ -154,26 +156,21 @@ internal static unsafe class DirectInputGradient
     }
 
     /// <summary>
-    /// Adds a unit's tap sums onto its input row: tap k's vector lands k pixels to the right, so the row's 8 + taps - 1
-    /// pixels from the unit's first get sum over k of tap k's lanes shifted by k (each shifted tap laid out in a zeroed
-    /// 16-float line of <paramref name="lines"/>, the lines summed, the sums added, the lanes past the reach masked).
+    /// Adds a block's tap sums for one image onto its input row: tap k's vector lands k pixels to the right, so the row's
+    /// 8 + taps - 1 pixels from the block's first get sum over k of tap k's lanes shifted by k (each shifted tap laid out in a 16-float
+    /// line of <paramref name="lines"/>, zero outside lanes [k, k + 8), the lines summed, the sums added, the lanes past the
+    /// reach masked).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AddShifted(float* to, float* lines, int taps,
         Vector256<float> t0, Vector256<float> t1, Vector256<float> t2, Vector256<float> t3, Vector256<float> t4, Vector256<float> t5)
     {
-        var zero = Vector256<float>.Zero;
-        for (int k = 1; k < taps; k++)
-        {
-            zero.Store(lines + 16 * k);
-            zero.Store(lines + 16 * k + 8);
-        }
         if (taps > 1) t1.Store(lines + 16 + 1);
         if (taps > 2) t2.Store(lines + 32 + 2);
         if (taps > 3) t3.Store(lines + 48 + 3);
         if (taps > 4) t4.Store(lines + 64 + 4);
         if (taps > 5) t5.Store(lines + 80 + 5);
-        Vector256<float> low = t0, high = zero;
+        Vector256<float> low = t0, high = Vector256<float>.Zero;
         for (int k = 1; k < taps; k++)
         {
             low += Vector256.Load(lines + 16 * k);
@@ -182,7 +179,7 @@ internal static unsafe class DirectInputGradient
         (Vector256.Load(to) + low).Store(to);
         if (taps > 1)
         {
-            var reach = MaskedLanes.LeadingLanes256(taps - 1);   // the pixels past the unit's 8 that its taps reach
+            var reach = MaskedLanes.LeadingLanes256(taps - 1);   // the pixels past the block's 8 that its taps reach
             Avx.MaskStore(to + 8, reach, Avx.MaskLoad(to + 8, reach) + high);
         }
     }
