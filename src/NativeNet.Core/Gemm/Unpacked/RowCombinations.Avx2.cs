@@ -7,7 +7,7 @@ namespace NativeNet.Core.Gemm;
 
 internal static unsafe partial class RowCombinations
 {
-    /// <summary>Columns of B in one packed strip (<see cref="Strips256{TStore}"/>): two vectors, a 16-column block's width.</summary>
+    /// <summary>Columns of B in one packed strip (<see cref="Strips"/>): two vectors, a 16-column block's width.</summary>
     public const int StripColumns = 16;
 
     /// <summary>
@@ -23,37 +23,19 @@ internal static unsafe partial class RowCombinations
     private const int StripMinRows = 60, StripMinDepth = 256, StripMinRowFloats = 64;
 
     /// <summary>
-    /// C[0..m, j0..j1) with B's columns [j0, j1) first copied into strips of <see cref="StripColumns"/> columns, each
-    /// k x 16 floats contiguous (the last strip's columns past j1 zero). Read where it lies, a 16-column block of B takes
-    /// a cache line or two from a new row every step, rows ldb floats apart and most of them not aligned to a line (a
+    /// B's columns [j0, j1) copied into strips of <see cref="StripColumns"/> columns, each k x 16 floats contiguous (the
+    /// last strip's columns past j1 zero), in the thread's B scratch. Read where it lies, a 16-column block of B takes a
+    /// cache line or two from a new row every step, rows ldb floats apart and most of them not aligned to a line (a
     /// 100-column B splits a quarter of its loads across two lines); from a strip it streams consecutive lines, which
-    /// the prefetcher follows. The blocks and each element's operations are those of <see cref="RowBlocks256{TRows, TStore}"/>,
-    /// so C gets the same bits either way.
+    /// the prefetcher follows. <see cref="RowBlocks256{TRows, TStore}"/> computes each element with the same operations
+    /// either way, so C gets the same bits.
     /// </summary>
-    private static void Strips256<TStore>(in Operands op, int m, int j0, int j1, int k) where TStore : struct, IStoreMode
+    private static float* Strips(in Operands op, int j0, int j1, int k)
     {
         int strips = (j1 - j0 + StripColumns - 1) / StripColumns;
         float* packed = ThreadScratch.B(strips * StripColumns * k);
         PackStrips(op.B + j0, op.BRow, j1 - j0, k, packed);
-        int i = 0;
-        for (; i <= m - 6; i += 6) StripBlocks<Rows6, TStore>(op, i, j0, j1, k, packed);
-        switch (m - i)
-        {
-            case 1: StripBlocks<Rows1, TStore>(op, i, j0, j1, k, packed); break;
-            case 2: StripBlocks<Rows2, TStore>(op, i, j0, j1, k, packed); break;
-            case 3: StripBlocks<Rows3, TStore>(op, i, j0, j1, k, packed); break;
-            case 4: StripBlocks<Rows4, TStore>(op, i, j0, j1, k, packed); break;
-            case 5: StripBlocks<Rows5, TStore>(op, i, j0, j1, k, packed); break;
-        }
-    }
-
-    /// <summary>Rows i..i+TRows of C, strip by strip: each strip's columns as <see cref="RowBlocks256{TRows, TStore}"/> computes them, B read from the strip.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StripBlocks<TRows, TStore>(in Operands op, int i, int j0, int j1, int k, float* packed)
-        where TRows : struct, IStaticCount where TStore : struct, IStoreMode
-    {
-        for (int j = j0; j < j1; j += StripColumns, packed += (long)StripColumns * k)
-            RowBlocks256<TRows, TStore>(op.WithB(packed - j, StripColumns), i, j, Math.Min(j + StripColumns, j1), k);
+        return packed;
     }
 
     /// <summary>
@@ -82,9 +64,26 @@ internal static unsafe partial class RowCombinations
         }
     }
 
+    /// <summary>
+    /// Rows i..i+TRows (at most 6) of C, columns [j0, j1): B read where it lies, or with <paramref name="strips"/> (from
+    /// <see cref="Strips"/>) strip by strip, each strip's columns as B's own would be.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowBlocks256<TRows, TStore>(in Operands op, int i, int j0, int j1, int k, float* strips)
+        where TRows : struct, IStaticCount where TStore : struct, IStoreMode
+    {
+        if (strips == null)
+        {
+            ColumnBlocks256<TRows, TStore>(op, i, j0, j1, k);
+            return;
+        }
+        for (int j = j0; j < j1; j += StripColumns, strips += (long)StripColumns * k)
+            ColumnBlocks256<TRows, TStore>(op.WithB(strips - j, StripColumns), i, j, Math.Min(j + StripColumns, j1), k);
+    }
+
     /// <summary>Rows i..i+TRows (at most 6) of C, columns [j0, j1): whole blocks of 16 columns, then of 8 (the last one masked).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RowBlocks256<TRows, TStore>(in Operands op, int i, int j0, int j1, int k)
+    private static void ColumnBlocks256<TRows, TStore>(in Operands op, int i, int j0, int j1, int k)
         where TRows : struct, IStaticCount where TStore : struct, IStoreMode
     {
         int j = j0;

@@ -59,19 +59,15 @@ internal static unsafe partial class RowCombinations
         }
         if (op.Level == CpuLevel.Avx2)
         {
-            if (ReadsStrips(op, m, k))
-            {
-                Strips256<TStore>(op, m, j0, j1, k);
-                return;
-            }
-            for (; i <= m - 6; i += 6) RowBlocks256<Rows6, TStore>(op, i, j0, j1, k);
+            float* strips = ReadsStrips(op, m, k) ? Strips(op, j0, j1, k) : null;
+            for (; i <= m - 6; i += 6) RowBlocks256<Rows6, TStore>(op, i, j0, j1, k, strips);
             switch (m - i)
             {
-                case 1: RowBlocks256<Rows1, TStore>(op, i, j0, j1, k); break;
-                case 2: RowBlocks256<Rows2, TStore>(op, i, j0, j1, k); break;
-                case 3: RowBlocks256<Rows3, TStore>(op, i, j0, j1, k); break;
-                case 4: RowBlocks256<Rows4, TStore>(op, i, j0, j1, k); break;
-                case 5: RowBlocks256<Rows5, TStore>(op, i, j0, j1, k); break;
+                case 1: RowBlocks256<Rows1, TStore>(op, i, j0, j1, k, strips); break;
+                case 2: RowBlocks256<Rows2, TStore>(op, i, j0, j1, k, strips); break;
+                case 3: RowBlocks256<Rows3, TStore>(op, i, j0, j1, k, strips); break;
+                case 4: RowBlocks256<Rows4, TStore>(op, i, j0, j1, k, strips); break;
+                case 5: RowBlocks256<Rows5, TStore>(op, i, j0, j1, k, strips); break;
             }
             return;
         }
