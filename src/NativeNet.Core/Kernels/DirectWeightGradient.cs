@@ -164,30 +164,16 @@ internal static unsafe class DirectWeightGradient
                 a += skip;
                 a2 += skip;
             }
-            var one = Vector256<float>.One;
-            if (wide)
-            {
-                GemmStores.StoreRow<Vectors2, StoreSums>(c, c00, c01, one, default, default, maskLast: false);
-                if (taps > 1) GemmStores.StoreRow<Vectors2, StoreSums>(c + width, c10, c11, one, default, default, maskLast: false);
-                if (taps > 2) GemmStores.StoreRow<Vectors2, StoreSums>(c + 2L * width, c20, c21, one, default, default, maskLast: false);
-                if (taps > 3) GemmStores.StoreRow<Vectors2, StoreSums>(c + 3L * width, c30, c31, one, default, default, maskLast: false);
-                if (taps > 4) GemmStores.StoreRow<Vectors2, StoreSums>(c + 4L * width, c40, c41, one, default, default, maskLast: false);
-                if (taps > 5) GemmStores.StoreRow<Vectors2, StoreSums>(c + 5L * width, c50, c51, one, default, default, maskLast: false);
-                return;
-            }
-            c00.Store(c);
-            if (taps > 1) c10.Store(c + width);
-            if (taps > 2) c20.Store(c + 2L * width);
-            if (taps > 3) c30.Store(c + 3L * width);
-            if (taps > 4) c40.Store(c + 4L * width);
-            if (taps > 5) c50.Store(c + 5L * width);
-            if (!tall) return;
-            c01.Store(c2);
-            if (taps > 1) c11.Store(c2 + width);
-            if (taps > 2) c21.Store(c2 + 2L * width);
-            if (taps > 3) c31.Store(c2 + 3L * width);
-            if (taps > 4) c41.Store(c2 + 4L * width);
-            if (taps > 5) c51.Store(c2 + 5L * width);
+            // cK0 holds filters 0..7 of tap K's row; cK1 filters 8..15 of the same row (wide) or 0..7 of the second kernel
+            // row's (tall).
+            float* second = wide ? c + 8 : c2;
+            bool both = wide || tall;
+            c00.Store(c); if (both) c01.Store(second);
+            if (taps > 1) { c10.Store(c + width); if (both) c11.Store(second + width); }
+            if (taps > 2) { c20.Store(c + 2L * width); if (both) c21.Store(second + 2L * width); }
+            if (taps > 3) { c30.Store(c + 3L * width); if (both) c31.Store(second + 3L * width); }
+            if (taps > 4) { c40.Store(c + 4L * width); if (both) c41.Store(second + 4L * width); }
+            if (taps > 5) { c50.Store(c + 5L * width); if (both) c51.Store(second + 5L * width); }
         }
 
         /// <summary>Tap k's step: wide, x0 += a[k] b0 and x1 += a[k] b1; tall, x0 += a[k] b0 and x1 += a2[k] b0; single, x0 += a[k] b0.</summary>
