@@ -33,7 +33,7 @@ internal static class FixedHalves
             work.First(0, 1);
             work.Second(0, 1);
         }
-        else if (worker < workers / 2) work.First(worker, workers / 2);
-        else work.Second(worker - workers / 2, workers - workers / 2);
+        else if (worker < FirstWorkers(workers)) work.First(worker, FirstWorkers(workers));
+        else work.Second(worker - FirstWorkers(workers), SecondWorkers(workers));
     }
 }
