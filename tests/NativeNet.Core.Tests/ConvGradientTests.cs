@@ -44,10 +44,17 @@ public class ConvGradientTests
         Assert.False(DirectWeightGradient.Applies(g, filters, CpuLevel.Avx512));
         Assert.False(DirectWeightGradient.Applies(g, 31, CpuLevel.Avx2));
         Assert.False(DirectWeightGradient.Applies(g with { Padding = 1 }, filters, CpuLevel.Avx2));
+        // No scratch where the input gradient reads the images too; the unfolded chunk where it does not.
+        long scratch = ConvKernels.GradientScratchLength(g, filters, CpuLevel.Avx2);
+        if (DirectInputGradient.Applies(g, CpuLevel.Avx2)) Assert.Equal(0, scratch);
+        else Assert.Equal(ConvKernels.GradientScratchLength(g), scratch);
         if (CpuContext.SupportedLevels.Contains(CpuLevel.Avx2)) CheckWeightGradient(CpuLevel.Avx2, g, filters, [1, 2, 3]);
     }
 
-    /// <summary>The weight gradient on each thread count against naive loops over the definition, the same bits on every count.</summary>
+    /// <summary>
+    /// The weight gradient on each thread count against naive loops over the definition, the same bits on every count:
+    /// overwriting (beta 0, the start NaN so a read would show) and added onto a gradient already there (beta 1).
+    /// </summary>
     private static void CheckWeightGradient(CpuLevel level, ConvGeometry g, int filters, int[] threadCounts)
     {
         int n = g.Batch, h = g.Height, w = g.Width, k = g.KernelWidth, stride = g.Stride, pad = g.Padding;
@@ -70,17 +77,23 @@ public class ConvGradientTests
                 expected[f * g.ColRows + row] = (float)s;
             }
 
+        var earlier = Reference.Random(filters * g.ColRows, 3);   // the gradient of an earlier pass, for beta 1
+        var expectedSum = expected.Select((e, i) => e + earlier[i]).ToArray();
         float[]? oneThread = null;
         foreach (int threads in threadCounts)
         {
             using var pool = threads > 1 ? new WorkerPool(threads) : null;
             var scratch = GuardedScratch(g);
             var gradW = Enumerable.Repeat(float.NaN, filters * g.ColRows).ToArray();   // overwritten, never read
-            ConvKernels.WeightGradient(input, dz, scratch.Usable, gradW, filters, g, pool, CpuContext.For(level));
+            ConvKernels.WeightGradient(input, dz, scratch.Usable, gradW, filters, g, 0f, pool, CpuContext.For(level));
             Reference.AssertClose(expected, gradW, 2e-6f * n * g.OutHeight * g.OutWidth, $"dW at {level}, {threads} threads");
             scratch.AssertUntouched();
             if (oneThread is null) oneThread = gradW;
             else Assert.Equal(oneThread, gradW);   // the same sums in the same order, whatever the thread count
+
+            var summed = earlier.ToArray();
+            ConvKernels.WeightGradient(input, dz, scratch.Usable, summed, filters, g, 1f, pool, CpuContext.For(level));
+            Reference.AssertClose(expectedSum, summed, 2e-6f * n * g.OutHeight * g.OutWidth, $"dW added at {level}, {threads} threads");
         }
     }
 
@@ -155,17 +168,17 @@ public class ConvGradientTests
     public void Too_small_buffers_are_refused_naming_them()
     {
         var g = new ConvGeometry(20, 17, 12, 12, 5, 5);
-        int filters = 40;
+        int filters = 20;   // fewer than the direct weight gradient takes: the scratch is needed at every level
         var input = new float[g.InputLength];
         var dz = new float[filters * g.ColCols];
         var gradW = new float[filters * g.ColRows];
         var scratch = new float[ConvKernels.GradientScratchLength(g)];
         var cpu = CpuContext.Default;
-        Assert.Contains("scratch", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch.AsSpan(1), gradW, filters, g, null, cpu)).Message);
-        Assert.Contains("dz", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz.AsSpan(1), scratch, gradW, filters, g, null, cpu)).Message);
-        Assert.Contains("gradWeights", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch, gradW.AsSpan(1), filters, g, null, cpu)).Message);
+        Assert.Contains("scratch", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch.AsSpan(1), gradW, filters, g, 0f, null, cpu)).Message);
+        Assert.Contains("dz", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz.AsSpan(1), scratch, gradW, filters, g, 0f, null, cpu)).Message);
+        Assert.Contains("gradWeights", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch, gradW.AsSpan(1), filters, g, 0f, null, cpu)).Message);
         Assert.Contains("gradInput", Assert.Throws<ArgumentException>(() => ConvKernels.InputGradient(gradW, dz, scratch, input.AsSpan(1), filters, g, null, cpu)).Message);
-        Assert.Contains("input", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input.AsSpan(1), dz, scratch, gradW, filters, g, null, cpu)).Message);
+        Assert.Contains("input", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input.AsSpan(1), dz, scratch, gradW, filters, g, 0f, null, cpu)).Message);
         Assert.Contains("weights", Assert.Throws<ArgumentException>(() => ConvKernels.InputGradient(gradW.AsSpan(1), dz, scratch, input, filters, g, null, cpu)).Message);
         Assert.Contains("scratch", Assert.Throws<ArgumentException>(() => ConvKernels.InputGradient(gradW, dz, scratch.AsSpan(1), input, filters, g, null, cpu)).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => ConvKernels.InputGradient(gradW, dz, scratch, input, 0, g, null, cpu));

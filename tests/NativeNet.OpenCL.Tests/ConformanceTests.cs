@@ -428,9 +428,13 @@ public sealed class ConformanceTests
         using var dz = Twin.Random("dz", filters * g.ColCols, 94 + channels);
         using var cols = new Twin("cols", new float[g.ColRows * g.ColCols]);
         using var gradW = new Twin("gradW", Enumerable.Repeat(float.NaN, filters * g.ColRows).ToArray());
-        Cpu.ConvolutionWeightGradient(input.Cpu, dz.Cpu, cols.Cpu, gradW.Cpu, filters, g);
-        ((IComputeBackend)Cl).ConvolutionWeightGradient(input.Cl, dz.Cl, cols.Cl, gradW.Cl, filters, g);
+        Cpu.ConvolutionWeightGradient(input.Cpu, dz.Cpu, cols.Cpu, gradW.Cpu, filters, g, 0f);
+        ((IComputeBackend)Cl).ConvolutionWeightGradient(input.Cl, dz.Cl, cols.Cl, gradW.Cl, filters, g, 0f);
         gradW.AssertAgree(1e-6f * (depth + 10), $"conv weight gradient {g}");
+        // A second pass adds onto the first (a batch's gradient summed over passes).
+        Cpu.ConvolutionWeightGradient(input.Cpu, dz.Cpu, cols.Cpu, gradW.Cpu, filters, g, 1f);
+        ((IComputeBackend)Cl).ConvolutionWeightGradient(input.Cl, dz.Cl, cols.Cl, gradW.Cl, filters, g, 1f);
+        gradW.AssertAgree(2e-6f * (depth + 10), $"conv weight gradient added {g}");
 
         using var gradInput = new Twin("gradInput", Enumerable.Repeat(float.NaN, g.InputLength).ToArray());
         Cpu.ConvolutionInputGradient(weights.Cpu, dz.Cpu, cols.Cpu, gradInput.Cpu, filters, g);

@@ -164,7 +164,7 @@ public sealed class CpuBackend : IComputeBackend, IPoolingConvolution
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) => ConvKernels.Col2Im(Span(cols), Span(gradInput), g, Pool, Cpu);
 
     /// <inheritdoc/>
-    public long ConvolutionGradientScratch(in ConvGeometry g) => ConvKernels.GradientScratchLength(g);
+    public long ConvolutionGradientScratch(in ConvGeometry g, int filters) => ConvKernels.GradientScratchLength(g, filters, Cpu.Level);
 
     bool IPoolingConvolution.SupportsConvolveMaxPool2(in ConvGeometry g) => DirectConvolution.SupportsMaxPool2(g, Cpu);
 
@@ -172,8 +172,8 @@ public sealed class CpuBackend : IComputeBackend, IPoolingConvolution
         => DirectConvolution.ConvolveMaxPool2(Span(input), Span(weights), Span(pooled), filters, g, Pool, Cpu);
 
     /// <inheritdoc/>
-    public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g)
-        => ConvKernels.WeightGradient(Span(input), Span(dz), Span(cols), Span(gradWeights), filters, g, Pool, Cpu);
+    public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g, float beta)
+        => ConvKernels.WeightGradient(Span(input), Span(dz), Span(cols), Span(gradWeights), filters, g, beta, Pool, Cpu);
 
     /// <inheritdoc/>
     public void ConvolutionInputGradient(Tensor weights, Tensor dz, Tensor gradCols, Tensor gradInput, int filters, in ConvGeometry g)

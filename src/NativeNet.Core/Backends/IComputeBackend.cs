@@ -194,16 +194,17 @@ public interface IComputeBackend : IDisposable
 
     /// <summary>
     /// Floats of scratch <see cref="ConvolutionWeightGradient"/> and <see cref="ConvolutionInputGradient"/> need for
-    /// <paramref name="g"/>: the whole unfolded batch, C*KH*KW x N*OH*OW, by default; a chunk of it on the CPU. It must
-    /// never shrink as g's batch grows: a layer sizes the scratch once for its largest batch and uses it for every
-    /// smaller one.
+    /// <paramref name="g"/>: the whole unfolded batch, C*KH*KW x N*OH*OW, by default; a chunk of it on the CPU, or none
+    /// where both gradients read the images directly. It must never shrink as g's batch grows: a layer sizes the scratch
+    /// once for its largest batch and uses it for every smaller one.
     /// </summary>
     /// <param name="g">The convolution's shape.</param>
-    long ConvolutionGradientScratch(in ConvGeometry g) => (long)g.ColRows * g.ColCols;
+    /// <param name="filters">F, the number of filters.</param>
+    long ConvolutionGradientScratch(in ConvGeometry g, int filters) => (long)g.ColRows * g.ColCols;
 
     /// <summary>
-    /// A convolution's weight gradient from its input: gradWeights [F, C*KH*KW] = dz [F, N*OH*OW] x im2col(input)^T
-    /// (overwritten). The default unfolds the whole batch into <paramref name="cols"/> and multiplies; the CPU backend
+    /// A convolution's weight gradient from its input: gradWeights [F, C*KH*KW] = beta gradWeights + dz [F, N*OH*OW] x
+    /// im2col(input)^T. The default unfolds the whole batch into <paramref name="cols"/> and multiplies; the CPU backend
     /// unfolds and multiplies a few images at a time, so the unfolded copy stays in cache.
     /// </summary>
     /// <param name="input">The images, channel-major [C, N, H, W].</param>
@@ -212,10 +213,11 @@ public interface IComputeBackend : IDisposable
     /// <param name="gradWeights">The weight gradient [F, C*KH*KW] (written).</param>
     /// <param name="filters">F, the number of filters.</param>
     /// <param name="g">The convolution's shape.</param>
-    void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g)
+    /// <param name="beta">0 overwrites <paramref name="gradWeights"/> (never reading it); 1 adds to it (a batch's gradient summed over passes).</param>
+    void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g, float beta)
     {
         Im2Col(input, cols, g);
-        Gemm(false, true, filters, g.ColRows, g.ColCols, 1f, dz, cols, 0f, gradWeights);
+        Gemm(false, true, filters, g.ColRows, g.ColCols, 1f, dz, cols, beta, gradWeights);
     }
 
     /// <summary>

@@ -122,9 +122,9 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
     /// <inheritdoc/>
     public void Col2Im(Tensor cols, Tensor gradInput, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.Col2Im(cols, gradInput, in g); Record("Col2Im", t0); }
     /// <inheritdoc/>
-    public long ConvolutionGradientScratch(in ConvGeometry g) => _inner.ConvolutionGradientScratch(g);
+    public long ConvolutionGradientScratch(in ConvGeometry g, int filters) => _inner.ConvolutionGradientScratch(g, filters);
     /// <inheritdoc/>
-    public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.ConvolutionWeightGradient(input, dz, cols, gradWeights, filters, in g); Record(new Entry("ConvWeightGradient", "F={0} CKK={1} N*P={2}", filters, g.ColRows, g.ColCols), t0); }
+    public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g, float beta) { long t0 = Stopwatch.GetTimestamp(); _inner.ConvolutionWeightGradient(input, dz, cols, gradWeights, filters, in g, beta); Record(new Entry("ConvWeightGradient", "F={0} CKK={1} N*P={2}", filters, g.ColRows, g.ColCols), t0); }
     /// <inheritdoc/>
     public void ConvolutionInputGradient(Tensor weights, Tensor dz, Tensor gradCols, Tensor gradInput, int filters, in ConvGeometry g) { long t0 = Stopwatch.GetTimestamp(); _inner.ConvolutionInputGradient(weights, dz, gradCols, gradInput, filters, in g); Record(new Entry("ConvInputGradient", "F={0} CKK={1} N*P={2}", filters, g.ColRows, g.ColCols), t0); }
     /// <inheritdoc/>

@@ -46,6 +46,16 @@ internal static partial class ConvKernels
         return most * bytesPerImage / sizeof(float);
     }
 
+    /// <summary>
+    /// Floats of scratch <see cref="WeightGradient"/> and <see cref="InputGradient"/> need for <paramref name="g"/> at
+    /// <paramref name="level"/>: none where both read the images directly, else <see cref="GradientScratchLength(in ConvGeometry)"/>.
+    /// </summary>
+    /// <param name="g">The convolution's shape.</param>
+    /// <param name="filters">F, the number of filters.</param>
+    /// <param name="level">The instruction level the gradients run at.</param>
+    internal static long GradientScratchLength(in ConvGeometry g, int filters, CpuLevel level) =>
+        DirectWeightGradient.Applies(g, filters, level) && DirectInputGradient.Applies(g, level) ? 0 : GradientScratchLength(g);
+
     private static long BytesPerImage(in ConvGeometry g) => (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float);
 
     private static int GradientChunks(int batch, long bytesPerImage) =>
@@ -57,29 +67,30 @@ internal static partial class ConvKernels
     private static int ChunkStart(int i, int chunks, int batch) => (int)((long)i * batch / chunks);
 
     /// <summary>
-    /// gradWeights [F, C*KH*KW] = dz [F, N*OH*OW] x im2col(input)^T, overwritten: where <see cref="DirectWeightGradient"/>
-    /// applies, from the images where they lie; otherwise each chunk of images is unfolded into
-    /// <paramref name="scratch"/> and its product added (the first chunk's overwrites). The sum over a row's columns runs
+    /// gradWeights [F, C*KH*KW] = beta gradWeights + dz [F, N*OH*OW] x im2col(input)^T: where
+    /// <see cref="DirectWeightGradient"/> applies, from the images where they lie; otherwise each chunk of images is
+    /// unfolded into <paramref name="scratch"/> and its product added (the first chunk's scaled by beta). The sum over a row's columns runs
     /// chunk after chunk, so it depends on the geometry alone, not on the thread count.
     /// </summary>
     /// <param name="input">The images, channel-major [C, N, H, W].</param>
     /// <param name="dz">The error at the convolution's output [F, N*OH*OW].</param>
-    /// <param name="scratch">At least <see cref="GradientScratchLength"/> floats; overwritten.</param>
+    /// <param name="scratch">At least <see cref="GradientScratchLength(in ConvGeometry, int, CpuLevel)"/> floats; overwritten.</param>
     /// <param name="gradWeights">The weight gradient [F, C*KH*KW] (written).</param>
     /// <param name="filters">F, the number of filters.</param>
     /// <param name="g">The convolution's shape.</param>
+    /// <param name="beta">0 overwrites gradWeights without reading it; 1 adds to it.</param>
     /// <param name="pool">Workers for the unfolding and the products; null runs the unfolding inline.</param>
     /// <param name="cpu">The instruction level of every kernel called.</param>
     public static unsafe void WeightGradient(ReadOnlySpan<float> input, ReadOnlySpan<float> dz, Span<float> scratch, Span<float> gradWeights,
-        int filters, in ConvGeometry g, WorkerPool? pool, CpuContext cpu)
+        int filters, in ConvGeometry g, float beta, WorkerPool? pool, CpuContext cpu)
     {
-        CheckGradient(g, filters, input.Length, "input", g.InputLength, dz.Length, scratch.Length, gradWeights.Length, "gradWeights", (long)filters * g.ColRows);
+        CheckGradient(g, filters, cpu.Level, input.Length, "input", g.InputLength, dz.Length, scratch.Length, gradWeights.Length, "gradWeights", (long)filters * g.ColRows);
         int chunks = GradientChunks(g), pixels = g.OutHeight * g.OutWidth;
         fixed (float* pin = input, pdz = dz, pscratch = scratch, pw = gradWeights)
         {
             if (DirectWeightGradient.Applies(g, filters, cpu.Level))
             {
-                DirectWeightGradient.Compute(pin, pdz, pw, filters, g, pool);
+                DirectWeightGradient.Compute(pin, pdz, pw, filters, g, beta, pool);
                 return;
             }
             for (int i = 0; i < chunks; i++)
@@ -88,7 +99,7 @@ internal static partial class ConvKernels
                 RunUnfold(pin, pscratch, g, fold: false, pool, cpu.Level, n0, n1);
                 // dW [F, CKK] (+)= dz[:, chunk] [F, k] (leading dimension N*OH*OW) x chunk^T [k, CKK]
                 Sgemm.MultiplyUnchecked(false, true, filters, g.ColRows, k, 1f, pdz + (long)n0 * pixels, g.ColCols, pscratch, k,
-                    i == 0 ? 0f : 1f, pw, g.ColRows, pool, cpu);
+                    i == 0 ? beta : 1f, pw, g.ColRows, pool, cpu);
             }
         }
     }
@@ -100,7 +111,7 @@ internal static partial class ConvKernels
     /// </summary>
     /// <param name="weights">The filters [F, C*KH*KW].</param>
     /// <param name="dz">The error at the convolution's output [F, N*OH*OW].</param>
-    /// <param name="scratch">At least <see cref="GradientScratchLength"/> floats; overwritten.</param>
+    /// <param name="scratch">At least <see cref="GradientScratchLength(in ConvGeometry, int, CpuLevel)"/> floats; overwritten.</param>
     /// <param name="gradInput">The gradient of the images [C, N, H, W] (written).</param>
     /// <param name="filters">F, the number of filters.</param>
     /// <param name="g">The convolution's shape.</param>
@@ -109,7 +120,7 @@ internal static partial class ConvKernels
     public static unsafe void InputGradient(ReadOnlySpan<float> weights, ReadOnlySpan<float> dz, Span<float> scratch, Span<float> gradInput,
         int filters, in ConvGeometry g, WorkerPool? pool, CpuContext cpu)
     {
-        CheckGradient(g, filters, gradInput.Length, "gradInput", g.InputLength, dz.Length, scratch.Length, weights.Length, "weights", (long)filters * g.ColRows);
+        CheckGradient(g, filters, cpu.Level, gradInput.Length, "gradInput", g.InputLength, dz.Length, scratch.Length, weights.Length, "weights", (long)filters * g.ColRows);
         int chunks = GradientChunks(g), pixels = g.OutHeight * g.OutWidth;
         fixed (float* pw = weights, pdz = dz, pscratch = scratch, pgrad = gradInput)
         {
@@ -129,14 +140,14 @@ internal static partial class ConvKernels
         }
     }
 
-    private static void CheckGradient(in ConvGeometry g, int filters, int imageLength, string imageName, long imageNeeded, int dzLength, int scratchLength,
-        int weightsLength, string weightsName, long weightsNeeded)
+    private static void CheckGradient(in ConvGeometry g, int filters, CpuLevel level, int imageLength, string imageName, long imageNeeded, int dzLength,
+        int scratchLength, int weightsLength, string weightsName, long weightsNeeded)
     {
         g.Validate();
         if (filters < 1) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A convolution needs at least one filter.");
         CheckLength(imageLength, imageNeeded, imageName);
         CheckLength(dzLength, (long)filters * g.ColCols, "dz");
-        CheckLength(scratchLength, GradientScratchLength(g), "scratch");
+        CheckLength(scratchLength, GradientScratchLength(g, filters, level), "scratch");
         CheckLength(weightsLength, weightsNeeded, weightsName);
     }
 }

@@ -41,11 +41,12 @@ internal static unsafe class DirectWeightGradient
     private const int StripFilters = 16;
 
     /// <summary>
-    /// gradWeights [F, CKK] = dz [F, P] x cols^T (overwritten), cols read from <paramref name="input"/> [C, N, H, W].
+    /// gradWeights [F, CKK] = beta gradWeights + dz [F, P] x cols^T, cols read from <paramref name="input"/> [C, N, H, W];
+    /// beta 0 never reads gradWeights.
     /// dz's strips and the transposed result live in the calling thread's scratch; with a pool, workers take ranges of
     /// kernel rows.
     /// </summary>
-    public static void Compute(float* input, float* dz, float* gradWeights, int filters, in ConvGeometry g, WorkerPool? pool)
+    public static void Compute(float* input, float* dz, float* gradWeights, int filters, in ConvGeometry g, float beta, WorkerPool? pool)
     {
         int pixels = g.ColCols, rows = g.ColRows;
         int width = (filters + 7) / 8 * 8;   // the result's row length and the strips' filters: whole vectors
@@ -57,7 +58,11 @@ internal static unsafe class DirectWeightGradient
         if (pool is null || kernelRows < 2 || 2L * filters * rows * pixels < pool.ParallelThreshold) work.Execute(0, 1);
         else pool.Run(ref work, pool.DegreeOfParallelism);
         for (int f = 0; f < filters; f++)
-            for (int r = 0; r < rows; r++) gradWeights[(long)f * rows + r] = resultT[(long)r * width + f];
+        {
+            float* to = gradWeights + (long)f * rows;
+            if (beta == 0f) for (int r = 0; r < rows; r++) to[r] = resultT[(long)r * width + f];
+            else for (int r = 0; r < rows; r++) to[r] = beta * to[r] + resultT[(long)r * width + f];
+        }
     }
 
     /// <summary>

@@ -129,9 +129,10 @@ public sealed class ConvLayer : Layer
         string p = $"L{Index}";
         // The forward pass takes the backend's direct kernel where it has one; inference then needs no unfolded copy of
         // the input, and training only the backend's scratch for the backward products (on the CPU a chunk of images,
-        // not the whole batch). Without a direct kernel, forward unfolds the whole batch.
+        // not the whole batch, and none where its gradients read the images directly; backward still gets a tensor).
+        // Without a direct kernel, forward unfolds the whole batch.
         bool direct = arena.Backend.SupportsDirectConvolution(g);
-        long scratch = training ? arena.Backend.ConvolutionGradientScratch(g) : 0;
+        long scratch = training ? Math.Max(1, arena.Backend.ConvolutionGradientScratch(g, Filters)) : 0;
         long colsLength = direct ? scratch : Math.Max(scratch, (long)g.ColRows * g.ColCols);
         var cols = colsLength > 0 ? arena.Allocate($"{p}.cols", checked((int)colsLength)) : null;
         bool poolsInside = !training && PoolsInside(arena.Backend);
@@ -180,7 +181,7 @@ public sealed class ConvLayer : Layer
         b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
         // dW [F, CKK] = dz [F, N*P] x cols^T: unfolded here when forward convolved directly (the backend may do it a few
         // images at a time), else from forward's cols.  db [F] = row sums of dz
-        if (s.Direct) b.ConvolutionWeightGradient(s.Permuted ?? input, dz, s.Cols!, s.Gradients[0], Filters, g);
+        if (s.Direct) b.ConvolutionWeightGradient(s.Permuted ?? input, dz, s.Cols!, s.Gradients[0], Filters, g, 0f);
         else b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, 0f, s.Gradients[0]);
         b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, 0f);
         if (gradInput is null) return;
