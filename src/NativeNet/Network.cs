@@ -262,6 +262,24 @@ public sealed class Network : IDisposable
     /// </summary>
     public long TrainingFlopsPerExample => 2 * Layers.Sum(l => l.MacsPerExample * (l.Index == 0 ? 2 : 3));
 
+    /// <summary>
+    /// Bytes one more example adds to a training workspace: its input and target, every layer's activations and their
+    /// gradients, and the scratch that grows with the batch. Counted on arenas that are declared but never committed.
+    /// </summary>
+    internal long TrainingBytesPerExample()
+    {
+        long Floats(int batch)
+        {
+            var arena = new TensorArena(Backend);
+            arena.Allocate("input", batch, InputSize);
+            arena.Allocate("target", batch, OutputSize);
+            foreach (var layer in Layers) layer.CreateState(arena, batch, training: true);
+            return arena.Size;
+        }
+        const int Span = 16;   // over several examples, so per-tensor alignment and fixed-size scratch average out
+        return Math.Max(1, (Floats(1 + Span) - Floats(1)) * sizeof(float) / Span);
+    }
+
     /// <summary>Floating-point operations of one forward pass (2 per multiply-add of the GEMMs).</summary>
     public long InferenceFlopsPerExample => 2 * Layers.Sum(l => l.MacsPerExample);
 
@@ -357,10 +375,14 @@ internal sealed class Workspace : IDisposable
         _backend.Upload(examples, Input);
     }
 
-    public void Forward(int batch, bool training, ulong seed, ulong step, int worker = 0)
+    /// <summary>
+    /// The layers' forward pass over the <paramref name="batch"/> examples in <see cref="Input"/>; <paramref name="pass"/>,
+    /// the pass within the worker's share of the step (<see cref="StepContext.Pass"/>), picks the dropout masks.
+    /// </summary>
+    public void Forward(int batch, bool training, ulong seed, ulong step, int worker = 0, int pass = 0)
     {
         if (training && !Training) throw new InvalidOperationException("This workspace was created for inference; create a training workspace to train.");
-        var ctx = new StepContext(training, batch, seed, step, worker);
+        var ctx = new StepContext(training, batch, seed, step, worker) { Pass = pass };
         Tensor x = Input;
         for (int i = 0; i < _states.Length; i++)
         {
@@ -375,13 +397,15 @@ internal sealed class Workspace : IDisposable
     /// <summary>
     /// The same, but with <paramref name="weightUpdate"/> set, layers with a <see cref="Layer.FusedWeight"/> apply that
     /// SGD step to it instead of writing its gradient. Only for a workspace that writes the parameters' own gradients
-    /// (not a worker slice's private copies), since it writes the shared weights.
+    /// (not a worker slice's private copies), since it writes the shared weights. From the second
+    /// <paramref name="pass"/> of a worker's share of the step on, gradients add to the earlier passes'.
     /// </summary>
-    internal void Backward(int batch, ulong seed, ulong step, int worker, FusedSgd? weightUpdate)
+    internal void Backward(int batch, ulong seed, ulong step, int worker, FusedSgd? weightUpdate, int pass = 0)
     {
         if (!Training) throw new InvalidOperationException("This workspace was created for inference.");
+        if (weightUpdate is not null && pass > 0) throw new InvalidOperationException("A fused weight update needs the whole batch in one pass.");
         var b = _backend;
-        var ctx = new StepContext(true, batch, seed, step, worker) { WeightUpdate = weightUpdate };
+        var ctx = new StepContext(true, batch, seed, step, worker) { WeightUpdate = weightUpdate, Pass = pass };
         b.OutputDelta(_net.Cost, Output, Target!, _states[^1].GradOutput!, batch * _net.OutputSize);
         for (int i = _states.Length - 1; i >= 0; i--)
         {

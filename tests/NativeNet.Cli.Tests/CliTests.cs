@@ -293,12 +293,14 @@ public sealed class CliTests
 
     /// <summary>
     /// `bench train --paired-batch 5 --paired-split 1` also times a second trainer of the same network in alternating
-    /// blocks of the same process and reports both rates and their ratio; a paired run cannot be profiled.
+    /// blocks of the same process and reports both rates and their ratio; a paired run cannot be profiled. The first
+    /// trainer here takes its 20 examples in passes of at most 6 (`--micro-batch 6`), the second in one pass.
     /// </summary>
     [Fact]
     public void BenchTrain_Paired_ReportsBothTrainers()
     {
-        var r = CliRunner.Run("bench", "train", "--preset", "ch1", "--batch", "20", "--batches", "40", "--threads", "2", "--paired-batch", "5", "--paired-split", "1", "--json");
+        var r = CliRunner.Run("bench", "train", "--preset", "ch1", "--batch", "20", "--batches", "40", "--threads", "2", "--paired-batch", "5", "--paired-split", "1",
+            "--micro-batch", "6", "--paired-micro-batch", "0", "--json");
         Assert.True(r.ExitCode == 0, r.All);
         using var doc = JsonDocument.Parse(r.Stdout.Trim());
         var root = doc.RootElement;
@@ -307,6 +309,8 @@ public sealed class CliTests
         Assert.Equal(40, root.GetProperty("timed_batches").GetInt32());
         Assert.Equal(5, paired.GetProperty("batch").GetInt32());
         Assert.Equal(1, paired.GetProperty("split").GetInt32());
+        Assert.Equal(6, root.GetProperty("micro_batch").GetInt32());
+        Assert.Equal(5, paired.GetProperty("micro_batch").GetInt32());   // chapter 1's network: the whole batch in one pass
         Assert.Equal(10, paired.GetProperty("blocks").GetInt32());
         Assert.Equal(160, paired.GetProperty("timed_batches").GetInt32());   // 4 steps of 20 images a block, 16 of 5
         double ratio = root.GetProperty("images_per_second").GetDouble() / paired.GetProperty("images_per_second").GetDouble();
@@ -315,6 +319,9 @@ public sealed class CliTests
         var bad = CliRunner.Run("bench", "train", "--preset", "ch1", "--paired-batch", "5", "--profile");
         Assert.NotEqual(0, bad.ExitCode);
         Assert.Contains("--profile times one trainer", bad.All);
+        var negative = CliRunner.Run("bench", "train", "--preset", "ch1", "--micro-batch", "-1");
+        Assert.NotEqual(0, negative.ExitCode);
+        Assert.Contains("--micro-batch", negative.All);
     }
 
     /// <summary>

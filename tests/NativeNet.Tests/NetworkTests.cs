@@ -149,13 +149,13 @@ public class NetworkTests
 
     /// <param name="plainSgd">No momentum and no L1 (L2 stays), so fully connected layers fuse their update unless <paramref name="fuse"/> is false.</param>
     private static (Network Net, SgdTrainer Trainer, float[] X, byte[] Labels) SmallProblem(int seed, int threads = 1, float dropout = 0.2f, float momentum = 0.5f, int split = 0,
-        bool plainSgd = false, bool fuse = true)
+        bool plainSgd = false, bool fuse = true, int microBatch = 0)
     {
         float l1 = 0.1f;
         if (plainSgd) (momentum, l1) = (0f, 0f);
         var net = NetworkBuilder.ForImages(1, 12, 12).Conv(4, 3, Activation.ReLU).MaxPool(2).Dense(16, Activation.Sigmoid, dropout)
             .Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed, WeightInit.Chapter6, new CpuBackend(threads), withMomentum: true);
-        var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = l1, Momentum = momentum, Nesterov = true, TrainingSetSize = 100, MiniBatchSplit = split, FuseWeightUpdate = fuse });
+        var trainer = new SgdTrainer(net, new SgdOptions { BatchSize = 10, LearningRate = 0.05f, L2 = 1f, L1 = l1, Momentum = momentum, Nesterov = true, TrainingSetSize = 100, MiniBatchSplit = split, FuseWeightUpdate = fuse, MicroBatch = microBatch });
         var rng = new Random(seed);
         var x = new float[100 * 144];
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
@@ -165,14 +165,16 @@ public class NetworkTests
     }
 
     [Theory]
-    [InlineData(1, 1, false)]
-    [InlineData(2, 1, false)]
-    [InlineData(2, 2, false)]
-    [InlineData(1, 1, true)]
-    [InlineData(2, 1, true)]
-    public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp(int threads, int split, bool plainSgd)
+    [InlineData(1, 1, false, 0)]
+    [InlineData(2, 1, false, 0)]
+    [InlineData(2, 2, false, 0)]
+    [InlineData(1, 1, true, 0)]
+    [InlineData(2, 1, true, 0)]
+    [InlineData(1, 1, true, 3)]    // the batch in passes of 3 or 4
+    [InlineData(2, 2, false, 2)]   // each slice of 5 in passes of 2 or 3
+    public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp(int threads, int split, bool plainSgd, int microBatch)
     {
-        var (net, trainer, x, labels) = SmallProblem(1, threads, split: split, plainSgd: plainSgd);
+        var (net, trainer, x, labels) = SmallProblem(1, threads, split: split, plainSgd: plainSgd, microBatch: microBatch);
         using (net) using (trainer)
         {
             Assert.Equal(plainSgd, trainer.FusesWeightUpdate);
@@ -202,6 +204,99 @@ public class NetworkTests
                 for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
             return net.ExportParameters();
         }
+    }
+
+    /// <summary>
+    /// A share of the batch larger than <see cref="SgdOptions.MicroBatch"/> runs in passes on one smaller workspace, each
+    /// adding its gradients to the earlier ones': without dropout, the gradients and 30 training steps must follow one
+    /// pass up to rounding, whole and split over two threads. (The gradients are taken after ten steps: chapter 6's
+    /// initialization starts the output layer at zero, which passes no error back.)
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 3)]
+    [InlineData(2, 2, 2)]
+    [InlineData(2, 2, 4)]
+    public void Passes_FollowOnePass(int threads, int split, int microBatch)
+    {
+        (float[][] Gradients, float[][] Trained) Run(int micro)
+        {
+            var (net, trainer, x, labels) = SmallProblem(6, threads, dropout: 0f, split: split, microBatch: micro);
+            using (net) using (trainer)
+            {
+                Assert.Equal(micro == 0 ? 10 : micro, trainer.MicroBatch);
+                for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                var y = new float[100];
+                SgdTrainer.OneHot(labels.AsSpan(0, 10), y, 10);
+                trainer.ForwardBackward(x.AsSpan(0, 1440), y, 10);
+                var gradients = net.Parameters.Select(p => CpuBackend.Span(p.Gradient).ToArray()).ToArray();
+                for (int epoch = 0; epoch < 2; epoch++)
+                    for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                return (gradients, net.ExportParameters());
+            }
+        }
+        var (onePassGradients, onePass) = Run(0);
+        var (passGradients, passes) = Run(microBatch);
+        AssertClose(onePassGradients, passGradients, 1e-5f, "gradient");
+        AssertClose(onePass, passes, 1e-4f, "trained");
+        Assert.All(onePassGradients, g => Assert.Contains(g, v => v != 0f));
+
+        static void AssertClose(float[][] expected, float[][] actual, float tolerance, string what)
+        {
+            for (int t = 0; t < expected.Length; t++)
+                for (int i = 0; i < expected[t].Length; i++)
+                    Assert.True(Math.Abs(expected[t][i] - actual[t][i]) <= tolerance * (1 + Math.Abs(expected[t][i])),
+                        $"{what} tensor {t}[{i}]: {actual[t][i]} in passes, {expected[t][i]} in one");
+        }
+    }
+
+    /// <summary>
+    /// Each pass of a step draws its own dropout masks: a batch of the same five examples twice, in two passes of five,
+    /// would give exactly twice one pass's gradient if the passes shared their masks (after the same ten steps in passes
+    /// of five on both trainers, so that the output layer passes an error back).
+    /// </summary>
+    [Fact]
+    public void Passes_DrawTheirOwnDropoutMasks()
+    {
+        float[] Gradient(int count, int microBatch)
+        {
+            var (net, trainer, x, labels) = SmallProblem(7, dropout: 0.5f, split: 1, microBatch: microBatch);
+            using (net) using (trainer)
+            {
+                for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
+                var twice = new float[10 * 144];
+                x.AsSpan(0, 5 * 144).CopyTo(twice);
+                x.AsSpan(0, 5 * 144).CopyTo(twice.AsSpan(5 * 144));
+                var y = new float[100];
+                SgdTrainer.OneHot([.. labels.AsSpan(0, 5), .. labels.AsSpan(0, 5)], y, 10);
+                trainer.ForwardBackward(twice.AsSpan(0, count * 144), y.AsSpan(0, count * 10), count);
+                return CpuBackend.Span(net.Layers.OfType<DenseLayer>().First().Weights.Gradient).ToArray();
+            }
+        }
+        var onePass = Gradient(5, 5);
+        var twoPasses = Gradient(10, 5);
+        Assert.Contains(onePass, g => g != 0f);
+        Assert.Contains(Enumerable.Range(0, onePass.Length), i => Math.Abs(twoPasses[i] - 2 * onePass[i]) > 1e-4f * (1 + Math.Abs(onePass[i])));
+    }
+
+    /// <summary>
+    /// Automatic micro-batches: a network whose activations are small takes the whole batch in one pass; one whose
+    /// activations are large takes passes whose activations fit <see cref="SgdTrainer.PassBytes"/>, unless a worker's
+    /// share holds fewer than two such passes.
+    /// </summary>
+    [Fact]
+    public void AutomaticMicroBatch_BoundsAPassToThePassBudget()
+    {
+        using var dense = NetworkBuilder.ForInput(784).Dense(30, Activation.Sigmoid).Output(10, OutputCost.SigmoidQuadratic).Build(seed: 1);
+        using (var trainer = new SgdTrainer(dense, new SgdOptions { BatchSize = 64 })) Assert.Equal(64, trainer.MicroBatch);
+        using var conv = NetworkBuilder.ForImages(1, 28, 28).Conv(20, 5, Activation.ReLU).MaxPool(2).Conv(40, 5, Activation.ReLU).MaxPool(2)
+            .Dense(100, Activation.ReLU).Output(10, OutputCost.SoftmaxLogLikelihood).Build(seed: 1);
+        int fits = (int)(SgdTrainer.PassBytes / conv.TrainingBytesPerExample());
+        Assert.InRange(fits, 2, 31);   // so that a share of 64 holds at least two passes
+        using (var trainer = new SgdTrainer(conv, new SgdOptions { BatchSize = 64, MiniBatchSplit = 1 })) Assert.Equal(fits, trainer.MicroBatch);
+        using (var trainer = new SgdTrainer(conv, new SgdOptions { BatchSize = 2 * fits - 1, MiniBatchSplit = 1 })) Assert.Equal(2 * fits - 1, trainer.MicroBatch);
+        using (var trainer = new SgdTrainer(conv, new SgdOptions { BatchSize = 2 * fits, MiniBatchSplit = 1 })) Assert.Equal(fits, trainer.MicroBatch);
+        using (var trainer = new SgdTrainer(conv, new SgdOptions { BatchSize = 64, MicroBatch = 100 })) Assert.Equal(64, trainer.MicroBatch);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SgdOptions { MicroBatch = -1 }.Validate());
     }
 
     [Fact]

@@ -18,13 +18,15 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         [CommandOption("--batches <K>")] [Description("Timed mini-batches (default 500), after a warm-up of at least 1.5 s and 50 steps (so the JIT has tiered up).")] public int Batches { get; init; } = 500;
         [CommandOption("--json")] [Description("Print one JSON object.")] public bool Json { get; init; }
         [CommandOption("--split <K>")] [Description("Split each mini-batch into K slices over the threads (1: whole batch, threads inside GEMM; default: automatic).")] public int Split { get; init; }
+        [CommandOption("--micro-batch <N>")] [Description("The most examples one workspace pass takes; larger shares of a mini-batch run in passes that add their gradients (0: automatic).")] public int MicroBatch { get; init; }
         [CommandOption("--device <DEV>")] [Description("cpu (default), opencl or opencl:N.")] public string Device { get; init; } = "cpu";
         [CommandOption("--unfused")] [Description("Keep weight gradient and update apart (no SGD step folded into the GEMM), to measure what the fusion saves.")] public bool Unfused { get; init; }
         [CommandOption("--profile")] [Description("Also print the time spent in each backend primitive.")] public bool Profile { get; init; }
         [CommandOption("--paired-batch <N>")] [Description("Also time a second trainer of the same network with mini-batches of N, in blocks alternating with the first in this process, so both see the same machine.")] public int? PairedBatch { get; init; }
         [CommandOption("--paired-split <K>")] [Description("The second trainer's split (with or without --paired-batch; 0: automatic).")] public int? PairedSplit { get; init; }
+        [CommandOption("--paired-micro-batch <N>")] [Description("The second trainer's micro-batch (with or without the other --paired options; 0: automatic).")] public int? PairedMicroBatch { get; init; }
 
-        public bool Paired => PairedBatch is not null || PairedSplit is not null;
+        public bool Paired => PairedBatch is not null || PairedSplit is not null || PairedMicroBatch is not null;
 
         public override ValidationResult Validate()
         {
@@ -34,7 +36,8 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
             if (Split < 0) return ValidationResult.Error("--split must be 0 (automatic) or positive.");
             if (PairedBatch is < 1) return ValidationResult.Error("--paired-batch must be at least 1.");
             if (PairedSplit is < 0) return ValidationResult.Error("--paired-split must be 0 (automatic) or positive.");
-            if (Paired && Profile) return ValidationResult.Error("--profile times one trainer: leave out --paired-batch and --paired-split.");
+            if (MicroBatch < 0 || PairedMicroBatch is < 0) return ValidationResult.Error("--micro-batch and --paired-micro-batch must be 0 (automatic) or positive.");
+            if (Paired && Profile) return ValidationResult.Error("--profile times one trainer: leave out the --paired options.");
             return ValidationResult.Success();
         }
     }
@@ -48,9 +51,10 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         var profiler = s.Profile ? new ProfilingBackend(device, synchronizeEach: device is not CpuBackend) : null;
         IComputeBackend backend = (IComputeBackend?)profiler ?? device;
         using var net = preset.Spec.Build(1, preset.Init, backend, withMomentum: preset.Momentum > 0);
-        var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize, MiniBatchSplit = s.Split, FuseWeightUpdate = !s.Unfused };
+        var options = preset.Sgd(EpochImages, 1) with { BatchSize = s.Batch ?? preset.BatchSize, MiniBatchSplit = s.Split, MicroBatch = s.MicroBatch, FuseWeightUpdate = !s.Unfused };
         using var trainer = new SgdTrainer(net, options);
-        var pairedOptions = options with { BatchSize = s.PairedBatch ?? options.BatchSize, MiniBatchSplit = s.PairedSplit ?? options.MiniBatchSplit };
+        var pairedOptions = options with { BatchSize = s.PairedBatch ?? options.BatchSize, MiniBatchSplit = s.PairedSplit ?? options.MiniBatchSplit,
+            MicroBatch = s.PairedMicroBatch ?? options.MicroBatch };
         using var pairedTrainer = s.Paired ? new SgdTrainer(net, pairedOptions) : null;   // the same weights, its own workspaces
         int m = options.BatchSize, features = net.InputSize, largest = Math.Max(m, pairedOptions.BatchSize);
 
@@ -107,12 +111,12 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
             {
                 preset = preset.Name, batch = m, threads = s.Threads, backend = backend.Name, timed_batches = done, seconds = Math.Round(seconds, 4),
                 images_per_second = Math.Round(imagesPerSecond, 1), epoch_seconds = Math.Round(epochSeconds, 3), epoch_images = EpochImages,
-                extrapolated = true, allocated_bytes_per_step = perStep, split = trainer.Split,
+                extrapolated = true, allocated_bytes_per_step = perStep, split = trainer.Split, micro_batch = trainer.MicroBatch,
                 fused_update = fused, synchronized_profile = profiler?.SynchronizesEach ?? false,
                 gemm_flops_per_image = net.TrainingFlopsPerExample, gflops = Math.Round(gflops, 1),
                 paired = pairedTrainer is null ? null : new
                 {
-                    batch = pairedOptions.BatchSize, split = pairedTrainer.Split, timed_batches = pairedDone, images_per_second = Math.Round(pairedImagesPerSecond, 1),
+                    batch = pairedOptions.BatchSize, split = pairedTrainer.Split, micro_batch = pairedTrainer.MicroBatch, timed_batches = pairedDone, images_per_second = Math.Round(pairedImagesPerSecond, 1),
                     epoch_seconds = Math.Round(EpochImages / pairedImagesPerSecond, 3), blocks,
                     images_per_second_ratio = Math.Round(imagesPerSecond / pairedImagesPerSecond, 4),
                 },
@@ -121,10 +125,10 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         }
         AnsiConsole.MarkupLineInterpolated($"{preset.Name} on {backend.Name}, m = {m}: {done} mini-batches in {seconds:F2} s after {warmUp} warm-up steps");
         AnsiConsole.MarkupLineInterpolated($"  {imagesPerSecond:N0} images/s; [green]{epochSeconds:F3} s per {EpochImages:N0}-image epoch[/] (extrapolated from the timed steps, evaluation not included)");
-        AnsiConsole.MarkupLineInterpolated($"  {gflops:F1} GFLOP/s in the GEMMs ({net.TrainingFlopsPerExample / 1e6:F2} MFLOP per image); mini-batch split {trainer.Split}; SGD update fused into the GEMMs: {(fused ? "yes" : "no")}");
+        AnsiConsole.MarkupLineInterpolated($"  {gflops:F1} GFLOP/s in the GEMMs ({net.TrainingFlopsPerExample / 1e6:F2} MFLOP per image); mini-batch split {trainer.Split}, passes of at most {trainer.MicroBatch}; SGD update fused into the GEMMs: {(fused ? "yes" : "no")}");
         AnsiConsole.MarkupLineInterpolated($"  allocated {perStep} bytes per step");
         if (pairedTrainer is not null)
-            AnsiConsole.MarkupLineInterpolated($"  in {blocks} alternating blocks: m = {m}, split {trainer.Split}: {imagesPerSecond:N0} images/s; m = {pairedOptions.BatchSize}, split {pairedTrainer.Split}: {pairedImagesPerSecond:N0} images/s ({imagesPerSecond / pairedImagesPerSecond:F2}x)");
+            AnsiConsole.MarkupLineInterpolated($"  in {blocks} alternating blocks: m = {m}, split {trainer.Split}, passes of {trainer.MicroBatch}: {imagesPerSecond:N0} images/s; m = {pairedOptions.BatchSize}, split {pairedTrainer.Split}, passes of {pairedTrainer.MicroBatch}: {pairedImagesPerSecond:N0} images/s ({imagesPerSecond / pairedImagesPerSecond:F2}x)");
         if (profiler is not null)
         {
             if (profiler.SynchronizesEach)

@@ -181,9 +181,9 @@ public sealed class ConvLayer : Layer
         b.ActivationBackward(s.Output, dz, dz, Filters * g.ColCols, Activation);
         // dW [F, CKK] = dz [F, N*P] x cols^T: unfolded here when forward convolved directly (the backend may do it a few
         // images at a time), else from forward's cols.  db [F] = row sums of dz
-        if (s.Direct) b.ConvolutionWeightGradient(s.Permuted ?? input, dz, s.Cols!, s.Gradients[0], Filters, g, 0f);
-        else b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, 0f, s.Gradients[0]);
-        b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, 0f);
+        if (s.Direct) b.ConvolutionWeightGradient(s.Permuted ?? input, dz, s.Cols!, s.Gradients[0], Filters, g, step.GradientBeta);
+        else b.Gemm(false, true, Filters, g.ColRows, g.ColCols, 1f, dz, s.Cols!, step.GradientBeta, s.Gradients[0]);
+        b.BiasGradient(dz, s.Gradients[1], Filters, g.ColCols, BiasAxis.PerRow, step.GradientBeta);
         if (gradInput is null) return;
         // dcols [CKK, N*P] = W^T x dz, folded back onto the input pixels
         b.ConvolutionInputGradient(_w.Value, dz, s.GradCols!, s.GradPermuted ?? gradInput, Filters, g);

@@ -153,14 +153,14 @@ public sealed class DenseLayer : Layer
         var dz = s.GradOutput!;
         if (Cost is null) b.ActivationBackward(s.Output, dz, dz, batch * Units, Activation);
         Tensor x = Dropout > 0 ? s.Masked! : s.Flat ?? input;
-        b.BiasGradient(dz, s.Gradients[1], batch, Units, BiasAxis.PerColumn, 0f);
+        b.BiasGradient(dz, s.Gradients[1], batch, Units, BiasAxis.PerColumn, step.GradientBeta);
         var dx = gradInput is null ? null : s.GradFlat ?? gradInput;
         if (dx is not null && step.WeightUpdate is { } fused) b.DenseBackwardStep(batch, Units, n, fused.Alpha, dz, x, fused.Beta, _w.Value, dx);
         else
         {
             if (dx is not null) b.Gemm(false, false, batch, n, Units, 1f, dz, _w.Value, 0f, dx);   // before the update below changes W
             if (step.WeightUpdate is { } u) b.Gemm(true, false, Units, n, batch, u.Alpha, dz, x, u.Beta, _w.Value);
-            else b.Gemm(true, false, Units, n, batch, 1f, dz, x, 0f, s.Gradients[0]);
+            else b.Gemm(true, false, Units, n, batch, 1f, dz, x, step.GradientBeta, s.Gradients[0]);
         }
         if (dx is null) return;                                            // no input gradient wanted (gradInput is null)
         if (Dropout > 0) b.Multiply(dx, s.Mask!, dx, batch * n);

@@ -38,8 +38,21 @@ internal readonly record struct StepContext(bool Training, int Batch, ulong Seed
     /// <summary>When set, a layer with a <see cref="Layer.FusedWeight"/> updates that weight in Backward instead of writing its gradient.</summary>
     internal FusedSgd? WeightUpdate { get; init; }
 
-    /// <summary>The counter-based generator's stream for one layer's dropout mask in this step.</summary>
-    public ulong DropoutStream(int layer) => ((Step * 1024 + (ulong)layer) << 6) + (ulong)Worker;
+    /// <summary>
+    /// Which pass of the worker's share of the step this is, when a share larger than its workspace runs in several
+    /// passes (0 for the first or only one). Backward in a later pass adds the parameters' gradients to the earlier
+    /// passes' instead of overwriting them.
+    /// </summary>
+    internal int Pass { get; init; }
+
+    /// <summary>The beta of the parameter-gradient products: 0 (overwrite) in a step's first pass, 1 (add) in later ones.</summary>
+    internal float GradientBeta => Pass > 0 ? 1f : 0f;
+
+    /// <summary>
+    /// The counter-based generator's stream for one layer's dropout mask in this step: step, layer and worker, and from
+    /// bit 44 the pass (below that bit for fewer than 2^28 steps, so passes never share a mask).
+    /// </summary>
+    public ulong DropoutStream(int layer) => ((Step * 1024 + (ulong)layer) << 6) + (ulong)Worker + ((ulong)Pass << 44);
 }
 
 /// <summary>

@@ -39,6 +39,15 @@ public sealed record SgdOptions
     /// </summary>
     public int MiniBatchSplit { get; init; }
     /// <summary>
+    /// The most examples one workspace runs forward and backward at once. A worker's share of a mini-batch that is
+    /// larger runs in equal passes on one workspace, each adding its gradients to the earlier passes' (the same
+    /// gradient, summed in a different order), so the activations stay in cache and the memory held does not grow with
+    /// the batch. 0 (the default) chooses: on the CPU, a share that holds at least twice the examples whose training
+    /// activations fit <see cref="SgdTrainer.PassBytes"/> runs in passes of that many, a smaller share in one pass; on a
+    /// device, the whole batch.
+    /// </summary>
+    public int MicroBatch { get; init; }
+    /// <summary>
     /// With plain SGD (no momentum, no L1) on a whole mini-batch, fully connected layers fold the update into their
     /// weight-gradient GEMM (W &lt;- (1 - eta lambda / n) W - (eta / m) dz^T x), which saves two passes over each weight
     /// matrix per step. The same arithmetic in a different rounding order; false keeps gradient and update apart.
@@ -55,6 +64,7 @@ public sealed record SgdOptions
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
         if (!(L2 >= 0) || !(L1 >= 0) || float.IsInfinity(L2) || float.IsInfinity(L1))
             throw new ArgumentOutOfRangeException(nameof(L2), "Regularization strengths must be finite and non-negative.");
+        if (MicroBatch < 0) throw new ArgumentOutOfRangeException(nameof(MicroBatch), MicroBatch, "Micro-batch must be 0 (automatic) or a positive count.");
         if (MiniBatchSplit < 0) throw new ArgumentOutOfRangeException(nameof(MiniBatchSplit), MiniBatchSplit, "Mini-batch split must be 0 (automatic) or a positive count.");
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
         if (TrainingSetSize < 1) throw new ArgumentOutOfRangeException(nameof(TrainingSetSize), TrainingSetSize, "Training-set size must be positive.");
@@ -82,12 +92,16 @@ public sealed class SgdTrainer : IDisposable
     private readonly Network _net;
     private readonly Workspace _ws;
     private readonly Workspace _eval;
+    // The one-hot targets of a step given labels, [BatchSize x outputs] (the workspaces may hold fewer examples).
+    private readonly float[] _hostTargets;
+    // The step's examples [count x inputs] and targets [count x outputs], pinned while its passes read them.
+    private unsafe float* _examples, _targets;
     private readonly int[] _argmax;
     // Mini-batch split across the CPU worker pool: slice 0 is _ws (it writes the parameters' gradients);
     // slices 1.. have private gradients that are added into slice 0's after every step.
     private readonly Workspace[] _slices;
     private readonly Tensor[][] _sliceGradients;
-    private readonly int[] _sliceCount;
+    private readonly int[] _sliceStart, _sliceCount;
     // The update rules of the split step in progress, read by ReduceSlices' workers.
     private (UpdateRule Weights, UpdateRule Biases) _updateRules;
     private readonly WorkerPool? _pool;
@@ -110,16 +124,19 @@ public sealed class SgdTrainer : IDisposable
         _net = network;
         Options = options;
         LearningRate = options.LearningRate;
-        _ws = network.CreateWorkspace(options.BatchSize, training: true);
-        _eval = network.CreateWorkspace(Math.Max(options.BatchSize, 100), training: false);
-        _argmax = new int[_eval.Capacity];
         int split = ChooseSplit(network, options);
         Split = split;
+        MicroBatch = ChooseMicroBatch(network, options, split);
+        _ws = network.CreateWorkspace(Math.Min(options.BatchSize, MicroBatch), training: true);
+        _eval = network.CreateWorkspace(Math.Max(options.BatchSize, 100), training: false);
+        _argmax = new int[_eval.Capacity];
+        _hostTargets = new float[options.BatchSize * network.OutputSize];
         _slices = new Workspace[split];
         _slices[0] = _ws;
-        int sliceCapacity = (options.BatchSize + split - 1) / split;
+        int sliceCapacity = Math.Min((options.BatchSize + split - 1) / split, MicroBatch);
         for (int k = 1; k < split; k++) _slices[k] = network.CreateWorkspace(sliceCapacity, training: true, ownGradients: true);
         _sliceGradients = _slices.Select(s => s.GradientTargets.ToArray()).ToArray();
+        _sliceStart = new int[split];
         _sliceCount = new int[split];
         _notFused = network.Layers.SelectMany(l => l.Parameters.Where(p => !ReferenceEquals(p, l.FusedWeight))).ToArray();
         if (split > 1)
@@ -143,6 +160,31 @@ public sealed class SgdTrainer : IDisposable
 
     /// <summary>How many slices each mini-batch is split into (1: not split).</summary>
     public int Split { get; }
+
+    /// <summary>The most examples one workspace runs forward and backward at once (see <see cref="SgdOptions.MicroBatch"/>).</summary>
+    public int MicroBatch { get; }
+
+    /// <summary>
+    /// The training activations (with their gradients and scratch) one pass holds when <see cref="SgdOptions.MicroBatch"/>
+    /// is automatic and a worker's share of the batch is large. Measured on a Zen 3 core (512 KiB L2, 32 MiB L3):
+    /// ch6-relu trained faster in passes of 8 or 9 images than of 4, and than in one pass of 32 or 64 images (see
+    /// benchmarks/experiments/avx2-zen3.md). Chapter 1's network fits any batch in one pass.
+    /// </summary>
+    public const long PassBytes = 2L << 20;
+
+    /// <summary>
+    /// The pass size: the option's, at most the batch; on a device, the batch; else what fits <see cref="PassBytes"/>,
+    /// unless a worker's share is smaller than two such passes. Cutting batch 10 (one thread) into two passes of 5 cost
+    /// 5-8% on the Zen 3 core, and a pass that is not the whole batch cannot fuse the dense layers' update.
+    /// </summary>
+    private static int ChooseMicroBatch(Network net, SgdOptions o, int split)
+    {
+        if (o.MicroBatch != 0) return Math.Min(o.MicroBatch, o.BatchSize);
+        if (HostCpu(net) is null) return o.BatchSize;   // a device keeps the batch in one pass
+        int share = (o.BatchSize + split - 1) / split;
+        int fits = (int)Math.Clamp(PassBytes / net.TrainingBytesPerExample(), 1, o.BatchSize);
+        return share < 2 * fits ? o.BatchSize : fits;
+    }
 
     private static int ChooseSplit(Network net, SgdOptions o)
     {
@@ -171,7 +213,8 @@ public sealed class SgdTrainer : IDisposable
     public void Step(ReadOnlySpan<float> examples, ReadOnlySpan<byte> labels)
     {
         int count = labels.Length;
-        var y = _ws.HostTarget.AsSpan(0, count * _net.OutputSize);
+        CheckCount(count);
+        var y = _hostTargets.AsSpan(0, count * _net.OutputSize);
         OneHot(labels, y, _net.OutputSize);
         Step(examples, y, count);
     }
@@ -196,9 +239,9 @@ public sealed class SgdTrainer : IDisposable
     /// <summary>Whether steps on whole (unsplit) batches fold the fully connected layers' update into their GEMM (see <see cref="SgdOptions.FuseWeightUpdate"/>).</summary>
     public bool FusesWeightUpdate => Options.FuseWeightUpdate && Options.Momentum == 0f && Options.L1 == 0f;
 
-    /// <summary>Whether a step on <paramref name="count"/> examples folds the update into the GEMMs: plain SGD on a whole batch.</summary>
+    /// <summary>Whether a step on <paramref name="count"/> examples folds the update into the GEMMs: plain SGD on a whole batch in one pass.</summary>
     /// <param name="count">Examples in the step.</param>
-    public bool FusesWeightUpdateOn(int count) => FusesWeightUpdate && Whole(count);
+    public bool FusesWeightUpdateOn(int count) => FusesWeightUpdate && Whole(count) && count <= _ws.Capacity;
 
     /// <summary>Whether a batch of <paramref name="count"/> runs whole on one workspace (not split across workers).</summary>
     private bool Whole(int count) => Split == 1 || count < 2 * Split;
@@ -217,27 +260,55 @@ public sealed class SgdTrainer : IDisposable
     /// The batch forward and backward, whole or in slices over the pool; a split batch leaves each slice's gradients in
     /// its own tensors, for <see cref="ReduceSlices"/> to sum.
     /// </summary>
-    private void RunSlices(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count, FusedSgd? fused)
+    private unsafe void RunSlices(ReadOnlySpan<float> examples, ReadOnlySpan<float> targets, int count, FusedSgd? fused)
     {
+        CheckCount(count);
+        Network.CheckLength(examples.Length, count * _net.InputSize, nameof(examples));
         Network.CheckLength(targets.Length, count * _net.OutputSize, nameof(targets));
-        if (Whole(count))
+        fixed (float* x = examples, y = targets)
         {
-            _ws.LoadInputs(examples, count);
-            _net.Backend.Upload(targets, _ws.Target!);
-            _ws.Forward(count, training: true, Options.Seed, Steps);
-            _ws.Backward(count, Options.Seed, Steps, 0, fused);
-            return;
+            _examples = x; _targets = y;
+            try
+            {
+                if (Whole(count)) RunShare(_ws, 0, count, worker: 0, fused);
+                else
+                {
+                    for (int k = 0; k < Split; k++)
+                    {
+                        var (start, end) = WorkerPool.Partition(count, k, Split);
+                        _sliceStart[k] = start;
+                        _sliceCount[k] = end - start;
+                    }
+                    var work = new SliceWork(GCHandle.ToIntPtr(_self));
+                    _pool!.Run(ref work, Split);
+                }
+            }
+            finally { _examples = _targets = null; }
         }
-        int inputs = _net.InputSize, outputs = _net.OutputSize;
-        for (int k = 0; k < Split; k++)
+    }
+
+    private void CheckCount(int count)
+    {
+        if (count < 1 || count > Options.BatchSize)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"A step takes 1 to {Options.BatchSize} examples (the batch size), not {count}.");
+    }
+
+    /// <summary>
+    /// Forward and backward of examples [start, start + count) of the step on <paramref name="ws"/>, in as few equal
+    /// passes as its capacity allows; a later pass adds its gradients to the earlier ones'. Only a single pass may fuse.
+    /// </summary>
+    private unsafe void RunShare(Workspace ws, int start, int count, int worker, FusedSgd? fused)
+    {
+        int inputs = _net.InputSize, outputs = _net.OutputSize, passes = (count + ws.Capacity - 1) / ws.Capacity;
+        for (int pass = 0; pass < passes; pass++)
         {
-            var (start, end) = WorkerPool.Partition(count, k, Split);
-            _sliceCount[k] = end - start;
-            _slices[k].LoadInputs(examples.Slice(start * inputs, (end - start) * inputs), end - start);
-            _net.Backend.Upload(targets.Slice(start * outputs, (end - start) * outputs), _slices[k].Target!);
+            var (p0, p1) = WorkerPool.Partition(count, pass, passes);
+            int n = p1 - p0, first = start + p0;
+            ws.LoadInputs(new ReadOnlySpan<float>(_examples + (long)first * inputs, n * inputs), n);
+            _net.Backend.Upload(new ReadOnlySpan<float>(_targets + (long)first * outputs, n * outputs), ws.Target!);
+            ws.Forward(n, training: true, Options.Seed, Steps, worker, pass);
+            ws.Backward(n, Options.Seed, Steps, worker, passes == 1 ? fused : null, pass);
         }
-        var work = new SliceWork(GCHandle.ToIntPtr(_self));
-        _pool!.Run(ref work, Split);
     }
 
     /// <summary>
@@ -286,12 +357,7 @@ public sealed class SgdTrainer : IDisposable
         }
     }
 
-    private void RunSlice(int k)
-    {
-        var ws = _slices[k];
-        ws.Forward(_sliceCount[k], training: true, Options.Seed, Steps, worker: k);
-        ws.Backward(_sliceCount[k], Options.Seed, Steps, worker: k);
-    }
+    private void RunSlice(int k) => RunShare(_slices[k], _sliceStart[k], _sliceCount[k], worker: k, fused: null);
 
     private void ApplyUpdate(int count, Parameter[] parameters)
     {
