@@ -20,16 +20,29 @@ public class NetworkAgreementTests
 
     [OpenClTheory]
     [MemberData(nameof(Architectures))]
-    public void TrainingSteps_AgreeWithTheCpu(string architecture, float eta, float momentum)
+    public void TrainingSteps_AgreeWithTheCpu(string architecture, float eta, float momentum) => Agree(architecture, eta, momentum, microBatch: 0);
+
+    /// <summary>
+    /// Batches of 8 in passes of at most 3 (2, 3 and 3 examples, each pass adding its gradients and drawing its own
+    /// dropout masks) train alike on both backends.
+    /// </summary>
+    [OpenClTheory]
+    [InlineData("input 1x12x12 | conv 6 3 relu | maxpool 2 | conv 8 3 sigmoid | dense 16 relu dropout=0.5 | output 10 softmax", 0.05f, 0.5f)]
+    [InlineData("input 64 | dense 30 sigmoid | dense 20 relu dropout=0.2 | output 10 sigmoid-quadratic", 0.5f, 0f)]
+    public void TrainingInPasses_AgreesWithTheCpu(string architecture, float eta, float momentum) => Agree(architecture, eta, momentum, microBatch: 3);
+
+    private static void Agree(string architecture, float eta, float momentum, int microBatch)
     {
         var spec = NetworkSpec.Parse(architecture);
         using var cpuNet = spec.Build(7, WeightInit.ScaledByFanIn, new CpuBackend(1), withMomentum: true);
         using var clNet = spec.Build(7, WeightInit.ScaledByFanIn, OpenClTestEnvironment.Backend, withMomentum: true);
         Assert.Equal(cpuNet.ExportParameters(), clNet.ExportParameters());   // same seed, same host-side initialization
 
-        var options = new SgdOptions { BatchSize = 8, LearningRate = eta, L2 = 0.5f, Momentum = momentum, Nesterov = momentum > 0, TrainingSetSize = 64, Seed = 3 };
+        var options = new SgdOptions { BatchSize = 8, LearningRate = eta, L2 = 0.5f, Momentum = momentum, Nesterov = momentum > 0, TrainingSetSize = 64, Seed = 3,
+            MicroBatch = microBatch };
         using var cpu = new SgdTrainer(cpuNet, options);
         using var cl = new SgdTrainer(clNet, options);
+        Assert.Equal(microBatch == 0 ? 8 : microBatch, cl.MicroBatch);
         var rng = new Random(11);
         int inputs = cpuNet.InputSize, classes = cpuNet.OutputSize;
         var x = Enumerable.Range(0, 8 * inputs).Select(_ => (float)rng.NextDouble()).ToArray();
