@@ -52,6 +52,30 @@ public class ConvGradientTests
     }
 
     /// <summary>
+    /// At AVX2 the weight gradient of a dense convolution with fewer than 32 filters and output rows of whole vectors
+    /// runs eight pixels a vector (<see cref="FewFiltersWeightGradient"/>): blocks of 1 to 4 filters (20, 7, 5, 1) and 1
+    /// to 3 taps (5 = 3 + 2, 6 = 3 + 3, 4 = 3 + 1, 2), one channel and several, more blocks than a worker keeps at once
+    /// (3 x 5 x 2 x 2 = 60), on 1-3 threads.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 3, 28, 28, 5, 20)]    // the book's first convolution
+    [InlineData(3, 2, 13, 13, 6, 7)]
+    [InlineData(2, 3, 11, 11, 4, 5)]
+    [InlineData(1, 2, 17, 17, 2, 1)]
+    [InlineData(3, 2, 12, 12, 5, 8)]
+    public void FewFiltersWeightGradient_EqualsNaiveSum(int c, int n, int h, int w, int k, int filters)
+    {
+        var g = new ConvGeometry(c, n, h, w, k, k);
+        Assert.True(FewFiltersWeightGradient.Applies(g, filters, CpuLevel.Avx2));
+        Assert.False(FewFiltersWeightGradient.Applies(g, filters, CpuLevel.Avx512));
+        Assert.False(FewFiltersWeightGradient.Applies(g, DirectWeightGradient.MinFilters, CpuLevel.Avx2));
+        Assert.False(FewFiltersWeightGradient.Applies(g with { Padding = 1 }, filters, CpuLevel.Avx2));
+        Assert.False(FewFiltersWeightGradient.Applies(g with { Width = w + 1 }, filters, CpuLevel.Avx2));   // rows of 8 and a bit
+        Assert.Equal(0, ConvKernels.GradientScratchLength(g, filters, CpuLevel.Avx2));
+        if (CpuContext.SupportedLevels.Contains(CpuLevel.Avx2)) CheckWeightGradient(CpuLevel.Avx2, g, filters, [1, 2, 3]);
+    }
+
+    /// <summary>
     /// The weight gradient on each thread count against naive loops over the definition, the same bits on every count:
     /// overwriting (beta 0, the start NaN so a read would show) and added onto a gradient already there (beta 1).
     /// </summary>
@@ -168,12 +192,12 @@ public class ConvGradientTests
     public void Too_small_buffers_are_refused_naming_them()
     {
         var g = new ConvGeometry(20, 17, 12, 12, 5, 5);
-        int filters = 20;   // fewer than the direct weight gradient takes: the scratch is needed at every level
+        int filters = 40;
         var input = new float[g.InputLength];
         var dz = new float[filters * g.ColCols];
         var gradW = new float[filters * g.ColRows];
         var scratch = new float[ConvKernels.GradientScratchLength(g)];
-        var cpu = CpuContext.Default;
+        var cpu = CpuContext.For(CpuLevel.Scalar);   // the unfolded path, which needs the scratch (AVX2 reads the images directly)
         Assert.Contains("scratch", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch.AsSpan(1), gradW, filters, g, 0f, null, cpu)).Message);
         Assert.Contains("dz", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz.AsSpan(1), scratch, gradW, filters, g, 0f, null, cpu)).Message);
         Assert.Contains("gradWeights", Assert.Throws<ArgumentException>(() => ConvKernels.WeightGradient(input, dz, scratch, gradW.AsSpan(1), filters, g, 0f, null, cpu)).Message);

@@ -54,7 +54,11 @@ internal static partial class ConvKernels
     /// <param name="filters">F, the number of filters.</param>
     /// <param name="level">The instruction level the gradients run at.</param>
     internal static long GradientScratchLength(in ConvGeometry g, int filters, CpuLevel level) =>
-        DirectWeightGradient.Applies(g, filters, level) && DirectInputGradient.Applies(g, level) ? 0 : GradientScratchLength(g);
+        ReadsImagesDirectly(g, filters, level) && DirectInputGradient.Applies(g, level) ? 0 : GradientScratchLength(g);
+
+    /// <summary>Whether <see cref="WeightGradient"/> reads the images where they lie (no unfolding) for this convolution at this level.</summary>
+    private static bool ReadsImagesDirectly(in ConvGeometry g, int filters, CpuLevel level) =>
+        DirectWeightGradient.Applies(g, filters, level) || FewFiltersWeightGradient.Applies(g, filters, level);
 
     private static long BytesPerImage(in ConvGeometry g) => (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float);
 
@@ -68,9 +72,10 @@ internal static partial class ConvKernels
 
     /// <summary>
     /// gradWeights [F, C*KH*KW] = beta gradWeights + dz [F, N*OH*OW] x im2col(input)^T: where
-    /// <see cref="DirectWeightGradient"/> applies, from the images where they lie; otherwise each chunk of images is
-    /// unfolded into <paramref name="scratch"/> and its product added (the first chunk's scaled by beta). The sum over a row's columns runs
-    /// chunk after chunk, so it depends on the geometry alone, not on the thread count.
+    /// <see cref="DirectWeightGradient"/> (many filters) or <see cref="FewFiltersWeightGradient"/> applies, from the images
+    /// where they lie; otherwise each chunk of images is unfolded into <paramref name="scratch"/> and its product added
+    /// (the first chunk's scaled by beta). The sum over a row's columns runs chunk after chunk, so it depends on the
+    /// geometry alone, not on the thread count.
     /// </summary>
     /// <param name="input">The images, channel-major [C, N, H, W].</param>
     /// <param name="dz">The error at the convolution's output [F, N*OH*OW].</param>
@@ -91,6 +96,11 @@ internal static partial class ConvKernels
             if (DirectWeightGradient.Applies(g, filters, cpu.Level))
             {
                 DirectWeightGradient.Compute(pin, pdz, pw, filters, g, beta, pool);
+                return;
+            }
+            if (FewFiltersWeightGradient.Applies(g, filters, cpu.Level))
+            {
+                FewFiltersWeightGradient.Compute(pin, pdz, pw, filters, g, beta, pool);
                 return;
             }
             for (int i = 0; i < chunks; i++)

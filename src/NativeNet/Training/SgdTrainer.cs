@@ -167,8 +167,8 @@ public sealed class SgdTrainer : IDisposable
     /// <summary>
     /// The training activations (with their gradients and scratch) one pass holds when <see cref="SgdOptions.MicroBatch"/>
     /// is automatic and a worker's share of the batch is large. Measured on a Zen 3 core (512 KiB L2, 32 MiB L3):
-    /// ch6-relu trained faster in passes of 8 or 9 images than of 4, and than in one pass of 32 or 64 images (see
-    /// benchmarks/experiments/avx2-zen3.md). Chapter 1's network fits any batch in one pass.
+    /// ch6-relu trained as fast in passes of 6 to 11 images, and faster than in passes of 4 or in one pass of 32 or 64
+    /// images (see benchmarks/experiments/avx2-zen3.md). Chapter 1's network fits any batch in one pass.
     /// </summary>
     public const long PassBytes = 2L << 20;
 
