@@ -29,7 +29,7 @@ internal static unsafe class DirectWeightGradient
     /// <summary>
     /// The fewest filters. With fewer, the narrow last strip and the transposes weigh more than the unfolding they save:
     /// the book's first convolution (20 filters, one channel, 2,880 pixels a slice of 5 images) measured slower this way
-    /// than unfolded (benchmarks/experiments/avx2-zen3.md), so it stays unfolded.
+    /// than unfolded (benchmarks/experiments/avx2-zen3.md); <see cref="FewFiltersWeightGradient"/> takes such convolutions.
     /// </summary>
     public const int MinFilters = 32;
 
