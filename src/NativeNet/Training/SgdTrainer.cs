@@ -41,10 +41,9 @@ public sealed record SgdOptions
     /// <summary>
     /// The most examples one workspace runs forward and backward at once. A worker's share of a mini-batch that is
     /// larger runs in equal passes on one workspace, each adding its gradients to the earlier passes' (the same
-    /// gradient, summed in a different order), so the activations stay in cache and the memory held does not grow with
-    /// the batch. 0 (the default) chooses: on the CPU, a share that holds at least twice the examples whose training
-    /// activations fit <see cref="SgdTrainer.PassBytes"/> runs in passes of that many, a smaller share in one pass; on a
-    /// device, the whole batch.
+    /// gradient, summed in a different order), so the activations stay in cache and the training workspaces do not grow
+    /// with the batch. 0 (the default) chooses: on the CPU, a share that holds at least twice the examples whose training
+    /// activations fit 2 MiB runs in passes of that many, a smaller share in one pass; on a device, the whole batch.
     /// </summary>
     public int MicroBatch { get; init; }
     /// <summary>
@@ -170,7 +169,7 @@ public sealed class SgdTrainer : IDisposable
     /// ch6-relu trained as fast in passes of 6 to 11 images, and faster than in passes of 4 or in one pass of 32 or 64
     /// images (see benchmarks/experiments/avx2-zen3.md). Chapter 1's network fits any batch in one pass.
     /// </summary>
-    public const long PassBytes = 2L << 20;
+    internal const long PassBytes = 2L << 20;
 
     /// <summary>
     /// The pass size: the option's, at most the batch; on a device, the batch; else what fits <see cref="PassBytes"/>,
