@@ -53,9 +53,10 @@ public class ConvGradientTests
 
     /// <summary>
     /// At AVX2 the weight gradient of a dense convolution with fewer than 32 filters and output rows of whole vectors
-    /// runs eight pixels a vector (<see cref="FewFiltersWeightGradient"/>): blocks of 1 to 4 filters (20, 7, 5, 1) and 1
-    /// to 3 taps (5 = 3 + 2, 6 = 3 + 3, 4 = 3 + 1, 2), one channel and several, more blocks than a worker keeps at once
-    /// (3 x 5 x 2 x 2 = 60), on 1-3 threads.
+    /// runs eight pixels a vector (<see cref="FewFiltersWeightGradient"/>): last filter blocks of 4, 3, 1 and 2 (20, 7, 5,
+    /// 1, 6) and last tap blocks of 2, 3, 1 and 2 (5 = 3 + 2, 6 = 3 + 3, 4 = 3 + 1, 2, 3), one channel and several, more
+    /// blocks than a worker keeps at once (3 x 5 x 2 x 2 = 60), on 1-3 threads; the first and last geometries are large
+    /// enough for the workers to share.
     /// </summary>
     [Theory]
     [InlineData(1, 3, 28, 28, 5, 20)]    // the book's first convolution
@@ -63,6 +64,7 @@ public class ConvGradientTests
     [InlineData(2, 3, 11, 11, 4, 5)]
     [InlineData(1, 2, 17, 17, 2, 1)]
     [InlineData(3, 2, 12, 12, 5, 8)]
+    [InlineData(2, 6, 18, 18, 3, 6)]
     public void FewFiltersWeightGradient_EqualsNaiveSum(int c, int n, int h, int w, int k, int filters)
     {
         var g = new ConvGeometry(c, n, h, w, k, k);

@@ -170,8 +170,8 @@ public class NetworkTests
     [InlineData(2, 2, false, 0)]
     [InlineData(1, 1, true, 0)]
     [InlineData(2, 1, true, 0)]
-    [InlineData(1, 1, true, 3)]    // the batch in passes of 3 or 4
-    [InlineData(2, 2, false, 2)]   // each slice of 5 in passes of 2 or 3
+    [InlineData(1, 1, true, 3)]    // the batch of 10 in passes of 3 and 4 (2, 3, 2, 3)
+    [InlineData(2, 2, false, 2)]   // each slice of 5 in passes of 1 and 2
     public void TrainingStep_AndPredict_AllocateNothing_AfterWarmUp(int threads, int split, bool plainSgd, int microBatch)
     {
         var (net, trainer, x, labels) = SmallProblem(1, threads, split: split, plainSgd: plainSgd, microBatch: microBatch);
@@ -209,21 +209,24 @@ public class NetworkTests
     /// <summary>
     /// A share of the batch larger than <see cref="SgdOptions.MicroBatch"/> runs in passes on one smaller workspace, each
     /// adding its gradients to the earlier ones': without dropout, the gradients and 30 training steps must follow one
-    /// pass up to rounding, whole and split over two threads. (The gradients are taken after ten steps: chapter 6's
-    /// initialization starts the output layer at zero, which passes no error back.)
+    /// pass up to rounding, whole and split over two threads, and with plain SGD, where the one pass fuses the dense
+    /// layers' update and the passes cannot. (The gradients are taken after ten steps: chapter 6's initialization starts
+    /// the output layer at zero, which passes no error back.)
     /// </summary>
     [Theory]
-    [InlineData(1, 1, 3)]
-    [InlineData(2, 2, 2)]
-    [InlineData(2, 2, 4)]
-    public void Passes_FollowOnePass(int threads, int split, int microBatch)
+    [InlineData(1, 1, 3, false)]
+    [InlineData(2, 2, 2, false)]
+    [InlineData(2, 2, 4, false)]
+    [InlineData(1, 1, 4, true)]
+    public void Passes_FollowOnePass(int threads, int split, int microBatch, bool plainSgd)
     {
         (float[][] Gradients, float[][] Trained) Run(int micro)
         {
-            var (net, trainer, x, labels) = SmallProblem(6, threads, dropout: 0f, split: split, microBatch: micro);
+            var (net, trainer, x, labels) = SmallProblem(6, threads, dropout: 0f, split: split, plainSgd: plainSgd, microBatch: micro);
             using (net) using (trainer)
             {
                 Assert.Equal(micro == 0 ? 10 : micro, trainer.MicroBatch);
+                Assert.Equal(plainSgd && micro == 0, trainer.FusesWeightUpdateOn(10));
                 for (int i = 0; i < 10; i++) trainer.Step(x.AsSpan(i * 1440, 1440), labels.AsSpan(i * 10, 10));
                 var y = new float[100];
                 SgdTrainer.OneHot(labels.AsSpan(0, 10), y, 10);

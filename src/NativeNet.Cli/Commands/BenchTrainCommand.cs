@@ -128,7 +128,7 @@ internal sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         AnsiConsole.MarkupLineInterpolated($"  {gflops:F1} GFLOP/s in the GEMMs ({net.TrainingFlopsPerExample / 1e6:F2} MFLOP per image); mini-batch split {trainer.Split}, passes of at most {trainer.MicroBatch}; SGD update fused into the GEMMs: {(fused ? "yes" : "no")}");
         AnsiConsole.MarkupLineInterpolated($"  allocated {perStep} bytes per step");
         if (pairedTrainer is not null)
-            AnsiConsole.MarkupLineInterpolated($"  in {blocks} alternating blocks: m = {m}, split {trainer.Split}, passes of {trainer.MicroBatch}: {imagesPerSecond:N0} images/s; m = {pairedOptions.BatchSize}, split {pairedTrainer.Split}, passes of {pairedTrainer.MicroBatch}: {pairedImagesPerSecond:N0} images/s ({imagesPerSecond / pairedImagesPerSecond:F2}x)");
+            AnsiConsole.MarkupLineInterpolated($"  in {blocks} alternating blocks: m = {m}, split {trainer.Split}, passes of at most {trainer.MicroBatch}: {imagesPerSecond:N0} images/s; m = {pairedOptions.BatchSize}, split {pairedTrainer.Split}, passes of at most {pairedTrainer.MicroBatch}: {pairedImagesPerSecond:N0} images/s ({imagesPerSecond / pairedImagesPerSecond:F2}x)");
         if (profiler is not null)
         {
             if (profiler.SynchronizesEach)

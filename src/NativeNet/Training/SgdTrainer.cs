@@ -299,6 +299,7 @@ public sealed class SgdTrainer : IDisposable
     private unsafe void RunShare(Workspace ws, int start, int count, int worker, FusedSgd? fused)
     {
         int inputs = _net.InputSize, outputs = _net.OutputSize, passes = (count + ws.Capacity - 1) / ws.Capacity;
+        if (fused is not null && passes > 1) throw new InvalidOperationException("A fused weight update needs the whole batch in one pass.");
         for (int pass = 0; pass < passes; pass++)
         {
             var (p0, p1) = WorkerPool.Partition(count, pass, passes);
@@ -306,7 +307,7 @@ public sealed class SgdTrainer : IDisposable
             ws.LoadInputs(new ReadOnlySpan<float>(_examples + (long)first * inputs, n * inputs), n);
             _net.Backend.Upload(new ReadOnlySpan<float>(_targets + (long)first * outputs, n * outputs), ws.Target!);
             ws.Forward(n, training: true, Options.Seed, Steps, worker, pass);
-            ws.Backward(n, Options.Seed, Steps, worker, passes == 1 ? fused : null, pass);
+            ws.Backward(n, Options.Seed, Steps, worker, fused, pass);
         }
     }
 
