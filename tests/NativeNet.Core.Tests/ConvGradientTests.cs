@@ -40,15 +40,8 @@ public class ConvGradientTests
     public void DirectWeightGradient_EqualsNaiveSum(int c, int n, int h, int w, int k, int filters)
     {
         var g = new ConvGeometry(c, n, h, w, k, k);
-        Assert.True(DirectWeightGradient.Applies(g, filters, CpuLevel.Avx2));
-        Assert.False(DirectWeightGradient.Applies(g, filters, CpuLevel.Avx512));
         Assert.False(DirectWeightGradient.Applies(g, 31, CpuLevel.Avx2));
-        Assert.False(DirectWeightGradient.Applies(g with { Padding = 1 }, filters, CpuLevel.Avx2));
-        // No scratch where the input gradient reads the images too; the unfolded chunk where it does not.
-        long scratch = ConvKernels.GradientScratchLength(g, filters, CpuLevel.Avx2);
-        if (DirectInputGradient.Applies(g, CpuLevel.Avx2)) Assert.Equal(0, scratch);
-        else Assert.Equal(ConvKernels.GradientScratchLength(g), scratch);
-        if (CpuContext.SupportedLevels.Contains(CpuLevel.Avx2)) CheckWeightGradient(CpuLevel.Avx2, g, filters, [1, 2, 3]);
+        CheckReadingTheImages(DirectWeightGradient.Applies, g, filters);
     }
 
     /// <summary>
@@ -68,12 +61,25 @@ public class ConvGradientTests
     public void FewFiltersWeightGradient_EqualsNaiveSum(int c, int n, int h, int w, int k, int filters)
     {
         var g = new ConvGeometry(c, n, h, w, k, k);
-        Assert.True(FewFiltersWeightGradient.Applies(g, filters, CpuLevel.Avx2));
-        Assert.False(FewFiltersWeightGradient.Applies(g, filters, CpuLevel.Avx512));
         Assert.False(FewFiltersWeightGradient.Applies(g, DirectWeightGradient.MinFilters, CpuLevel.Avx2));
-        Assert.False(FewFiltersWeightGradient.Applies(g with { Padding = 1 }, filters, CpuLevel.Avx2));
         Assert.False(FewFiltersWeightGradient.Applies(g with { Width = w + 1 }, filters, CpuLevel.Avx2));   // rows of 8 and a bit
-        Assert.Equal(0, ConvKernels.GradientScratchLength(g, filters, CpuLevel.Avx2));
+        Assert.True(DirectInputGradient.Applies(g, CpuLevel.Avx2));   // so no scratch at all, below
+        CheckReadingTheImages(FewFiltersWeightGradient.Applies, g, filters);
+    }
+
+    private delegate bool AppliesTo(in ConvGeometry g, int filters, CpuLevel level);
+
+    /// <summary>
+    /// A weight-gradient kernel that reads the images directly: it applies at AVX2 only, not to a padded convolution; the
+    /// scratch is none where the input gradient reads the images too, else the unfolded chunk; and its gradient is checked
+    /// on 1-3 threads.
+    /// </summary>
+    private static void CheckReadingTheImages(AppliesTo applies, ConvGeometry g, int filters)
+    {
+        Assert.True(applies(g, filters, CpuLevel.Avx2));
+        Assert.False(applies(g, filters, CpuLevel.Avx512));
+        Assert.False(applies(g with { Padding = 1 }, filters, CpuLevel.Avx2));
+        Assert.Equal(DirectInputGradient.Applies(g, CpuLevel.Avx2) ? 0 : ConvKernels.GradientScratchLength(g), ConvKernels.GradientScratchLength(g, filters, CpuLevel.Avx2));
         if (CpuContext.SupportedLevels.Contains(CpuLevel.Avx2)) CheckWeightGradient(CpuLevel.Avx2, g, filters, [1, 2, 3]);
     }
 
