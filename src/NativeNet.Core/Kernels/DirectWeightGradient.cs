@@ -50,18 +50,24 @@ internal static unsafe class DirectWeightGradient
     {
         int pixels = g.ColCols, rows = g.ColRows;
         int width = (filters + 7) / 8 * 8;   // the result's row length and the strips' filters: whole vectors
-        float* strips = ThreadScratch.C((pixels + rows) * width);
+        long length = (long)filters * rows;
+        float* strips = ThreadScratch.C(checked((int)((pixels + rows) * (long)width + length)));
         float* resultT = strips + (long)pixels * width;
         ToStrips(dz, filters, pixels, strips, width);
         var work = new KernelRows(input, g, strips, width, resultT);
         int kernelRows = g.Channels * g.KernelHeight;
         if (pool is null || kernelRows < 2 || 2L * filters * rows * pixels < pool.ParallelThreshold) work.Execute(0, 1);
         else pool.Run(ref work, pool.DegreeOfParallelism);
-        for (int f = 0; f < filters; f++)
+        // resultT [CKK, width] back to [F, CKK]: straight into the gradient, or for beta into scratch and added there.
+        float* result = beta == 0f ? gradWeights : resultT + (long)rows * width;
+        int r = 0;
+        for (; r + 8 <= rows; r += 8) Packing.Transpose8Rows(result + r, resultT + (long)r * width, rows, filters, width);
+        for (; r < rows; r++)
+            for (int f = 0; f < filters; f++) result[(long)f * rows + r] = resultT[(long)r * width + f];
+        if (beta != 0f)
         {
-            float* to = gradWeights + (long)f * rows;
-            if (beta == 0f) for (int r = 0; r < rows; r++) to[r] = resultT[(long)r * width + f];
-            else for (int r = 0; r < rows; r++) to[r] = beta * to[r] + resultT[(long)r * width + f];
+            var sum = new Span<float>(gradWeights, (int)length);
+            System.Numerics.Tensors.TensorPrimitives.FusedMultiplyAdd(sum, beta, new ReadOnlySpan<float>(result, (int)length), sum);
         }
     }
 
@@ -71,17 +77,21 @@ internal static unsafe class DirectWeightGradient
     /// </summary>
     private static void ToStrips(float* dz, int filters, int pixels, float* strips, int width)
     {
-        // Pixel by pixel, each strip's row written in order: the reads walk F rows of dz side by side, a line each, which
-        // stay in L1 across 16 pixels.
         for (int s0 = 0; s0 < width; s0 += StripFilters)
         {
             int stride = Math.Min(StripFilters, width - s0), real = Math.Clamp(filters - s0, 0, stride);
             float* to = strips + (long)s0 * pixels;
             float* from = dz + (long)s0 * pixels;
-            for (int p = 0; p < pixels; p++, to += stride)
+            // Eight filters at a time through 8 x 8 transposes in registers; the filters of a last partial group one
+            // float at a time, pixel by pixel, and the padding filters zero.
+            int f0 = 0;
+            for (; f0 + 8 <= real; f0 += 8) Packing.Transpose8Rows(to + f0, from + (long)f0 * pixels, stride, pixels, pixels);
+            if (f0 == stride) continue;
+            for (int p = 0; p < pixels; p++)
             {
-                for (int f = 0; f < real; f++) to[f] = from[(long)f * pixels + p];
-                for (int f = real; f < stride; f++) to[f] = 0f;
+                float* row = to + (long)p * stride;
+                for (int f = f0; f < real; f++) row[f] = from[(long)f * pixels + p];
+                for (int f = real; f < stride; f++) row[f] = 0f;
             }
         }
     }
