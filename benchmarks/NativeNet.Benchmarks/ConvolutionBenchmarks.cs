@@ -63,7 +63,7 @@ public unsafe class ConvolutionBenchmarks
     }
 
     [Benchmark]
-    public void DirectMaxPoolInside() => DirectConvolution.ConvolveMaxPool2(_input.Span, _weights.Span, _pooled.Span, default, _filters, _g, _pool, CpuContext.Default);
+    public void DirectMaxPoolInside() => DirectConvolution.ConvolveMaxPool2(_input.Span, _weights.Span, _pooled.Span, _filters, _g, _pool, CpuContext.Default);
 
     [GlobalCleanup]
     public void Cleanup() { _pool.Dispose(); _input.Dispose(); _weights.Dispose(); _cols.Dispose(); _output.Dispose(); _pooled.Dispose(); _argmax.Dispose(); }

@@ -168,8 +168,8 @@ public sealed class CpuBackend : IComputeBackend, IPoolingConvolution
 
     bool IPoolingConvolution.SupportsConvolveMaxPool2(in ConvGeometry g) => DirectConvolution.SupportsMaxPool2(g, Cpu);
 
-    void IPoolingConvolution.ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, Tensor? argmax, int filters, in ConvGeometry g)
-        => DirectConvolution.ConvolveMaxPool2(Span(input), Span(weights), Span(pooled), argmax is null ? default : Span(argmax), filters, g, Pool, Cpu);
+    void IPoolingConvolution.ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, int filters, in ConvGeometry g)
+        => DirectConvolution.ConvolveMaxPool2(Span(input), Span(weights), Span(pooled), filters, g, Pool, Cpu);
 
     /// <inheritdoc/>
     public void ConvolutionWeightGradient(Tensor input, Tensor dz, Tensor cols, Tensor gradWeights, int filters, in ConvGeometry g, float beta)

@@ -10,10 +10,6 @@ internal interface IPoolingConvolution
     /// <summary>Whether <see cref="ConvolveMaxPool2"/> covers this geometry.</summary>
     bool SupportsConvolveMaxPool2(in ConvGeometry g);
 
-    /// <summary>
-    /// pooled [F, N, OH/2, OW/2] = 2x2 max pooling of weights [F, C*KH*KW] applied to input [C, N, H, W] (no bias, no
-    /// activation); with <paramref name="argmax"/> (training), each window's in-plane index of its maximum, as
-    /// <see cref="IComputeBackend.PoolForward"/> gives it.
-    /// </summary>
-    void ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, Tensor? argmax, int filters, in ConvGeometry g);
+    /// <summary>pooled [F, N, OH/2, OW/2] = 2x2 max pooling of weights [F, C*KH*KW] applied to input [C, N, H, W] (no bias, no activation).</summary>
+    void ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, int filters, in ConvGeometry g);
 }

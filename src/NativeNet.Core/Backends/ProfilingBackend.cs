@@ -113,10 +113,10 @@ public sealed class ProfilingBackend(IComputeBackend inner, bool synchronizeEach
 
     bool IPoolingConvolution.SupportsConvolveMaxPool2(in ConvGeometry g) => _inner is IPoolingConvolution p && p.SupportsConvolveMaxPool2(g);
 
-    void IPoolingConvolution.ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, Tensor? argmax, int filters, in ConvGeometry g)
+    void IPoolingConvolution.ConvolveMaxPool2(Tensor input, Tensor weights, Tensor pooled, int filters, in ConvGeometry g)
     {
         long t0 = Stopwatch.GetTimestamp();
-        ((IPoolingConvolution)_inner).ConvolveMaxPool2(input, weights, pooled, argmax, filters, in g);
+        ((IPoolingConvolution)_inner).ConvolveMaxPool2(input, weights, pooled, filters, in g);
         Record("DirectConvolveMaxPool", t0);
     }
     /// <inheritdoc/>

@@ -152,7 +152,7 @@ internal static partial class ConvKernels
     /// The 2x2 maxima of one pair of rows (<paramref name="width"/> a multiple of 4): output[x] = the maximum of top and
     /// bottom at columns 2x and 2x + 1, chosen in the order <see cref="MaxPool2x2"/> chooses (the same value, ties and NaNs
     /// included), without the argmax: inference that pools inside the direct convolution's units
-    /// (<see cref="DirectConvolution.ConvolveMaxPool2"/>). The overload below also writes the argmax, for training.
+    /// (<see cref="DirectConvolution.ConvolveMaxPool2"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe void MaxPoolRowPair(float* top, float* bottom, int width, float* output)
@@ -173,36 +173,6 @@ internal static partial class ConvKernels
             Vector128<float> l0 = t.GetLower(), h0 = t.GetUpper(), l1 = b.GetLower(), h1 = b.GetUpper();
             WindowMaxValue(Sse.Shuffle(l0, h0, 0x88).ToVector256Unsafe(), Sse.Shuffle(l0, h0, 0xDD).ToVector256Unsafe(),
                 Sse.Shuffle(l1, h1, 0x88).ToVector256Unsafe(), Sse.Shuffle(l1, h1, 0xDD).ToVector256Unsafe()).GetLower().Store(output + x);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="MaxPoolRowPair(float*, float*, int, float*)"/> with each window's in-plane index of its maximum in
-    /// argmax[x], as <see cref="MaxPool2x2"/> gives it: the top row's first pixel is pixel <paramref name="topStart"/> of
-    /// the plane and the bottom row follows it (<paramref name="width"/> pixels on).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe void MaxPoolRowPair(float* top, float* bottom, int width, float* output, float* argmax, int topStart)
-    {
-        int x = 0;
-        for (; x <= width / 2 - 8; x += 8)
-        {
-            var (e0, o0) = Deinterleave(Avx.LoadVector256(top + 2 * x), Avx.LoadVector256(top + 2 * x + 8));
-            var (e1, o1) = Deinterleave(Avx.LoadVector256(bottom + 2 * x), Avx.LoadVector256(bottom + 2 * x + 8));
-            var (max, at) = WindowMax(e0, o0, e1, o1, topStart + 2 * x, width);
-            max.Store(output + x);
-            at.Store(argmax + x);
-        }
-        for (; x < width / 2; x += 4)
-        {
-            // As in the overload above: one 256-bit load a row, split in registers.
-            var t = Avx.LoadVector256(top + 2 * x);
-            var b = Avx.LoadVector256(bottom + 2 * x);
-            Vector128<float> l0 = t.GetLower(), h0 = t.GetUpper(), l1 = b.GetLower(), h1 = b.GetUpper();
-            var (max, at) = WindowMax(Sse.Shuffle(l0, h0, 0x88).ToVector256Unsafe(), Sse.Shuffle(l0, h0, 0xDD).ToVector256Unsafe(),
-                Sse.Shuffle(l1, h1, 0x88).ToVector256Unsafe(), Sse.Shuffle(l1, h1, 0xDD).ToVector256Unsafe(), topStart + 2 * x, width);
-            max.GetLower().Store(output + x);
-            at.GetLower().Store(argmax + x);
         }
     }
 

@@ -21,25 +21,23 @@ internal static unsafe partial class DirectConvolution
     }
 
     /// <summary>
-    /// The convolution followed by 2x2 max pooling (stride 2), pooled inside each unit:
+    /// Inference's convolution followed by 2x2 max pooling (stride 2), pooled inside each unit:
     /// pooled [F, N, OH/2, OW/2] = maxpool(W [F, C*KH*KW] applied to input [C, N, H, W]), no bias, no activation (the
     /// layers apply them after pooling). A unit is a few output row pairs of one image by a filter group; it convolves
     /// them into a stack scratch and pools them at once, so z is never written whole, and the thread that computed a
-    /// map's rows pools them: nothing crosses between cores but the pooled quarter. With <paramref name="argmax"/> (not
-    /// empty: training), each window's in-plane index of its maximum goes there too. The values and indices, ties and
-    /// NaNs included, are those of <see cref="Convolve"/> followed by <see cref="ConvKernels.PoolForward"/>. Throws
-    /// unless <see cref="SupportsMaxPool2"/>.
+    /// map's rows pools them: nothing crosses between cores but the pooled quarter. The values, ties and NaNs included,
+    /// are those of <see cref="Convolve"/> followed by <see cref="ConvKernels.PoolForward"/>. Throws unless
+    /// <see cref="SupportsMaxPool2"/>.
     /// </summary>
-    public static void ConvolveMaxPool2(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> pooled, Span<float> argmax, int filters,
-        in ConvGeometry g, WorkerPool? pool, CpuContext cpu)
+    public static void ConvolveMaxPool2(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, Span<float> pooled, int filters, in ConvGeometry g,
+        WorkerPool? pool, CpuContext cpu)
     {
         CheckOperands(g, filters, input.Length, weights.Length, pooled.Length, (long)filters * g.ColCols / 4, "pooled");
-        if (!argmax.IsEmpty) CheckLength(argmax.Length, (long)filters * g.ColCols / 4, "argmax");
         if (!SupportsMaxPool2(g, cpu))
             throw new ArgumentException($"Direct convolution with 2x2 pooling needs a geometry Convolve covers, even output maps and whole pooled units; got {g} at {CpuContext.Name(cpu.Level)}.", nameof(g));
-        fixed (float* pin = input, pw = weights, pout = pooled, parg = argmax)
+        fixed (float* pin = input, pw = weights, pout = pooled)
         {
-            var work = new PooledWork(pin, pw, pout, argmax.IsEmpty ? null : parg, filters, g, cpu.Level);
+            var work = new PooledWork(pin, pw, pout, filters, g, cpu.Level);
             RunUnits(ref work, work.Units, work.UnitsPerClaim, (long)filters * g.ColRows * g.ColCols, g.Batch, pool ?? WorkerPool.Shared);
         }
     }
@@ -48,7 +46,7 @@ internal static unsafe partial class DirectConvolution
     /// The units of <see cref="ConvolveMaxPool2"/>: unit u is row-pair group u / groups (image-major) and filter group
     /// u % groups, as in <see cref="Work"/>.
     /// </summary>
-    private readonly struct PooledWork(float* input, float* weights, float* pooled, float* argmax, int filters, ConvGeometry g, CpuLevel level)
+    private readonly struct PooledWork(float* input, float* weights, float* pooled, int filters, ConvGeometry g, CpuLevel level)
         : IParallelWork, IClaimedWork
     {
         private int Groups => FilterGroups(filters, level);
@@ -79,17 +77,14 @@ internal static unsafe partial class DirectConvolution
                 float* wq = weights + (long)f0 * ckk;
                 for (int b = 0; b < unitPixels; b += pixelBlock)
                     FilterGroup(level, new Window(input, g, n, p0 + b, pixelBlock / 8), wq, ckk, z + b, unitPixels, f1 - f0);
-                // Each filter's row pairs, pooled into its plane of image n at pooled row p0 / (2 ow); a pair's top row
-                // starts at pixel p0 + 2 ow pair of the plane, the argmax's origin.
+                // Each filter's row pairs, pooled into its plane of image n at pooled row p0 / (2 ow).
                 for (int f = 0; f < f1 - f0; f++)
                 {
-                    long at = (f0 + f) * pooledFilterStride + (long)n * pooledPlane + p0 / 4;
+                    float* dst = pooled + (f0 + f) * pooledFilterStride + (long)n * pooledPlane + p0 / 4;
                     for (int pair = 0; pair < unitPixels / (2 * ow); pair++)
                     {
                         float* top = z + f * unitPixels + pair * 2 * ow;
-                        long to = at + pair * (ow / 2);
-                        if (argmax == null) ConvKernels.MaxPoolRowPair(top, top + ow, ow, pooled + to);
-                        else ConvKernels.MaxPoolRowPair(top, top + ow, ow, pooled + to, argmax + to, p0 + pair * 2 * ow);
+                        ConvKernels.MaxPoolRowPair(top, top + ow, ow, dst + pair * (ow / 2));
                     }
                 }
             }

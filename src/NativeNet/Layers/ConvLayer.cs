@@ -160,7 +160,7 @@ public sealed class ConvLayer : Layer
         }
         // The workspace's kernels run on a backend of the same kind as its arena's (a CPU backend or a view of it), so one
         // that pools inside here pools inside there.
-        if (s.PoolsInside) ((IPoolingConvolution)b).ConvolveMaxPool2(input, _w.Value, s.Output, null, Filters, g);
+        if (s.PoolsInside) ((IPoolingConvolution)b).ConvolveMaxPool2(input, _w.Value, s.Output, Filters, g);
         else if (s.Direct) b.Convolve(input, _w.Value, s.Output, Filters, g);
         else
         {
