@@ -58,12 +58,10 @@ internal static unsafe class DirectWeightGradient
         int kernelRows = g.Channels * g.KernelHeight;
         if (pool is null || kernelRows < 2 || 2L * filters * rows * pixels < pool.ParallelThreshold) work.Execute(0, 1);
         else pool.Run(ref work, pool.DegreeOfParallelism);
-        // resultT [CKK, width] back to [F, CKK]: straight into the gradient, or for beta into scratch and added there.
+        // resultT [CKK, width] back to [F, CKK] (the packing's transposes: result[f, r] = resultT[r, f]), straight into the
+        // gradient, or for beta into scratch and added there.
         float* result = beta == 0f ? gradWeights : resultT + (long)rows * width;
-        int r = 0;
-        for (; r + 8 <= rows; r += 8) Packing.Transpose8Rows(result + r, resultT + (long)r * width, rows, filters, width);
-        for (; r < rows; r++)
-            for (int f = 0; f < filters; f++) result[(long)f * rows + r] = resultT[(long)r * width + f];
+        Packing.PackPanel(result, resultT, rows, rows, filters, along: 1, across: width, CpuLevel.Avx2);
         if (beta != 0f)
         {
             var sum = new Span<float>(gradWeights, (int)length);
@@ -73,26 +71,15 @@ internal static unsafe class DirectWeightGradient
 
     /// <summary>
     /// dz [filters x pixels] into strips: strip s holds filters [16 s, 16 s + 16) of each pixel p at 16 p; a last strip
-    /// of 8 filters (width - 16 s = 8) at 8 p. Filters past <paramref name="filters"/> are 0.
+    /// of 8 filters (width - 16 s = 8) at 8 p. Filters past <paramref name="filters"/> are 0. Each strip is a packed
+    /// panel of dz's rows (the packing's register transposes, 8 and 4 rows at a time).
     /// </summary>
     private static void ToStrips(float* dz, int filters, int pixels, float* strips, int width)
     {
         for (int s0 = 0; s0 < width; s0 += StripFilters)
         {
             int stride = Math.Min(StripFilters, width - s0), real = Math.Clamp(filters - s0, 0, stride);
-            float* to = strips + (long)s0 * pixels;
-            float* from = dz + (long)s0 * pixels;
-            // Eight filters at a time through 8 x 8 transposes in registers; the filters of a last partial group one
-            // float at a time, pixel by pixel, and the padding filters zero.
-            int f0 = 0;
-            for (; f0 + 8 <= real; f0 += 8) Packing.Transpose8Rows(to + f0, from + (long)f0 * pixels, stride, pixels, pixels);
-            if (f0 == stride) continue;
-            for (int p = 0; p < pixels; p++)
-            {
-                float* row = to + (long)p * stride;
-                for (int f = f0; f < real; f++) row[f] = from[(long)f * pixels + p];
-                for (int f = real; f < stride; f++) row[f] = 0f;
-            }
+            Packing.PackPanel(strips + (long)s0 * pixels, dz + (long)s0 * pixels, stride, real, pixels, along: 1, across: pixels, CpuLevel.Avx2);
         }
     }
 

@@ -74,10 +74,10 @@ internal static unsafe class Packing
 
     /// <summary>
     /// dst[p * width + i] = src[i * across + p] for 8 rows i and every p &lt; kc: two 4 x 8 blocks transposed in registers
-    /// and their halves joined (lane permute), so each store writes 8 consecutive packed floats. AVX2 and up.
+    /// and their halves joined (lane permute), so each store writes 8 consecutive packed floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Transpose8Rows(float* dst, float* src, int width, int kc, long across)
+    private static void Transpose8Rows(float* dst, float* src, int width, int kc, long across)
     {
         int p = 0;
         for (; p <= kc - 8; p += 8)
