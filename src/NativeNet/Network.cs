@@ -264,20 +264,13 @@ public sealed class Network : IDisposable
 
     /// <summary>
     /// Bytes one more example adds to a training workspace: its input and target, every layer's activations and their
-    /// gradients, and the scratch that grows with the batch. Counted on arenas that are declared but never committed.
+    /// gradients, and the scratch that grows with the batch (<see cref="Workspace.DeclaredFloats"/>).
     /// </summary>
     internal long TrainingBytesPerExample()
     {
-        long Floats(int batch)
-        {
-            var arena = new TensorArena(Backend);
-            arena.Allocate("input", batch, InputSize);
-            arena.Allocate("target", batch, OutputSize);
-            foreach (var layer in Layers) layer.CreateState(arena, batch, training: true);
-            return arena.Size;
-        }
         const int Span = 16;   // over several examples, so per-tensor alignment and fixed-size scratch average out
-        return Math.Max(1, (Floats(1 + Span) - Floats(1)) * sizeof(float) / Span);
+        long floats = Workspace.DeclaredFloats(this, 1 + Span, training: true) - Workspace.DeclaredFloats(this, 1, training: true);
+        return Math.Max(1, floats * sizeof(float) / Span);
     }
 
     /// <summary>Floating-point operations of one forward pass (2 per multiply-add of the GEMMs).</summary>
@@ -339,9 +332,7 @@ internal sealed class Workspace : IDisposable
         Capacity = capacity;
         Training = training;
         _arena = new TensorArena(net.Backend);
-        Input = _arena.Allocate("input", capacity, net.InputSize);
-        Target = training ? _arena.Allocate("target", capacity, net.OutputSize) : null;
-        _states = net.Layers.Select(l => l.CreateState(_arena, capacity, training)).ToArray();
+        (Input, Target, _states) = Declare(_arena, net, capacity, training);
         if (training)
             for (int i = 0; i < _states.Length; i++)
                 _states[i].Gradients = net.Layers[i].Parameters
@@ -349,6 +340,23 @@ internal sealed class Workspace : IDisposable
         _arena.Commit();
         HostOutput = new float[capacity * net.OutputSize];
         HostTarget = new float[capacity * net.OutputSize];
+    }
+
+    /// <summary>The per-batch tensors of a workspace, declared on <paramref name="arena"/> in this order: the input, the targets (training) and every layer's state.</summary>
+    private static (Tensor Input, Tensor? Target, LayerState[] States) Declare(TensorArena arena, Network net, int capacity, bool training) =>
+        (arena.Allocate("input", capacity, net.InputSize),
+         training ? arena.Allocate("target", capacity, net.OutputSize) : null,
+         net.Layers.Select(l => l.CreateState(arena, capacity, training)).ToArray());
+
+    /// <summary>
+    /// Floats a workspace of <paramref name="capacity"/> examples declares for its per-batch tensors (not private
+    /// gradients), counted on an arena that is never committed: nothing is allocated on the backend.
+    /// </summary>
+    internal static long DeclaredFloats(Network net, int capacity, bool training)
+    {
+        var arena = new TensorArena(net.Backend);
+        Declare(arena, net, capacity, training);
+        return arena.Size;
     }
 
     public int Capacity { get; }
