@@ -60,6 +60,17 @@ internal static partial class ConvKernels
     private static bool ReadsImagesDirectly(in ConvGeometry g, int filters, CpuLevel level) =>
         DirectWeightGradient.Applies(g, filters, level) || FewFiltersWeightGradient.Applies(g, filters, level);
 
+    /// <summary>
+    /// Runs the work of a gradient kernel that reads the images directly (<see cref="DirectWeightGradient"/>,
+    /// <see cref="FewFiltersWeightGradient"/>, <see cref="DirectInputGradient"/>) inline, or over the pool when it has
+    /// at least two parts and its 2 F CKK P floating-point operations reach the pool's threshold.
+    /// </summary>
+    internal static void RunGradient<T>(ref T work, int parts, int filters, in ConvGeometry g, WorkerPool? pool) where T : unmanaged, IParallelWork
+    {
+        if (pool is null || parts < 2 || 2L * filters * g.ColRows * g.ColCols < pool.ParallelThreshold) work.Execute(0, 1);
+        else pool.Run(ref work, pool.DegreeOfParallelism);
+    }
+
     private static long BytesPerImage(in ConvGeometry g) => (long)g.ColRows * g.OutHeight * g.OutWidth * sizeof(float);
 
     private static int GradientChunks(int batch, long bytesPerImage) =>

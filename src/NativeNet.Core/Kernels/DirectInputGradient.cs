@@ -33,8 +33,7 @@ internal static unsafe class DirectInputGradient
     public static void Compute(float* weights, float* dz, float* gradInput, int filters, in ConvGeometry g, WorkerPool? pool)
     {
         var work = new Channels(weights, dz, gradInput, filters, g);
-        if (pool is null || g.Channels < 2 || 2L * filters * g.ColRows * g.ColCols < pool.ParallelThreshold) work.Execute(0, 1);
-        else pool.Run(ref work, pool.DegreeOfParallelism);
+        ConvKernels.RunGradient(ref work, g.Channels, filters, g, pool);
     }
 
     /// <summary>A worker's range of channels: their planes cleared, then, two images at a time, every input row's blocks.</summary>

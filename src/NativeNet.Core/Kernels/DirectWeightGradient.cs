@@ -55,9 +55,7 @@ internal static unsafe class DirectWeightGradient
         float* resultT = strips + (long)pixels * width;
         ToStrips(dz, filters, pixels, strips, width);
         var work = new KernelRows(input, g, strips, width, resultT);
-        int kernelRows = g.Channels * g.KernelHeight;
-        if (pool is null || kernelRows < 2 || 2L * filters * rows * pixels < pool.ParallelThreshold) work.Execute(0, 1);
-        else pool.Run(ref work, pool.DegreeOfParallelism);
+        ConvKernels.RunGradient(ref work, g.Channels * g.KernelHeight, filters, g, pool);   // workers take kernel rows
         // resultT [CKK, width] back to [F, CKK] (the packing's transposes: result[f, r] = resultT[r, f]), straight into the
         // gradient, or for beta into scratch and added there.
         float* result = beta == 0f ? gradWeights : resultT + (long)rows * width;

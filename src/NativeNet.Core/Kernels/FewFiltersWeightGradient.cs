@@ -43,8 +43,7 @@ internal static unsafe class FewFiltersWeightGradient
     public static void Compute(float* input, float* dz, float* gradWeights, int filters, in ConvGeometry g, float beta, WorkerPool? pool)
     {
         var work = new Blocks(input, dz, gradWeights, filters, g, beta);
-        if (pool is null || work.Count < 2 || 2L * filters * g.ColRows * g.ColCols < pool.ParallelThreshold) work.Execute(0, 1);
-        else pool.Run(ref work, pool.DegreeOfParallelism);
+        ConvKernels.RunGradient(ref work, work.Count, filters, g, pool);
     }
 
     /// <summary>
